@@ -1,1 +1,12 @@
+//! A native Tango Controls device-server stack: CDR, GIOP, IORs, the Tango IDL types, a tokio
+//! server runtime with the admin device, and a declarative device API.
+//!
+//! The protocol modules (`cdr`, `giop`, `ior`, `idl`, `any`) are sans-IO: pure functions over
+//! bytes, tested against captured traffic. Sockets live in `server` only. Device authors use
+//! `device` and never see CDR.
+
+pub mod any;
 pub mod cdr;
+pub mod giop;
+pub mod idl;
+pub mod ior;
