@@ -10,3 +10,14 @@ pub mod cdr;
 pub mod giop;
 pub mod idl;
 pub mod ior;
+
+pub mod admin;
+pub mod device;
+pub mod dispatch;
+pub mod object;
+pub mod server;
+pub mod test_device;
+
+pub use device::{Attr, Cmd, Device, DeviceClass, TangoEnum};
+pub use idl::{DevFailed, DevState};
+pub use server::{Server, ServerOptions};

@@ -1,0 +1,609 @@
+//! A device instance as the runtime sees it: a type-erased object that reads, writes and runs
+//! commands in Tango's terms, serialising every request to one device (Tango's default
+//! "by device" serialisation model) behind a mutex.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::any::CmdValue;
+use crate::device::{AttrEntry, AttrInfo, Device, DeviceClass};
+use crate::idl::*;
+
+/// What the protocol layer needs from a device.
+pub trait DeviceObject: Send + Sync {
+    fn name(&self) -> &str;
+    fn class_name(&self) -> &str;
+    fn description(&self) -> String;
+    fn state(&self) -> DevState;
+    fn status(&self) -> String;
+    fn command_list(&self) -> Vec<DevCmdInfo_2>;
+    fn command(&self, name: &str, arg: CmdValue) -> Result<CmdValue, DevFailed>;
+    /// One value per requested name; unknown names and failed reads become error entries.
+    fn read_attributes(&self, names: &[String]) -> Vec<AttributeValue_5>;
+    /// Per-attribute errors as (index, name, error).
+    fn write_attributes(&self, values: Vec<AttributeValue_4>) -> Result<(), Vec<(usize, String, DevFailed)>>;
+    fn attribute_config(&self, names: &[String]) -> Result<Vec<AttributeConfig_5>, DevFailed>;
+    fn set_attribute_config(&self, cfg: Vec<AttributeConfig_5>) -> Result<(), DevFailed>;
+    /// Re-create the device from its factory (the `Init` command).
+    fn init(&self) -> Result<(), DevFailed>;
+    fn black_box(&self) -> &BlackBox;
+}
+
+/// The last requests a device received, newest first (`black_box(n)`).
+#[derive(Default)]
+pub struct BlackBox {
+    entries: Mutex<VecDeque<String>>,
+}
+
+const BLACK_BOX_DEPTH: usize = 50;
+
+impl BlackBox {
+    pub fn record(&self, what: String) {
+        let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if e.len() == BLACK_BOX_DEPTH {
+            e.pop_back();
+        }
+        e.push_front(what);
+    }
+
+    pub fn last(&self, n: i32) -> Result<Vec<String>, DevFailed> {
+        if n <= 0 {
+            return Err(DevFailed::new(
+                "API_BlackBoxArgument",
+                format!("Cannot return {n} black box entries: the number must be positive"),
+                "BlackBox::read",
+            ));
+        }
+        let e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if e.is_empty() {
+            return Err(DevFailed::new("API_BlackBoxEmpty", "Nothing stored yet in black-box", "BlackBox::read"));
+        }
+        Ok(e.iter().take(n as usize).cloned().collect())
+    }
+}
+
+/// Builds a device from its name (the factory the server was given).
+pub type Factory<D> = Arc<dyn Fn(&str) -> D + Send + Sync>;
+
+/// Per-attribute state that lives beside the device: its current configuration and the last
+/// written (set-point) value.
+struct AttrState {
+    config: AttributeConfig_5,
+    set_point: Option<AttrData>,
+}
+
+struct Inner<D> {
+    device: D,
+    attrs: Vec<AttrState>,
+}
+
+/// A device of type `D` with its class description.
+pub struct DeviceCell<D: Device> {
+    name: String,
+    class: Arc<DeviceClass<D>>,
+    factory: Factory<D>,
+    inner: Mutex<Inner<D>>,
+    black_box: BlackBox,
+}
+
+impl<D: Device> DeviceCell<D> {
+    pub fn new(name: &str, class: Arc<DeviceClass<D>>, factory: Factory<D>) -> Self {
+        let device = factory(name);
+        let attrs = class.attributes.iter().map(|a| AttrState { config: initial_config(&a.info), set_point: None }).collect();
+        DeviceCell { name: name.to_string(), class, factory, inner: Mutex::new(Inner { device, attrs }), black_box: BlackBox::default() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<D>> {
+        // A panicking handler must not take the device down for every later client.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn find_attr(&self, name: &str) -> Option<usize> {
+        self.class.attributes.iter().position(|a| a.info.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Run `f` with exclusive access to the device (for code embedding the runtime).
+    pub fn with_device<R>(&self, f: impl FnOnce(&mut D) -> R) -> R {
+        f(&mut self.lock().device)
+    }
+}
+
+const NOT_SPECIFIED: &str = "Not specified";
+
+/// cppTango's default display format per type.
+fn default_display_format(t: CmdArgType) -> &'static str {
+    use CmdArgType as T;
+    match t {
+        T::DevFloat | T::DevDouble => "%6.2f",
+        T::DevString | T::DevEnum => "%s",
+        T::DevBoolean | T::DevState | T::DevEncoded => NOT_SPECIFIED,
+        _ => "%d",
+    }
+}
+
+/// The configuration cppTango reports for an attribute nobody has configured.
+fn initial_config(i: &AttrInfo) -> AttributeConfig_5 {
+    let writable = i.writable;
+    let ns = || NOT_SPECIFIED.to_string();
+    AttributeConfig_5 {
+        name: i.name.clone(),
+        writable,
+        data_format: i.format,
+        data_type: i.data_type as i32,
+        memorized: i.memorized,
+        mem_init: writable != AttrWriteType::READ,
+        max_dim_x: i.max_dim_x,
+        max_dim_y: 0,
+        description: i.description.clone().unwrap_or_else(|| "No description".into()),
+        label: i.label.clone().unwrap_or_else(|| i.name.clone()),
+        unit: i.unit.clone(),
+        standard_unit: "No standard unit".into(),
+        display_unit: "No display unit".into(),
+        format: i.display_format.clone().unwrap_or_else(|| default_display_format(i.data_type).into()),
+        min_value: i.min_value.clone().unwrap_or_else(ns),
+        max_value: i.max_value.clone().unwrap_or_else(ns),
+        writable_attr_name: if writable == AttrWriteType::READ { "None".into() } else { i.name.clone() },
+        level: i.level,
+        root_attr_name: ns(),
+        enum_labels: i.enum_labels.clone(),
+        att_alarm: AttributeAlarm {
+            min_alarm: ns(),
+            max_alarm: ns(),
+            min_warning: ns(),
+            max_warning: ns(),
+            delta_t: ns(),
+            delta_val: ns(),
+            extensions: vec![],
+        },
+        event_prop: EventProperties {
+            ch_event: ChangeEventProp { rel_change: ns(), abs_change: ns(), extensions: vec![] },
+            per_event: PeriodicEventProp { period: "1000".into(), extensions: vec![] },
+            arch_event: ArchiveEventProp { rel_change: ns(), abs_change: ns(), period: ns(), extensions: vec![] },
+        },
+        extensions: vec![],
+        sys_extensions: vec![],
+    }
+}
+
+fn state_config(name: &str, data_type: CmdArgType) -> AttributeConfig_5 {
+    let mut c = initial_config(&AttrInfo {
+        name: name.into(),
+        data_type,
+        format: AttrDataFormat::SCALAR,
+        writable: AttrWriteType::READ,
+        max_dim_x: 1,
+        label: None,
+        description: None,
+        unit: String::new(),
+        display_format: None,
+        min_value: None,
+        max_value: None,
+        enum_labels: vec![],
+        level: DispLevel::OPERATOR,
+        memorized: false,
+    });
+    if name == "State" {
+        c.enum_labels = DevState::ALL.iter().map(|s| s.name().to_string()).collect();
+    }
+    c
+}
+
+pub(crate) fn attr_not_found(name: &str) -> DevFailed {
+    DevFailed::new("API_AttrNotFound", format!("{name} attribute not found"), "MultiAttribute::get_attr_by_name")
+}
+
+fn error_value(name: &str, err: DevFailed) -> AttributeValue_5 {
+    AttributeValue_5 {
+        value: AttrData::NoData,
+        quality: AttrQuality::ATTR_INVALID,
+        data_format: AttrDataFormat::FMT_UNKNOWN,
+        data_type: 0,
+        time: TimeVal::now(),
+        name: name.to_string(),
+        r_dim: AttributeDim::default(),
+        w_dim: AttributeDim::default(),
+        err_list: err.errors,
+    }
+}
+
+fn dims(format: AttrDataFormat, n: usize) -> AttributeDim {
+    match format {
+        AttrDataFormat::SCALAR => AttributeDim { dim_x: if n == 0 { 0 } else { 1 }, dim_y: 0 },
+        _ => AttributeDim { dim_x: n as i32, dim_y: 0 },
+    }
+}
+
+/// The zero value of an attribute type, used as the set point before anything was written.
+fn zero_set_point(t: CmdArgType) -> AttrData {
+    use CmdArgType as T;
+    match t {
+        T::DevBoolean => AttrData::Bool(vec![false]),
+        T::DevShort | T::DevEnum => AttrData::Short(vec![0]),
+        T::DevLong => AttrData::Long(vec![0]),
+        T::DevLong64 => AttrData::Long64(vec![0]),
+        T::DevFloat => AttrData::Float(vec![0.0]),
+        T::DevDouble => AttrData::Double(vec![0.0]),
+        T::DevUChar => AttrData::UChar(vec![0]),
+        T::DevUShort => AttrData::UShort(vec![0]),
+        T::DevULong => AttrData::ULong(vec![0]),
+        T::DevULong64 => AttrData::ULong64(vec![0]),
+        T::DevString => AttrData::String(vec![String::new()]),
+        T::DevState => AttrData::State(vec![DevState::ON]),
+        _ => AttrData::NoData,
+    }
+}
+
+/// Numeric view of written data, for min/max checks.
+fn as_f64s(d: &AttrData) -> Vec<f64> {
+    match d {
+        AttrData::Short(v) => v.iter().map(|&x| x as f64).collect(),
+        AttrData::Long(v) => v.iter().map(|&x| x as f64).collect(),
+        AttrData::Long64(v) => v.iter().map(|&x| x as f64).collect(),
+        AttrData::Float(v) => v.iter().map(|&x| x as f64).collect(),
+        AttrData::Double(v) => v.clone(),
+        AttrData::UChar(v) => v.iter().map(|&x| x as f64).collect(),
+        AttrData::UShort(v) => v.iter().map(|&x| x as f64).collect(),
+        AttrData::ULong(v) => v.iter().map(|&x| x as f64).collect(),
+        AttrData::ULong64(v) => v.iter().map(|&x| x as f64).collect(),
+        _ => vec![],
+    }
+}
+
+fn outside_limit(desc: String) -> DevFailed {
+    DevFailed::new("API_WAttrOutsideLimit", desc, "WAttribute::check_written_value")
+}
+
+/// cppTango refuses NaN and infinities in written floating-point values.
+fn check_finite(name: &str, data: &AttrData) -> Result<(), DevFailed> {
+    let bad = match data {
+        AttrData::Float(v) => v.iter().position(|x| !x.is_finite()),
+        AttrData::Double(v) => v.iter().position(|x| !x.is_finite()),
+        _ => None,
+    };
+    match bad {
+        Some(i) => Err(outside_limit(format!("Set value for attribute {name} is a NaN or INF value (at least element {i})"))),
+        None => Ok(()),
+    }
+}
+
+fn check_enum(name: &str, n_labels: usize, data: &AttrData) -> Result<(), DevFailed> {
+    if let AttrData::Short(v) = data {
+        if let Some(i) = v.iter().position(|&x| x < 0 || x as usize >= n_labels) {
+            // (sic: cppTango's spelling)
+            return Err(outside_limit(format!(
+                "Set value for attribute {name} is negative or above the maximun authorized ({n_labels}) for at least element {i}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_limits(cfg: &AttributeConfig_5, data: &AttrData) -> Result<(), DevFailed> {
+    let limit = |s: &str| if s == NOT_SPECIFIED { None } else { s.trim().parse::<f64>().ok() };
+    let (min, max) = (limit(&cfg.min_value), limit(&cfg.max_value));
+    if min.is_none() && max.is_none() {
+        return Ok(());
+    }
+    for x in as_f64s(data) {
+        if let Some(m) = min.filter(|&m| x < m) {
+            return Err(DevFailed::new(
+                "API_WAttrOutsideLimit",
+                format!("Set value for attribute {} is below the minimum authorized ({m}): {x}", cfg.name),
+                "WAttribute::check_written_value",
+            ));
+        }
+        if let Some(m) = max.filter(|&m| x > m) {
+            return Err(DevFailed::new(
+                "API_WAttrOutsideLimit",
+                format!("Set value for attribute {} is above the maximum authorized ({m}): {x}", cfg.name),
+                "WAttribute::check_written_value",
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl<D: Device> DeviceObject for DeviceCell<D> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn class_name(&self) -> &str {
+        &self.class.name
+    }
+
+    fn description(&self) -> String {
+        self.class.description.clone()
+    }
+
+    fn state(&self) -> DevState {
+        self.lock().device.state()
+    }
+
+    fn status(&self) -> String {
+        self.lock().device.status()
+    }
+
+    fn command_list(&self) -> Vec<DevCmdInfo_2> {
+        let mut v: Vec<DevCmdInfo_2> = self
+            .class
+            .commands
+            .iter()
+            .map(|c| DevCmdInfo_2 {
+                cmd_name: c.name.clone(),
+                level: c.level,
+                cmd_tag: 0,
+                in_type: c.in_type as i32,
+                out_type: c.out_type as i32,
+                in_type_desc: c.doc_in.clone(),
+                out_type_desc: c.doc_out.clone(),
+            })
+            .collect();
+        for (name, out, doc) in [
+            ("Init", CmdArgType::DevVoid, "No output parameter (DevVoid)"),
+            ("State", CmdArgType::DevState, "Device state"),
+            ("Status", CmdArgType::DevString, "Device status"),
+        ] {
+            if !v.iter().any(|c| c.cmd_name.eq_ignore_ascii_case(name)) {
+                v.push(DevCmdInfo_2 {
+                    cmd_name: name.into(),
+                    level: DispLevel::OPERATOR,
+                    cmd_tag: 0,
+                    in_type: 0,
+                    out_type: out as i32,
+                    in_type_desc: "No input parameter (DevVoid)".into(),
+                    out_type_desc: doc.into(),
+                });
+            }
+        }
+        v.sort_by_key(|c| c.cmd_name.to_ascii_lowercase());
+        v
+    }
+
+    fn command(&self, name: &str, arg: CmdValue) -> Result<CmdValue, DevFailed> {
+        if let Some(c) = self.class.commands.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
+            if c.in_type != arg.arg_type() && !(c.in_type == CmdArgType::DevVoid) {
+                return Err(crate::device::incompatible_arg(&c.name, c.in_type, arg.arg_type()));
+            }
+            let mut g = self.lock();
+            if let Some(allowed) = &c.allowed {
+                allowed(&g.device)?;
+            }
+            // DevVoid commands ignore whatever the client put in the any.
+            let arg = if c.in_type == CmdArgType::DevVoid { CmdValue::Void } else { arg };
+            return (c.handler)(&mut g.device, arg);
+        }
+        let void_only = |arg: &CmdValue, cmd: &str, _: ()| -> Result<(), DevFailed> {
+            if matches!(arg, CmdValue::Void) {
+                Ok(())
+            } else {
+                Err(crate::device::incompatible_arg(cmd, CmdArgType::DevVoid, arg.arg_type()))
+            }
+        };
+        match name.to_ascii_lowercase().as_str() {
+            "state" => {
+                void_only(&arg, "State", ())?;
+                Ok(CmdValue::State(self.state()))
+            }
+            "status" => {
+                void_only(&arg, "Status", ())?;
+                Ok(CmdValue::String(self.status()))
+            }
+            "init" => {
+                void_only(&arg, "Init", ())?;
+                self.init()?;
+                Ok(CmdValue::Void)
+            }
+            _ => Err(DevFailed::new("API_CommandNotFound", format!("Command {name} not found"), "DeviceClass::command_handler")),
+        }
+    }
+
+    fn read_attributes(&self, names: &[String]) -> Vec<AttributeValue_5> {
+        let g = self.lock();
+        names
+            .iter()
+            .map(|n| {
+                if n.eq_ignore_ascii_case("state") {
+                    let s = g.device.state();
+                    return AttributeValue_5 {
+                        value: AttrData::DeviceState(s),
+                        quality: AttrQuality::ATTR_VALID,
+                        data_format: AttrDataFormat::SCALAR,
+                        data_type: CmdArgType::DevState as i32,
+                        time: TimeVal::now(),
+                        name: "State".into(),
+                        r_dim: AttributeDim { dim_x: 1, dim_y: 0 },
+                        w_dim: AttributeDim::default(),
+                        err_list: vec![],
+                    };
+                }
+                if n.eq_ignore_ascii_case("status") {
+                    return AttributeValue_5 {
+                        value: AttrData::String(vec![g.device.status()]),
+                        quality: AttrQuality::ATTR_VALID,
+                        data_format: AttrDataFormat::SCALAR,
+                        data_type: CmdArgType::DevString as i32,
+                        time: TimeVal::now(),
+                        name: "Status".into(),
+                        r_dim: AttributeDim { dim_x: 1, dim_y: 0 },
+                        w_dim: AttributeDim::default(),
+                        err_list: vec![],
+                    };
+                }
+                let Some(i) = self.find_attr(n) else { return error_value(n, attr_not_found(n)) };
+                let a: &AttrEntry<D> = &self.class.attributes[i];
+                let Some(read) = &a.read else {
+                    // WRITE-only attributes read back their set point.
+                    let sp = g.attrs[i].set_point.clone().unwrap_or_else(|| zero_set_point(a.info.data_type));
+                    let n = sp.len();
+                    return AttributeValue_5 {
+                        value: sp,
+                        quality: AttrQuality::ATTR_VALID,
+                        data_format: a.info.format,
+                        data_type: a.info.data_type as i32,
+                        time: TimeVal::now(),
+                        name: a.info.name.clone(),
+                        r_dim: AttributeDim::default(),
+                        w_dim: dims(a.info.format, n),
+                        err_list: vec![],
+                    };
+                };
+                match read(&g.device) {
+                    Err(e) => error_value(&a.info.name, e),
+                    Ok(mut value) => {
+                        let r_dim = dims(a.info.format, value.len());
+                        let mut w_dim = AttributeDim::default();
+                        if a.info.writable != AttrWriteType::READ {
+                            let sp = match &g.attrs[i].set_point {
+                                Some(sp) => sp.clone(),
+                                None if a.info.format == AttrDataFormat::SCALAR => zero_set_point(a.info.data_type),
+                                None => {
+                                    let mut empty = value.clone();
+                                    empty.truncate(0);
+                                    empty
+                                }
+                            };
+                            w_dim = dims(a.info.format, sp.len());
+                            value.extend(sp);
+                        }
+                        AttributeValue_5 {
+                            value,
+                            quality: AttrQuality::ATTR_VALID,
+                            data_format: a.info.format,
+                            data_type: a.info.data_type as i32,
+                            time: TimeVal::now(),
+                            name: a.info.name.clone(),
+                            r_dim,
+                            w_dim,
+                            err_list: vec![],
+                        }
+                    }
+                }
+            })
+            .collect()
+    }
+
+    fn write_attributes(&self, values: Vec<AttributeValue_4>) -> Result<(), Vec<(usize, String, DevFailed)>> {
+        let mut errors = Vec::new();
+        let mut g = self.lock();
+        for (idx, v) in values.into_iter().enumerate() {
+            let name = v.name.clone();
+            let result = (|| {
+                let i = self.find_attr(&v.name).ok_or_else(|| attr_not_found(&v.name))?;
+                let a = &self.class.attributes[i];
+                let Some(write) = &a.write else {
+                    return Err(DevFailed::new(
+                        "API_AttrNotWritable",
+                        format!("Attribute {} is not writable", a.info.name),
+                        "Device_3Impl::write_attributes_34",
+                    ));
+                };
+                let n = v.value.len();
+                if a.info.format != AttrDataFormat::SCALAR && n as i64 > a.info.max_dim_x as i64 {
+                    // (sic: cppTango's spelling, which clients may match)
+                    return Err(DevFailed::new(
+                        "API_WAttrOutsideLimit",
+                        format!("X dimesion is greater than the max defined for attribute {}", a.info.name),
+                        "WAttribute::check_written_value",
+                    ));
+                }
+                check_finite(&a.info.name, &v.value)?;
+                if a.info.data_type == CmdArgType::DevEnum {
+                    check_enum(&a.info.name, a.info.enum_labels.len(), &v.value)?;
+                }
+                check_limits(&g.attrs[i].config, &v.value)?;
+                let data = v.value;
+                write(&mut g.device, data.clone())?;
+                g.attrs[i].set_point = Some(data);
+                Ok(())
+            })();
+            if let Err(e) = result {
+                errors.push((idx, name, e));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn attribute_config(&self, names: &[String]) -> Result<Vec<AttributeConfig_5>, DevFailed> {
+        let g = self.lock();
+        let all = names.len() == 1 && (names[0] == "All attributes_3" || names[0] == "All attributes");
+        if all {
+            let mut v: Vec<AttributeConfig_5> = g.attrs.iter().map(|a| a.config.clone()).collect();
+            v.push(state_config("State", CmdArgType::DevState));
+            v.push(state_config("Status", CmdArgType::DevString));
+            return Ok(v);
+        }
+        names
+            .iter()
+            .map(|n| {
+                if n.eq_ignore_ascii_case("state") {
+                    return Ok(state_config("State", CmdArgType::DevState));
+                }
+                if n.eq_ignore_ascii_case("status") {
+                    return Ok(state_config("Status", CmdArgType::DevString));
+                }
+                let i = self.find_attr(n).ok_or_else(|| attr_not_found(n))?;
+                Ok(g.attrs[i].config.clone())
+            })
+            .collect()
+    }
+
+    fn set_attribute_config(&self, cfgs: Vec<AttributeConfig_5>) -> Result<(), DevFailed> {
+        let mut g = self.lock();
+        // Validate everything first: a bad entry changes nothing.
+        let mut idx = Vec::with_capacity(cfgs.len());
+        for c in &cfgs {
+            if c.name.eq_ignore_ascii_case("state") || c.name.eq_ignore_ascii_case("status") {
+                idx.push(None);
+                continue;
+            }
+            let i = self.find_attr(&c.name).ok_or_else(|| attr_not_found(&c.name))?;
+            for (what, v) in [("min_value", &c.min_value), ("max_value", &c.max_value)] {
+                if !v.is_empty() && v != NOT_SPECIFIED && v.trim().parse::<f64>().is_err() {
+                    return Err(DevFailed::new(
+                        "API_IncompatibleAttrDataType",
+                        format!("{what} of attribute {} must be a number or \"{NOT_SPECIFIED}\", not {v:?}", c.name),
+                        "Attribute::set_properties",
+                    ));
+                }
+            }
+            idx.push(Some(i));
+        }
+        for (c, i) in cfgs.into_iter().zip(idx) {
+            let Some(i) = i else { continue };
+            let cur = &mut g.attrs[i].config;
+            // Only the user-settable properties change; type, format and name stay.
+            let keep_or = |new: String, default: &str| if new.is_empty() || new == NOT_SPECIFIED { default.to_string() } else { new };
+            cur.description = c.description;
+            cur.label = keep_or(c.label, &self.class.attributes[i].info.name);
+            cur.unit = c.unit;
+            cur.standard_unit = c.standard_unit;
+            cur.display_unit = c.display_unit;
+            cur.format = c.format;
+            cur.min_value = keep_or(c.min_value, NOT_SPECIFIED);
+            cur.max_value = keep_or(c.max_value, NOT_SPECIFIED);
+            cur.att_alarm = c.att_alarm;
+            cur.event_prop = c.event_prop;
+            cur.extensions = c.extensions;
+        }
+        Ok(())
+    }
+
+    fn init(&self) -> Result<(), DevFailed> {
+        let fresh = (self.factory)(&self.name);
+        let mut g = self.lock();
+        g.device = fresh;
+        for a in g.attrs.iter_mut() {
+            a.set_point = None;
+        }
+        Ok(())
+    }
+
+    fn black_box(&self) -> &BlackBox {
+        &self.black_box
+    }
+}

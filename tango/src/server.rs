@@ -1,0 +1,404 @@
+//! The server runtime: command line, one TCP listener, one task per connection, graceful
+//! shutdown. This is the only module that touches sockets; the protocol work happens in
+//! [`giop`](crate::giop) and [`dispatch`](crate::dispatch).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::admin::{DServer, ServerControl};
+use crate::device::Device;
+use crate::dispatch::{Dispatcher, Peer, ServerIdentity};
+use crate::giop::{self, Assembler, FrameSplitter, Message, MsgType, Version};
+use crate::object::{DeviceCell, DeviceObject, Factory};
+
+/// Default limit on one GIOP message (after fragment reassembly): cppTango's own default
+/// `MAX_TRANSFER_SIZE` is 256 MiB; we take 128 MiB.
+pub const DEFAULT_MAX_MESSAGE: usize = 128 << 20;
+
+/// How a server was asked to run (the standard Tango server command line).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerOptions {
+    pub instance: String,
+    pub nodb: bool,
+    pub dlist: Vec<String>,
+    /// Address to listen on; `None` = all interfaces.
+    pub host: Option<String>,
+    /// 0 = any free port.
+    pub port: u16,
+    pub verbosity: u8,
+    pub max_message: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions { instance: String::new(), nodb: false, dlist: vec![], host: None, port: 0, verbosity: 0, max_message: DEFAULT_MAX_MESSAGE }
+    }
+}
+
+pub const USAGE: &str = "usage: <exec> <instance> [-v[N]] [-nodb -dlist dev1,dev2,...] [-ORBendPoint giop:tcp:<host>:<port>] [-port N] [-host H]";
+
+impl ServerOptions {
+    /// Parse `<instance> [options]` (the arguments after the executable name).
+    pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<ServerOptions, String> {
+        let mut o = ServerOptions::default();
+        let mut it = args.into_iter().peekable();
+        let mut instance = None;
+        while let Some(a) = it.next() {
+            let mut value = |flag: &str| it.next().ok_or_else(|| format!("{flag} needs a value"));
+            match a.as_str() {
+                "-nodb" => o.nodb = true,
+                "-dlist" => {
+                    o.dlist = value("-dlist")?.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+                }
+                "-ORBendPoint" => {
+                    let ep = value("-ORBendPoint")?;
+                    let rest = ep.strip_prefix("giop:tcp:").ok_or_else(|| format!("unsupported endpoint {ep:?}: expected giop:tcp:<host>:<port>"))?;
+                    let (h, p) = rest.rsplit_once(':').ok_or_else(|| format!("endpoint {ep:?} has no port"))?;
+                    o.host = (!h.is_empty()).then(|| h.trim_matches(|c| c == '[' || c == ']').to_string());
+                    o.port = if p.is_empty() { 0 } else { p.parse().map_err(|_| format!("invalid port in endpoint {ep:?}"))? };
+                }
+                "-port" => o.port = value("-port")?.parse().map_err(|_| "invalid -port value".to_string())?,
+                "-host" => o.host = Some(value("-host")?),
+                v if v.starts_with("-v") => {
+                    o.verbosity = if v.len() == 2 { 4 } else { v[2..].parse().map_err(|_| format!("invalid verbosity {v:?}"))? }
+                }
+                "-h" | "-?" | "--help" => return Err(USAGE.into()),
+                v if v.starts_with('-') => return Err(format!("unknown option {v:?}; {USAGE}")),
+                v => {
+                    if instance.replace(v.to_string()).is_some() {
+                        return Err(format!("unexpected argument {v:?}; {USAGE}"));
+                    }
+                }
+            }
+        }
+        o.instance = instance.ok_or_else(|| format!("missing instance name; {USAGE}"))?;
+        if !o.dlist.is_empty() && !o.nodb {
+            return Err("-dlist is only valid with -nodb".into());
+        }
+        for d in &o.dlist {
+            if d.split('/').count() != 3 || d.split('/').any(str::is_empty) {
+                return Err(format!("invalid device name {d:?}: expected domain/family/member"));
+            }
+        }
+        Ok(o)
+    }
+}
+
+type MakeObject = Box<dyn Fn(&str) -> Arc<dyn DeviceObject> + Send + Sync>;
+
+struct ClassReg {
+    name: String,
+    make: MakeObject,
+}
+
+/// Declares what a server executable hosts.
+pub struct Server {
+    exec: String,
+    classes: Vec<ClassReg>,
+}
+
+impl Server {
+    /// `exec` is the executable name (first part of the server name `exec/instance`).
+    pub fn new(exec: &str) -> Server {
+        Server { exec: exec.into(), classes: Vec::new() }
+    }
+
+    /// Host devices of type `D`, built by `factory` from their name.
+    pub fn class<D: Device>(mut self, factory: impl Fn(&str) -> D + Send + Sync + 'static) -> Self {
+        let class = Arc::new(D::class());
+        let name = class.name().to_string();
+        let factory: Factory<D> = Arc::new(factory);
+        self.classes.push(ClassReg {
+            name,
+            make: Box::new(move |dev: &str| Arc::new(DeviceCell::new(dev, class.clone(), factory.clone())) as Arc<dyn DeviceObject>),
+        });
+        self
+    }
+
+    /// Parse the process command line, set up logging, run until SIGINT/SIGTERM or Kill.
+    /// Exits the process with status 2 on a bad command line.
+    pub fn run_from_args(self) -> ! {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let opts = match ServerOptions::parse(args) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("{}: {e}", self.exec);
+                std::process::exit(2);
+            }
+        };
+        init_logging(opts.verbosity);
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+        let code = rt.block_on(async move {
+            match self.start(opts).await {
+                Ok(running) => {
+                    running.shutdown_on_signals();
+                    running.wait().await;
+                    0
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    1
+                }
+            }
+        });
+        std::process::exit(code)
+    }
+
+    /// Bind and start serving; returns once the listener is up.
+    pub async fn start(self, opts: ServerOptions) -> Result<RunningServer, String> {
+        if !opts.nodb {
+            return Err(format!(
+                "{}: running with a Tango database is not supported yet; start with -nodb -dlist <devices>",
+                self.exec
+            ));
+        }
+        if self.classes.is_empty() {
+            return Err("no device class registered".into());
+        }
+        if opts.dlist.is_empty() {
+            return Err(format!("{}: -nodb needs -dlist <domain/family/member,...>", self.exec));
+        }
+        let bind_host = opts.host.clone().unwrap_or_else(|| "0.0.0.0".into());
+        let listener = TcpListener::bind((bind_host.as_str(), opts.port))
+            .await
+            .map_err(|e| format!("{}: cannot listen on {bind_host}:{}: {e}", self.exec, opts.port))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let identity = ServerIdentity { exec: self.exec.clone(), instance: opts.instance.clone(), host: host_name() };
+
+        // With -dlist, every listed device belongs to the first class (as in cppTango).
+        let class = &self.classes[0];
+        let devices: Vec<Arc<dyn DeviceObject>> = opts.dlist.iter().map(|d| (class.make)(d)).collect();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let control = Arc::new(Stopper(stop_tx.clone()));
+        let admin_devices = devices.clone();
+        let admin_control: Arc<dyn ServerControl> = control.clone();
+        let admin = DeviceCell::new(
+            &identity.admin_name(),
+            Arc::new(DServer::class()),
+            Arc::new(move |_: &str| DServer { devices: admin_devices.clone(), control: admin_control.clone() }),
+        );
+        let mut objects = devices.clone();
+        objects.push(Arc::new(admin));
+        let dispatcher = Arc::new(Dispatcher::new(identity.clone(), objects));
+        tracing::info!(
+            server = %identity.server_id(),
+            address = %addr,
+            devices = ?opts.dlist,
+            "ready: tango://{}:{}/{}#dbase=no",
+            opts.host.as_deref().unwrap_or("127.0.0.1"),
+            addr.port(),
+            opts.dlist[0]
+        );
+        let max = opts.max_message;
+        let task = tokio::spawn(accept_loop(listener, dispatcher.clone(), stop_rx, max));
+        Ok(RunningServer { addr, stop: stop_tx, task, dispatcher, _classes: self.classes.iter().map(|c| c.name.clone()).collect() })
+    }
+}
+
+struct Stopper(watch::Sender<bool>);
+
+impl ServerControl for Stopper {
+    fn shutdown(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// A server that is accepting connections.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    pub dispatcher: Arc<Dispatcher>,
+    _classes: Vec<String>,
+}
+
+impl RunningServer {
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Ask the server to stop: connections get CloseConnection, the listener closes.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Stop on SIGINT or SIGTERM.
+    pub fn shutdown_on_signals(&self) {
+        let stop = self.stop.clone();
+        tokio::spawn(async move {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            }
+            let _ = stop.send(true);
+        });
+    }
+
+    /// Wait until the server has stopped and its connections are closed.
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+async fn accept_loop(listener: TcpListener, dispatcher: Arc<Dispatcher>, mut stop: watch::Receiver<bool>, max: usize) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((sock, peer)) => {
+                    let _ = sock.set_nodelay(true);
+                    conns.spawn(serve_connection(sock, peer, dispatcher.clone(), stop.clone(), max));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = stop.changed() => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    // Give connections a moment to send CloseConnection, then stop.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async { while conns.join_next().await.is_some() {} }).await;
+    tracing::info!("server stopped");
+}
+
+/// One client connection: requests are served in order (omniORB sends one at a time per
+/// connection); different connections run concurrently.
+async fn serve_connection(mut sock: TcpStream, peer: SocketAddr, d: Arc<Dispatcher>, mut stop: watch::Receiver<bool>, max: usize) {
+    let splitter = FrameSplitter::new(max);
+    let mut assembler = Assembler::new(max);
+    let mut buf: Vec<u8> = Vec::with_capacity(8192);
+    let mut version = Version::V1_2;
+    let peer_info = Peer { host: if peer.ip().is_loopback() { "localhost".into() } else { peer.ip().to_string() } };
+    tracing::debug!(%peer, "connection opened");
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        // Serve every complete message already buffered.
+        loop {
+            let n = match splitter.complete_len(&buf) {
+                Ok(Some(n)) => n,
+                Ok(None) => break,
+                Err(e) => return reject(sock, peer, version, e).await,
+            };
+            let msg: Vec<u8> = buf.drain(..n).collect();
+            if let Ok(h) = giop::Header::parse(&msg) {
+                version = h.version;
+            }
+            let whole = match assembler.push(msg) {
+                Ok(Some(m)) => m,
+                Ok(None) => continue,
+                Err(e) => return reject(sock, peer, version, e).await,
+            };
+            let reply = match giop::decode(whole) {
+                Err(e) => return reject(sock, peer, version, e).await,
+                Ok(Message::Request(req)) => d.handle(&req, &peer_info),
+                Ok(Message::LocateRequest { version, request_id, target }) => {
+                    let here = match target {
+                        giop::Target::Key(k) => d.object(&String::from_utf8_lossy(&k)).is_some(),
+                        giop::Target::Other(_) => false,
+                    };
+                    Some(giop::encode_locate_reply(version, request_id, here as u32))
+                }
+                Ok(Message::CancelRequest { .. }) => None,
+                Ok(Message::CloseConnection) => {
+                    tracing::debug!(%peer, "client closed the connection");
+                    return;
+                }
+                Ok(Message::MessageError) => {
+                    tracing::debug!(%peer, "client reported a message error");
+                    return;
+                }
+                Ok(Message::Reply(_) | Message::LocateReply { .. } | Message::Fragment { .. }) => {
+                    return reject(sock, peer, version, giop::GiopError::UnknownMessageType(1)).await;
+                }
+            };
+            if let Some(reply) = reply {
+                if sock.write_all(&reply).await.is_err() {
+                    return;
+                }
+            }
+        }
+        tokio::select! {
+            r = sock.read(&mut chunk) => match r {
+                Ok(0) | Err(_) => {
+                    tracing::debug!(%peer, "connection closed");
+                    return;
+                }
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            },
+            _ = stop.changed() => {
+                let _ = sock.write_all(&giop::encode_bare(version, MsgType::CloseConnection)).await;
+                let _ = sock.shutdown().await;
+                return;
+            }
+        }
+    }
+}
+
+async fn reject(mut sock: TcpStream, peer: SocketAddr, version: Version, e: giop::GiopError) {
+    tracing::warn!(%peer, error = %e, "bad GIOP input: sending MessageError and closing the connection");
+    let _ = sock.write_all(&giop::encode_bare(version, MsgType::MessageError)).await;
+    let _ = sock.shutdown().await;
+}
+
+/// This machine's host name, as cppTango reports it in `info()`.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// `-v` levels: none = warnings, 1-2 = info, 3-4 = debug, 5 = trace. `RUST_LOG` overrides.
+pub fn init_logging(verbosity: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match verbosity {
+        0 => "warn",
+        1 | 2 => "info",
+        3 | 4 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<ServerOptions, String> {
+        ServerOptions::parse(s.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn standard_command_lines() {
+        let o = parse("test -nodb -dlist a/b/c,d/e/f -ORBendPoint giop:tcp:127.0.0.1:45450 -v4").unwrap();
+        assert_eq!(o.instance, "test");
+        assert!(o.nodb);
+        assert_eq!(o.dlist, vec!["a/b/c", "d/e/f"]);
+        assert_eq!((o.host.as_deref(), o.port, o.verbosity), (Some("127.0.0.1"), 45450, 4));
+        let o = parse("1 -nodb -dlist a/b/c -port 1234").unwrap();
+        assert_eq!((o.host, o.port), (None, 1234));
+        let o = parse("1 -nodb -dlist a/b/c -ORBendPoint giop:tcp:127.0.0.1:").unwrap();
+        assert_eq!(o.port, 0);
+    }
+
+    #[test]
+    fn bad_command_lines_say_why() {
+        assert!(parse("").unwrap_err().contains("missing instance"));
+        assert!(parse("x -bogus").unwrap_err().contains("unknown option"));
+        assert!(parse("x -nodb -dlist a/b").unwrap_err().contains("invalid device name"));
+        assert!(parse("x -dlist a/b/c").unwrap_err().contains("only valid with -nodb"));
+        assert!(parse("x -ORBendPoint giop:udp:h:1").unwrap_err().contains("unsupported endpoint"));
+        assert!(parse("x -port").unwrap_err().contains("needs a value"));
+    }
+}

@@ -1,0 +1,177 @@
+//! `TestDevice`: the device the interop suite drives with the real PyTango client. It has one
+//! attribute per Tango type and an echo command per command type, so every encoding path is
+//! exercised end to end. It is also the example of the device API.
+
+use crate::device::{Attr, Cmd, Device, DeviceClass};
+use crate::idl::{DevFailed, DevState, DispLevel};
+use crate::tango_enum;
+
+tango_enum! {
+    /// Observation states of the capture device (the interop suite checks the labels).
+    pub enum ObsState {
+        EMPTY = 0, RESOURCING = 1, IDLE = 2, CONFIGURING = 3, READY = 4, SCANNING = 5, ABORTING = 6,
+        ABORTED = 7, RESETTING = 8, FAULT = 9, RESTARTING = 10,
+    }
+}
+
+tango_enum! {
+    pub enum AdminMode { ONLINE = 0, OFFLINE = 1, ENGINEERING = 2, NOT_FITTED = 3, RESERVED = 4 }
+}
+
+#[derive(Debug, Clone)]
+pub struct TestDevice {
+    state: DevState,
+    status: Option<String>,
+    obs_state: ObsState,
+    admin_mode: AdminMode,
+    double_value: f64,
+    double_spectrum: Vec<f64>,
+    count: i32,
+    boolean_scalar: bool,
+    short_scalar: i16,
+    long_scalar: i32,
+    long64_scalar: i64,
+    float_scalar: f32,
+    double_scalar: f64,
+    ushort_scalar: u16,
+    ulong_scalar: u32,
+    ulong64_scalar: u64,
+    uchar_scalar: u8,
+    string_scalar: String,
+    long_spectrum: Vec<i32>,
+    string_array: Vec<String>,
+    boolean_spectrum: Vec<bool>,
+}
+
+impl TestDevice {
+    pub fn new(_name: &str) -> Self {
+        TestDevice {
+            state: DevState::OFF,
+            status: None,
+            obs_state: ObsState::EMPTY,
+            admin_mode: AdminMode::OFFLINE,
+            double_value: 1.5,
+            double_spectrum: vec![0.0],
+            count: 0,
+            boolean_scalar: false,
+            short_scalar: 0,
+            long_scalar: 0,
+            long64_scalar: 0,
+            float_scalar: 0.0,
+            double_scalar: 0.0,
+            ushort_scalar: 0,
+            ulong_scalar: 0,
+            ulong64_scalar: 0,
+            uchar_scalar: 0,
+            string_scalar: String::new(),
+            long_spectrum: vec![],
+            string_array: vec![],
+            boolean_spectrum: vec![],
+        }
+    }
+}
+
+/// A read/write attribute backed by one field.
+macro_rules! rw {
+    ($name:expr, $field:ident) => {
+        Attr::new($name).read(|d: &TestDevice| d.$field.clone()).write(|d: &mut TestDevice, v| {
+            d.$field = v;
+            Ok(())
+        })
+    };
+}
+
+/// An echo command for one argument type.
+fn echo<T: crate::device::CmdArg>(name: &str) -> crate::device::CmdDef<TestDevice> {
+    Cmd::new(name).doc_in("value").doc_out("same value").run(|_: &mut TestDevice, v: T| Ok(v))
+}
+
+impl Device for TestDevice {
+    fn class() -> DeviceClass<Self> {
+        DeviceClass::new("TestDevice")
+            .description("Interop test device with one attribute per Tango type")
+            .attribute(Attr::new("obsState").read(|d: &TestDevice| d.obs_state).description("Observing state"))
+            .attribute(rw!("adminMode", admin_mode).description("Admin mode"))
+            .attribute(Attr::new("receiveAddresses").read(|_: &TestDevice| String::from(r#"{"scan_types": []}"#)))
+            .attribute(rw!("doubleValue", double_value).unit("m").format("%6.3f"))
+            .attribute(Attr::new("boolValue").read(|_: &TestDevice| true))
+            .attribute(Attr::new("longValue").read(|_: &TestDevice| -7i32).min_value(-100).max_value(100))
+            .attribute(Attr::new("long64Value").read(|_: &TestDevice| 1i64 << 40))
+            .attribute(Attr::new("ushortValue").read(|_: &TestDevice| 65535u16))
+            .attribute(Attr::new("floatValue").read(|_: &TestDevice| 0.25f32))
+            .attribute(Attr::new("ucharSpectrum").read(|_: &TestDevice| vec![1u8, 2, 3]).max_dim_x(8))
+            .attribute(
+                Attr::new("stringSpectrum")
+                    .read(|_: &TestDevice| vec!["a".to_string(), "bc".to_string()])
+                    .max_dim_x(4)
+                    .display_level(DispLevel::EXPERT),
+            )
+            .attribute(rw!("doubleSpectrum", double_spectrum).max_dim_x(100_000))
+            .attribute(rw!("booleanScalar", boolean_scalar))
+            .attribute(rw!("shortScalar", short_scalar))
+            .attribute(rw!("longScalar", long_scalar))
+            .attribute(rw!("long64Scalar", long64_scalar))
+            .attribute(rw!("floatScalar", float_scalar))
+            .attribute(rw!("doubleScalar", double_scalar))
+            .attribute(rw!("ushortScalar", ushort_scalar))
+            .attribute(rw!("ulongScalar", ulong_scalar))
+            .attribute(rw!("ulong64Scalar", ulong64_scalar))
+            .attribute(rw!("ucharScalar", uchar_scalar))
+            .attribute(rw!("stringScalar", string_scalar))
+            .attribute(rw!("longSpectrum", long_spectrum).max_dim_x(1024))
+            .attribute(rw!("stringArray", string_array).max_dim_x(64))
+            .attribute(rw!("booleanSpectrum", boolean_spectrum).max_dim_x(64))
+            .command(Cmd::new("AssignResources").doc_in("JSON resources").run(|d: &mut TestDevice, _cfg: String| {
+                d.obs_state = ObsState::IDLE;
+                d.state = DevState::ON;
+                d.status = Some("Resources assigned".into());
+                Ok(())
+            }))
+            .command(Cmd::new("Configure").doc_in("JSON scan configuration").run(|d: &mut TestDevice, _cfg: String| {
+                d.obs_state = ObsState::READY;
+                d.double_value = 3.25;
+                Ok(())
+            }))
+            .command(Cmd::new("Echo").doc_in("any text").doc_out("same text").run(|_: &mut TestDevice, s: String| Ok(s)))
+            .command(Cmd::new("GetCount").run(|d: &mut TestDevice, ()| {
+                d.count += 1;
+                Ok(d.count)
+            }))
+            .command(echo::<(Vec<i32>, Vec<String>)>("EchoLongString"))
+            .command(Cmd::new("Fail").run(|_: &mut TestDevice, ()| -> Result<(), DevFailed> {
+                Err(DevFailed::new("SDP_TestFailure", "Fail command always fails", "TestDevice.Fail()"))
+            }))
+            .command(Cmd::new("DoNothing").run(|_: &mut TestDevice, ()| Ok(())))
+            .command(Cmd::new("StringSink").doc_in("any text").run(|_: &mut TestDevice, _s: String| Ok(())))
+            .command(echo::<bool>("EchoBoolean"))
+            .command(echo::<i16>("EchoShort"))
+            .command(echo::<i32>("EchoLong"))
+            .command(echo::<i64>("EchoLong64"))
+            .command(echo::<u16>("EchoUShort"))
+            .command(echo::<u32>("EchoULong"))
+            .command(echo::<u64>("EchoULong64"))
+            .command(echo::<f32>("EchoFloat"))
+            .command(echo::<f64>("EchoDouble"))
+            .command(echo::<DevState>("EchoState"))
+            .command(echo::<Vec<String>>("EchoStringArray"))
+            .command(echo::<(Vec<f64>, Vec<String>)>("EchoDoubleStringArray"))
+            .command(echo::<Vec<u8>>("EchoCharArray"))
+            .command(echo::<Vec<i16>>("EchoShortArray"))
+            .command(echo::<Vec<i32>>("EchoLongArray"))
+            .command(echo::<Vec<i64>>("EchoLong64Array"))
+            .command(echo::<Vec<u16>>("EchoUShortArray"))
+            .command(echo::<Vec<u32>>("EchoULongArray"))
+            .command(echo::<Vec<u64>>("EchoULong64Array"))
+            .command(echo::<Vec<f32>>("EchoFloatArray"))
+            .command(echo::<Vec<f64>>("EchoDoubleArray"))
+            .command(echo::<Vec<bool>>("EchoBooleanArray"))
+    }
+
+    fn state(&self) -> DevState {
+        self.state
+    }
+
+    fn status(&self) -> String {
+        self.status.clone().unwrap_or_else(|| format!("The device is in {} state.", self.state))
+    }
+}
