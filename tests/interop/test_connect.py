@@ -79,3 +79,27 @@ def test_black_box(dev):
     entries = dev.black_box(2)
     assert len(entries) == 2
     assert all(isinstance(e, str) and "Operation" in e for e in entries)
+
+
+def test_concurrent_clients(server):
+    # several clients (own proxies, own connections) at once; every answer must be its own
+    import threading
+
+    errors = []
+
+    def worker(k):
+        try:
+            proxy = tango.DeviceProxy(server.dev_url)
+            for i in range(50):
+                text = f"client{k}-{i}"
+                assert proxy.command_inout("Echo", text) == text
+                assert proxy.read_attribute("long64Value").value == 1 << 40
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors[:3]
