@@ -181,3 +181,30 @@ def test_command_query_state(dev):
 def test_command_query_unknown(dev):
     raises_devfailed(dev.command_query, "NoSuchCommand",
                      reason="API_CommandNotFound", desc="Command NoSuchCommand not found")
+
+
+# cppTango's default attribute properties when the class gives none
+DEFAULT_FORMATS = {
+    "boolValue": "Not specified", "booleanSpectrum": "Not specified", "State": "Not specified",
+    "longValue": "%d", "long64Value": "%d", "ushortValue": "%d", "ucharSpectrum": "%d",
+    "shortScalar": "%d", "ulongScalar": "%d", "ulong64Scalar": "%d", "ucharScalar": "%d",
+    "floatValue": "%6.2f", "doubleScalar": "%6.2f", "doubleSpectrum": "%6.2f",
+    "receiveAddresses": "%s", "stringSpectrum": "%s", "stringScalar": "%s", "Status": "%s",
+    "obsState": "%s",
+}
+
+
+def test_default_attribute_properties(dev):
+    infos = {a.name: a for a in dev.attribute_list_query_ex()}
+    assert {n: infos[n].format for n in DEFAULT_FORMATS} == DEFAULT_FORMATS
+    for name, info in infos.items():
+        assert info.label == name
+        assert info.display_unit == "No display unit"
+        assert info.standard_unit == "No standard unit"
+        expected_wan = name if info.writable == tango.AttrWriteType.READ_WRITE else "None"
+        assert info.writable_attr_name == expected_wan, name
+        if name not in ("doubleValue",):
+            assert info.unit == "", name
+        if name not in ("obsState", "adminMode"):
+            assert info.description == "No description", name
+            assert list(info.enum_labels) == [], name
