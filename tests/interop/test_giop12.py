@@ -48,7 +48,7 @@ def tango_db(server):
         db.add_device(info)
         for name in ("test/device/1", "dserver/testdevice/test"):
             ior = make_ior("127.0.0.1", server.port, name)
-            db.command_inout("DbExportDevice", [name, ior, "127.0.0.1", str(server.proc.pid), "6"])
+            db.command_inout("DbExportDevice", [name, ior, "127.0.0.1", str(server.proc.pid), "5"])
         yield port
     finally:
         proc.terminate()
