@@ -1,0 +1,244 @@
+"""PyTango reference implementation of the interop test device.
+
+This is the *same interface* as our Rust test device server (`TestDevice`), written with
+PyTango's high-level API.  It exists so that the interop suite can be checked against a
+real cppTango-based server (`TANGO_SERVER=pytango make test` / pytest) before, and
+alongside, the Rust one.
+
+Run by hand (no database):
+
+    .venv/bin/python tests/interop/reference_device.py test -nodb \
+        -dlist test/device/1 -ORBendPoint giop:tcp:127.0.0.1:45450
+
+The executable name is forced to ``TestDevice`` (PyTango would otherwise take it from the
+file name), so the admin device is ``dserver/TestDevice/test`` as for the Rust server.
+"""
+
+import enum
+import sys
+
+from tango import AttrWriteType, DevState, DispLevel, Except
+from tango.server import Device, attribute, command, run
+
+
+class ObsState(enum.IntEnum):
+    EMPTY = 0
+    RESOURCING = 1
+    IDLE = 2
+    CONFIGURING = 3
+    READY = 4
+    SCANNING = 5
+    ABORTING = 6
+    ABORTED = 7
+    RESETTING = 8
+    FAULT = 9
+    RESTARTING = 10
+
+
+class AdminMode(enum.IntEnum):
+    ONLINE = 0
+    OFFLINE = 1
+    ENGINEERING = 2
+    NOT_FITTED = 3
+    RESERVED = 4
+
+
+RW = AttrWriteType.READ_WRITE
+R = AttrWriteType.READ
+
+# name -> (tango type, initial value) of the READ_WRITE round-trip scalars
+RW_SCALARS = {
+    "booleanScalar": ("DevBoolean", False),
+    "shortScalar": ("DevShort", 0),
+    "longScalar": ("DevLong", 0),
+    "long64Scalar": ("DevLong64", 0),
+    "floatScalar": ("DevFloat", 0.0),
+    "doubleScalar": ("DevDouble", 0.0),
+    "ushortScalar": ("DevUShort", 0),
+    "ulongScalar": ("DevULong", 0),
+    "ulong64Scalar": ("DevULong64", 0),
+    "ucharScalar": ("DevUChar", 0),
+    "stringScalar": ("DevString", ""),
+}
+
+# name -> (tango element type, max_dim_x) of the READ_WRITE spectra that start empty
+RW_SPECTRA = {
+    "longSpectrum": ("DevLong", 1024),
+    "stringArray": ("DevString", 64),
+    "booleanSpectrum": ("DevBoolean", 64),
+}
+
+# echo command name -> Tango argument type (same type in and out)
+ECHO_COMMANDS = {
+    "EchoBoolean": "DevBoolean",
+    "EchoShort": "DevShort",
+    "EchoLong": "DevLong",
+    "EchoLong64": "DevLong64",
+    "EchoUShort": "DevUShort",
+    "EchoULong": "DevULong",
+    "EchoULong64": "DevULong64",
+    "EchoFloat": "DevFloat",
+    "EchoDouble": "DevDouble",
+    "EchoState": "DevState",
+    "EchoStringArray": "DevVarStringArray",
+    "EchoDoubleStringArray": "DevVarDoubleStringArray",
+    "EchoCharArray": "DevVarCharArray",
+    "EchoShortArray": "DevVarShortArray",
+    "EchoLongArray": "DevVarLongArray",
+    "EchoLong64Array": "DevVarLong64Array",
+    "EchoUShortArray": "DevVarUShortArray",
+    "EchoULongArray": "DevVarULongArray",
+    "EchoULong64Array": "DevVarULong64Array",
+    "EchoFloatArray": "DevVarFloatArray",
+    "EchoDoubleArray": "DevVarDoubleArray",
+    "EchoBooleanArray": "DevVarBooleanArray",
+}
+
+
+def _rw_attr(name, dtype, max_dim_x=None):
+    """A READ_WRITE attribute backed by self._values[name]."""
+
+    def fget(self):
+        return self._values[name]
+
+    def fset(self, value):
+        self._values[name] = value
+
+    kwargs = dict(name=name, access=RW, fget=fget, fset=fset)
+    if max_dim_x is None:
+        kwargs["dtype"] = dtype
+    else:
+        kwargs["dtype"] = (dtype,)
+        kwargs["max_dim_x"] = max_dim_x
+    return attribute(**kwargs)
+
+
+def _echo(name, dtype):
+    def fn(self, arg):
+        return arg
+
+    fn.__name__ = name
+    return command(fn, dtype_in=dtype, dtype_out=dtype, doc_in="value", doc_out="same value")
+
+
+class TestDevice(Device):
+    """Interop test device (PyTango reference of the Rust TestDevice)."""
+
+    obsState = attribute(dtype=ObsState, access=R, doc="Observing state")
+    adminMode = attribute(dtype=AdminMode, access=RW, doc="Admin mode")
+    receiveAddresses = attribute(dtype=str, access=R)
+    doubleValue = attribute(dtype=float, access=RW, unit="m", format="%6.3f")
+    boolValue = attribute(dtype=bool, access=R)
+    longValue = attribute(dtype="DevLong", access=R, min_value=-100, max_value=100)
+    long64Value = attribute(dtype="DevLong64", access=R)
+    ushortValue = attribute(dtype="DevUShort", access=R)
+    floatValue = attribute(dtype="DevFloat", access=R)
+    ucharSpectrum = attribute(dtype=("DevUChar",), max_dim_x=8, access=R)
+    stringSpectrum = attribute(dtype=(str,), max_dim_x=4, access=R, display_level=DispLevel.EXPERT)
+    doubleSpectrum = attribute(dtype=(float,), max_dim_x=100000, access=RW)
+
+    for _n, (_t, _v) in RW_SCALARS.items():
+        locals()[_n] = _rw_attr(_n, _t)
+    for _n, (_t, _m) in RW_SPECTRA.items():
+        locals()[_n] = _rw_attr(_n, _t, _m)
+    for _n, _t in ECHO_COMMANDS.items():
+        locals()[_n] = _echo(_n, _t)
+    del _n, _t
+    del _v, _m
+
+    def init_device(self):
+        super().init_device()
+        self._obs_state = ObsState.EMPTY
+        self._admin_mode = AdminMode.OFFLINE
+        self._double = 1.5
+        self._spectrum = [0.0]
+        self._count = 0
+        self._values = {n: v for n, (_, v) in RW_SCALARS.items()}
+        self._values.update({n: [] for n in RW_SPECTRA})
+        self.set_state(DevState.OFF)
+        self.set_status("The device is in OFF state.")
+
+    def read_obsState(self):
+        return self._obs_state
+
+    def read_adminMode(self):
+        return self._admin_mode
+
+    def write_adminMode(self, value):
+        self._admin_mode = AdminMode(value)
+
+    def read_receiveAddresses(self):
+        return '{"scan_types": []}'
+
+    def read_doubleValue(self):
+        return self._double
+
+    def write_doubleValue(self, value):
+        self._double = value
+
+    def read_boolValue(self):
+        return True
+
+    def read_longValue(self):
+        return -7
+
+    def read_long64Value(self):
+        return 1 << 40
+
+    def read_ushortValue(self):
+        return 65535
+
+    def read_floatValue(self):
+        return 0.25
+
+    def read_ucharSpectrum(self):
+        return [1, 2, 3]
+
+    def read_stringSpectrum(self):
+        return ["a", "bc"]
+
+    def read_doubleSpectrum(self):
+        return self._spectrum
+
+    def write_doubleSpectrum(self, value):
+        self._spectrum = list(value)
+
+    @command(dtype_in=str, doc_in="JSON resources")
+    def AssignResources(self, config):
+        self._obs_state = ObsState.IDLE
+        self.set_state(DevState.ON)
+        self.set_status("Resources assigned")
+
+    @command(dtype_in=str, doc_in="JSON scan configuration")
+    def Configure(self, config):
+        self._obs_state = ObsState.READY
+        self._double = 3.25
+
+    @command(dtype_in=str, dtype_out=str, doc_in="any text", doc_out="same text")
+    def Echo(self, text):
+        return text
+
+    @command(dtype_out="DevLong")
+    def GetCount(self):
+        self._count += 1
+        return self._count
+
+    @command(dtype_in="DevVarLongStringArray", dtype_out="DevVarLongStringArray")
+    def EchoLongString(self, arg):
+        return arg
+
+    @command
+    def Fail(self):
+        Except.throw_exception("SDP_TestFailure", "Fail command always fails", "TestDevice.Fail()")
+
+    @command
+    def DoNothing(self):
+        pass
+
+    @command(dtype_in=str)
+    def StringSink(self, text):
+        pass
+
+
+if __name__ == "__main__":
+    run((TestDevice,), args=["TestDevice"] + sys.argv[1:])
