@@ -40,7 +40,7 @@ impl Default for ServerOptions {
     }
 }
 
-pub const USAGE: &str = "usage: <exec> <instance> [-v[N]] [-nodb -dlist dev1,dev2,...] [-ORBendPoint giop:tcp:<host>:<port>] [-port N] [-host H]";
+pub const USAGE: &str = "usage: <exec> <instance> [-v[N]] [-nodb -dlist dev1,dev2,...] [-ORBendPoint giop:tcp:<host>:<port>] [-port N] [-host H] [-ORBgiopMaxMsgSize BYTES]";
 
 impl ServerOptions {
     /// Parse `<instance> [options]` (the arguments after the executable name).
@@ -64,6 +64,13 @@ impl ServerOptions {
                 }
                 "-port" => o.port = value("-port")?.parse().map_err(|_| "invalid -port value".to_string())?,
                 "-host" => o.host = Some(value("-host")?),
+                // omniORB's option name, so existing start scripts keep working
+                "-ORBgiopMaxMsgSize" => {
+                    o.max_message = value("-ORBgiopMaxMsgSize")?.parse().map_err(|_| "invalid -ORBgiopMaxMsgSize value".to_string())?;
+                    if o.max_message < 1024 {
+                        return Err("-ORBgiopMaxMsgSize must be at least 1024 bytes".into());
+                    }
+                }
                 v if v.starts_with("-v") => {
                     o.verbosity = if v.len() == 2 { 4 } else { v[2..].parse().map_err(|_| format!("invalid verbosity {v:?}"))? }
                 }
