@@ -565,8 +565,11 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
             for (what, v) in [("min_value", &c.min_value), ("max_value", &c.max_value)] {
                 if !v.is_empty() && v != NOT_SPECIFIED && v.trim().parse::<f64>().is_err() {
                     return Err(DevFailed::new(
-                        "API_IncompatibleAttrDataType",
-                        format!("{what} of attribute {} must be a number or \"{NOT_SPECIFIED}\", not {v:?}", c.name),
+                        "API_AttrOptProp",
+                        format!(
+                            "Device {}-> Attribute : {}\nThe property {what} is defined in an unsupported format: {v:?} (expected a number or \"{NOT_SPECIFIED}\")",
+                            self.name, c.name
+                        ),
                         "Attribute::set_properties",
                     ));
                 }
