@@ -287,6 +287,7 @@ async fn serve_connection(mut sock: TcpStream, peer: SocketAddr, d: Arc<Dispatch
     let peer_info = Peer { host: if peer.ip().is_loopback() { "localhost".into() } else { peer.ip().to_string() } };
     tracing::debug!(%peer, "connection opened");
     let mut chunk = vec![0u8; 64 * 1024];
+    let multi_thread = tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
     loop {
         // Serve every complete message already buffered.
         loop {
@@ -306,7 +307,15 @@ async fn serve_connection(mut sock: TcpStream, peer: SocketAddr, d: Arc<Dispatch
             };
             let reply = match giop::decode(whole) {
                 Err(e) => return reject(sock, peer, version, e).await,
-                Ok(Message::Request(req)) => d.handle(&req, &peer_info),
+                // Device code is synchronous and may block (a slow command, a database call):
+                // tell the runtime, so other connections keep being served meanwhile.
+                Ok(Message::Request(req)) => {
+                    if multi_thread {
+                        tokio::task::block_in_place(|| d.handle(&req, &peer_info))
+                    } else {
+                        d.handle(&req, &peer_info)
+                    }
+                }
                 Ok(Message::LocateRequest { version, request_id, target }) => {
                     let here = match target {
                         giop::Target::Key(k) => d.object(&String::from_utf8_lossy(&k)).is_some(),
