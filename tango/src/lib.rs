@@ -14,6 +14,7 @@ pub mod ior;
 pub mod admin;
 pub mod device;
 pub mod dispatch;
+pub mod events;
 pub mod object;
 pub mod server;
 pub mod test_device;
