@@ -175,6 +175,7 @@ pub trait Backend: Send + Sync + 'static {
     /// Revoke a lease: every key attached to it is deleted at once.
     async fn lease_revoke(&self, id: i64) -> Result<()>;
 
-    /// Remaining TTL of a lease in seconds, or -1 if it does not exist (expired, revoked).
+    /// Remaining TTL of a lease in whole seconds (0 in its last second), or -1 if it
+    /// does not exist (expired, revoked).
     async fn lease_time_to_live(&self, id: i64) -> Result<i64>;
 }

@@ -263,7 +263,7 @@ impl Lease {
 
     /// Is the lease still granted?
     pub async fn alive(&self) -> Result<bool> {
-        Ok(self.backend.lease_time_to_live(self.id).await? > 0)
+        Ok(self.backend.lease_time_to_live(self.id).await? >= 0)
     }
 
     /// Revoke now: every key attached to the lease is deleted.

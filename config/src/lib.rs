@@ -18,6 +18,7 @@ pub mod etcd;
 pub mod json;
 pub mod memory;
 pub mod path;
+pub mod server;
 pub mod txn;
 
 pub use backend::Backend;
@@ -29,3 +30,4 @@ pub use etcd::{EtcdBackend, EtcdOptions};
 pub use memory::MemoryBackend;
 pub use path::Recurse;
 pub use txn::Txn;
+pub use server::EtcdServer;
