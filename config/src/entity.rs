@@ -219,7 +219,16 @@ impl Txn {
     /// [`Txn::new_processing_block_id`] for a given date string.
     pub async fn new_processing_block_id_on(&mut self, workflow_type: &str, date: &str) -> Result<String> {
         let prefix = format!("{workflow_type}-{date}-");
-        let taken: std::collections::HashSet<String> = self.list_processing_blocks(&prefix).await?.into_iter().collect();
+        // Only a concurrent *creation* in this range can make the chosen id collide, so
+        // guard against creations alone: one compare however many PBs exist today
+        // (checking every listed id would pass etcd's 128-compare limit at 128 PBs).
+        let base = self.p("/pb/");
+        let taken: std::collections::HashSet<String> = self
+            .list_keys_guard_creations(&format!("{base}{prefix}"), 0)
+            .await?
+            .into_iter()
+            .filter_map(|k| k.strip_prefix(&base).map(str::to_string))
+            .collect();
         (0..9999)
             .map(|i| format!("{prefix}{i:04}"))
             .find(|id| !taken.contains(id))

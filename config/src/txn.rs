@@ -59,7 +59,8 @@ pub struct Txn {
     reads: BTreeMap<String, i64>,
     /// Memoised reads: raw key → value.
     cache: HashMap<String, Option<String>>,
-    /// Listed raw prefix → raw keys the database returned for it.
+    /// Listed raw prefix → raw keys the database returned for it (empty when the
+    /// listing only guards against creations, see [`Txn::list_keys_guard_creations`]).
     lists: BTreeMap<String, Vec<String>>,
     /// Buffered writes: raw key → (value, lease) or `None` for delete.
     updates: BTreeMap<String, Option<(String, Option<i64>)>>,
@@ -143,8 +144,23 @@ impl Txn {
     }
 
     /// List keys like [`Db::list_keys`], at the snapshot, including own writes.
+    ///
+    /// The commit then checks that no key appeared in the listed ranges (one compare
+    /// per range) and that every listed key still exists (one compare per key: etcd
+    /// allows 128 compares per transaction, so a body can list at most ~127 keys).
     pub async fn list_keys(&mut self, path: &str, recurse: impl Into<Recurse>) -> Result<Vec<String>> {
-        let recurse = recurse.into();
+        self.list_keys_checked(path, recurse.into(), true).await
+    }
+
+    /// Like [`Txn::list_keys`], but the commit only checks that no key was *created*
+    /// in the listed ranges, not that the listed keys still exist: one compare per
+    /// range however many keys it holds. Right when a concurrent deletion cannot make
+    /// the body's decision wrong, e.g. picking a name that is not taken (PB ids).
+    pub async fn list_keys_guard_creations(&mut self, path: &str, recurse: impl Into<Recurse>) -> Result<Vec<String>> {
+        self.list_keys_checked(path, recurse.into(), false).await
+    }
+
+    async fn list_keys_checked(&mut self, path: &str, recurse: Recurse, check_deletes: bool) -> Result<Vec<String>> {
         let (_, rev, scans) = self.db.list_keys_at(path, &recurse, self.revision).await?;
         self.revision.get_or_insert(rev);
         let mut keys: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
@@ -160,7 +176,14 @@ impl Txn {
                     keys.remove(k);
                 }
             }
-            self.lists.insert(prefix, raw);
+            let entry = self.lists.entry(prefix).or_default();
+            if check_deletes {
+                for k in raw {
+                    if !entry.contains(&k) {
+                        entry.push(k);
+                    }
+                }
+            }
         }
         let mut out: Vec<String> = keys.iter().filter_map(|k| path::untag(k).map(str::to_string)).collect();
         out.sort();

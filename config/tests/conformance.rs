@@ -79,6 +79,7 @@ conformance!(
     concurrent_allocation_has_no_duplicates,
     oversized_transaction_fails_clearly,
     deployments_and_device_state,
+    allocation_scales_past_txn_limit,
 );
 
 fn msg<T>(r: Result<T, Error>) -> String {
@@ -863,4 +864,42 @@ async fn deployments_and_device_state(h: &H) {
     }
     assert_eq!(h.a.db().list_keys("/__test/pb/", 0).await.unwrap().len(), 1);
     assert!(h.a.db().list_keys("/pb/", 0).await.unwrap().is_empty());
+}
+
+async fn allocation_scales_past_txn_limit(h: &H) {
+    // 140 PBs of one type on one day: listing them must not cost one compare each.
+    let wf = Workflow::new("realtime", "w", "1");
+    for i in 0..140 {
+        let mut txn = h.a.txn();
+        let id = loop {
+            let id = txn.new_processing_block_id_on("realtime", "20191121").await.unwrap();
+            txn.create_processing_block(&ProcessingBlock::new(&id, Value::Null, wf.clone()).unwrap()).await.unwrap();
+            if txn.commit().await.unwrap() {
+                break id;
+            }
+        };
+        assert_eq!(id, format!("realtime-20191121-{i:04}"));
+    }
+    // A concurrent creation in the range forces a retry; a concurrent deletion does not.
+    for (outside_create, want_passes) in [(true, 2), (false, 1)] {
+        let mut txn = h.a.txn();
+        let mut passes = 0;
+        loop {
+            passes += 1;
+            let id = txn.new_processing_block_id_on("realtime", "20191121").await.unwrap();
+            if passes == 1 {
+                if outside_create {
+                    h.b.db().create(&format!("/pb/{id}"), "{}", None).await.unwrap();
+                } else {
+                    h.b.db().delete("/pb/realtime-20191121-0007", DeleteOptions::default()).await.unwrap();
+                }
+            }
+            txn.create_processing_block(&ProcessingBlock::new(&id, Value::Null, wf.clone()).unwrap()).await.unwrap();
+            if txn.commit().await.unwrap() {
+                break;
+            }
+        }
+        assert_eq!(passes, want_passes, "outside create: {outside_create}");
+    }
+    assert_eq!(h.a.txn().list_processing_blocks("realtime-20191121-").await.unwrap().len(), 142);
 }
