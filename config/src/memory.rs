@@ -36,8 +36,14 @@ struct LeaseState {
     keys: BTreeSet<String>,
 }
 
+/// History kept for reads at past revisions and watches from past revisions; older
+/// revisions are compacted away (like etcd's auto-compaction) so memory stays bounded.
+const HISTORY: i64 = 10_000;
+
 struct Inner {
     revision: i64,
+    /// Revisions at or below this were compacted.
+    compacted: i64,
     keys: BTreeMap<String, Vec<Rec>>,
     /// Every committed change, for watches that start in the past.
     log: Vec<(i64, Vec<Event>)>,
@@ -66,6 +72,7 @@ impl MemoryBackend {
         MemoryBackend {
             inner: Arc::new(Mutex::new(Inner {
                 revision: 1,
+                compacted: 0,
                 keys: BTreeMap::new(),
                 log: Vec::new(),
                 watchers: Vec::new(),
@@ -215,6 +222,24 @@ impl Inner {
             mine.is_empty() || w.tx.send(Ok(mine)).is_ok()
         });
         self.log.push((revision, events));
+        if revision - self.compacted > HISTORY + 1000 {
+            self.compact(revision - HISTORY);
+        }
+    }
+
+    /// Forget history at or below `rev` (the state as of `rev` stays readable).
+    fn compact(&mut self, rev: i64) {
+        self.log.retain(|(r, _)| *r > rev);
+        self.keys.retain(|_, recs| {
+            if let Some(i) = recs.iter().rposition(|r| r.mod_revision <= rev) {
+                recs.drain(..i);
+                if recs.len() == 1 && recs[0].value.is_none() {
+                    return false;
+                }
+            }
+            true
+        });
+        self.compacted = rev;
     }
 
     fn revoke(&mut self, id: i64) -> bool {
@@ -239,6 +264,34 @@ impl Drop for WatchGuard {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn history_is_compacted_but_state_kept() {
+        let m = MemoryBackend::new();
+        let put = |k: &str, v: &str| Op::Put { key: k.into(), value: v.into(), lease: None };
+        m.txn(vec![], vec![put("1/keep", "x")]).await.unwrap();
+        m.txn(vec![], vec![put("1/gone", "x")]).await.unwrap();
+        m.txn(vec![], vec![Op::Delete(KeyRange::Key("1/gone".into()))]).await.unwrap();
+        for i in 0..(HISTORY + 1500) {
+            m.txn(vec![], vec![put("1/churn", &i.to_string())]).await.unwrap();
+        }
+        let g = m.lock();
+        assert!(g.log.len() as i64 <= HISTORY + 1000);
+        assert!(g.keys["1/churn"].len() as i64 <= HISTORY + 1000);
+        assert!(!g.keys.contains_key("1/gone"));
+        let compacted = g.compacted;
+        drop(g);
+        let (kvs, _) = m.range(&KeyRange::Prefix("1/".into()), None, false).await.unwrap();
+        assert_eq!(kvs.iter().map(|kv| kv.key.as_str()).collect::<Vec<_>>(), vec!["1/churn", "1/keep"]);
+        assert!(m.range(&KeyRange::Key("1/keep".into()), Some(compacted - 1), false).await.is_err());
+        assert_eq!(m.range(&KeyRange::Key("1/keep".into()), Some(compacted), false).await.unwrap().0.len(), 1);
+        assert!(m.watch(&KeyRange::Key("1/keep".into()), Some(compacted)).await.is_err());
+    }
+}
+
 #[async_trait]
 impl Backend for MemoryBackend {
     fn describe(&self) -> String {
@@ -252,6 +305,12 @@ impl Backend for MemoryBackend {
     async fn range(&self, range: &KeyRange, revision: Option<i64>, keys_only: bool) -> Result<(Vec<KeyValue>, i64)> {
         let g = self.lock();
         let rev = revision.unwrap_or(g.revision);
+        if rev < g.compacted {
+            return Err(Error::Connection(format!(
+                "memory backend: required revision {rev} has been compacted (history starts at {})",
+                g.compacted
+            )));
+        }
         if rev > g.revision {
             return Err(Error::Connection(format!(
                 "memory backend: required revision {rev} is a future revision (current {})",
@@ -299,6 +358,12 @@ impl Backend for MemoryBackend {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut g = self.lock();
         if let Some(start) = start_revision {
+            if start <= g.compacted {
+                return Err(Error::Connection(format!(
+                    "memory backend: watch from revision {start}: history compacted up to {}",
+                    g.compacted
+                )));
+            }
             for (rev, events) in &g.log {
                 if *rev < start {
                     continue;
