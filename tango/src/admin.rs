@@ -86,3 +86,14 @@ impl Device for DServer {
         "The device is ON\nThe polling is ON".into()
     }
 }
+
+/// The admin device `admin_name` (`dserver/<exec>/<instance>`) over `devices`, as a device
+/// object. Lets sans-IO users (golden tests, fuzz harness) build the whole object table of a
+/// server without sockets.
+pub fn admin_device(admin_name: &str, devices: Vec<Arc<dyn DeviceObject>>, control: Arc<dyn ServerControl>) -> Arc<dyn DeviceObject> {
+    Arc::new(crate::object::DeviceCell::new(
+        admin_name,
+        Arc::new(DServer::class()),
+        Arc::new(move |_: &str| DServer { devices: devices.clone(), control: control.clone() }),
+    ))
+}
