@@ -26,7 +26,9 @@ fn inputs() -> Vec<(String, bool, Vec<u8>)> {
     for cap in CAPTURES {
         let msgs = load(cap);
         let mut client: BTreeMap<u64, String> = BTreeMap::new();
-        let mut open: BTreeMap<(u64, String), (Vec<u8>, Option<&CapturedMsg>)> = BTreeMap::new();
+        // per (conn, sender): the bytes of the message being joined, and its named part
+        type Open<'a> = BTreeMap<(u64, String), (Vec<u8>, Option<&'a CapturedMsg>)>;
+        let mut open: Open = BTreeMap::new();
         for m in msgs.iter().filter(|m| m.proto == "GIOP") {
             let c = client.entry(m.conn).or_insert_with(|| m.src.clone()).clone();
             let from_client = c == m.src;
