@@ -106,7 +106,8 @@ impl DServer {
 
 impl Device for DServer {
     fn class() -> DeviceClass<Self> {
-        let void = "No input parameter (DevVoid)";
+        // cppTango's admin commands describe their DevVoid sides as "Uninitialised".
+        let void = "Uninitialised";
         DeviceClass::new("DServer")
             .description("A device server admin device")
             .command(Cmd::new("QueryClass").doc_in(void).doc_out("Device server class(es) list").run(|d: &mut DServer, ()| Ok(d.class_names())))
@@ -114,10 +115,10 @@ impl Device for DServer {
                 Ok(d.devices.iter().map(|o| format!("{}::{}", o.class_name(), o.name())).collect::<Vec<String>>())
             }))
             .command(Cmd::new("QuerySubDevice").doc_in(void).doc_out("Device server sub device(s) list").run(|_: &mut DServer, ()| Ok(Vec::<String>::new())))
-            .command(Cmd::new("Init").doc_in(void).doc_out("No output parameter (DevVoid)").run(|d: &mut DServer, ()| d.init_all()))
-            .command(Cmd::new("RestartServer").doc_in(void).run(|d: &mut DServer, ()| d.init_all()))
-            .command(Cmd::new("DevRestart").doc_in("Device name").run(|d: &mut DServer, name: String| d.find(&name)?.init()))
-            .command(Cmd::new("Kill").doc_in(void).run(|d: &mut DServer, ()| {
+            .command(Cmd::new("Init").doc_in(void).doc_out(void).run(|d: &mut DServer, ()| d.init_all()))
+            .command(Cmd::new("RestartServer").doc_in(void).doc_out(void).run(|d: &mut DServer, ()| d.init_all()))
+            .command(Cmd::new("DevRestart").doc_in("Device name").doc_out(void).run(|d: &mut DServer, name: String| d.find(&name)?.init()))
+            .command(Cmd::new("Kill").doc_in(void).doc_out(void).run(|d: &mut DServer, ()| {
                 d.control.shutdown();
                 Ok(())
             }))
@@ -128,13 +129,14 @@ impl Device for DServer {
             }))
             .command(
                 Cmd::new("ZmqEventSubscriptionChange")
-                    .doc_in("Events consumer wants to subscribe to")
-                    .doc_out("Str[0] = Heartbeat pub endpoint - Str[1] = Event pub endpoint - ...")
+                    .doc_in("[device, attribute, \"subscribe\", event type (change, periodic, archive, user_event, attr_conf), client IDL] or [\"info\"]")
+                    .doc_out("Str: heartbeat endpoint, event endpoint, event topic, channel name; Lg: Tango release, IDL, HWM, 0, 0, ZMQ release")
                     .run(|d: &mut DServer, argin: Vec<String>| d.zmq_subscription_change(argin)),
             )
             .command(
                 Cmd::new("EventConfirmSubscription")
                     .doc_in("Str[0] = dev1 name, Str[1] = att1 name, Str[2] = event name, Str[3] = dev2 name, ...")
+                    .doc_out(void)
                     .run(|d: &mut DServer, argin: Vec<String>| d.confirm_subscriptions(argin)),
             )
             .command(Cmd::new("EventSubscriptionChange").doc_in("Event consumer wants to subscribe to").doc_out("Tango lib release").run(
@@ -155,4 +157,21 @@ impl Device for DServer {
     fn status(&self) -> String {
         "The device is ON\nThe polling is ON".into()
     }
+}
+
+/// The admin device `admin_name` (`dserver/<exec>/<instance>`) over `devices`, as a device
+/// object. Lets sans-IO users (golden tests, fuzz harness) build the whole object table of a
+/// server without sockets.
+/// `events` is the server's event system, if it runs one.
+pub fn admin_device(
+    admin_name: &str,
+    devices: Vec<Arc<dyn DeviceObject>>,
+    control: Arc<dyn ServerControl>,
+    events: Option<Arc<EventHub>>,
+) -> Arc<dyn DeviceObject> {
+    Arc::new(crate::object::DeviceCell::new(
+        admin_name,
+        Arc::new(DServer::class()),
+        Arc::new(move |_: &str| DServer { devices: devices.clone(), control: control.clone(), events: events.clone() }),
+    ))
 }

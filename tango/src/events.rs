@@ -580,6 +580,25 @@ mod tests {
     }
 
     #[test]
+    fn double_event_payload_is_aligned_after_the_filler() {
+        // nodb capture, doubleValue change event [3.25 read, 2.5 set point]: the first double
+        // sits at frame offset 12, i.e. 8-aligned counting from the byte after the filler
+        let v = AttributeValue_5 {
+            value: AttrData::Double(vec![3.25, 2.5]),
+            quality: AttrQuality::ATTR_VALID,
+            data_format: AttrDataFormat::SCALAR,
+            data_type: 5,
+            time: TimeVal { tv_sec: 0x6b070ef7, tv_usec: 0x00095dc8, tv_nsec: 0x1f4 },
+            name: "doubleValue".into(),
+            r_dim: AttributeDim { dim_x: 1, dim_y: 0 },
+            w_dim: AttributeDim { dim_x: 1, dim_y: 0 },
+            err_list: vec![],
+        };
+        let want = "c0dec0de05000000020000000000000000000a400000000000000440000000000000000005000000f70e076bc85d0900f40100000c000000646f75626c6556616c7565000100000000000000010000000000000000000000";
+        assert_eq!(hex(&payload(&v)), want);
+    }
+
+    #[test]
     fn change_criteria() {
         let val = |x: f64| Ok((AttrData::Double(vec![x]), AttrQuality::ATTR_VALID));
         assert!(differs(&val(1.0), &val(1.5), None, None));

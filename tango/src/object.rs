@@ -273,7 +273,7 @@ fn initial_config(i: &AttrInfo) -> AttributeConfig_5 {
 }
 
 fn state_config(name: &str, data_type: CmdArgType) -> AttributeConfig_5 {
-    let mut c = initial_config(&AttrInfo {
+    let c = initial_config(&AttrInfo {
         name: name.into(),
         data_type,
         format: AttrDataFormat::SCALAR,
@@ -296,9 +296,6 @@ fn state_config(name: &str, data_type: CmdArgType) -> AttributeConfig_5 {
         archive_rel_change: None,
         archive_period: None,
     });
-    if name == "State" {
-        c.enum_labels = DevState::ALL.iter().map(|s| s.name().to_string()).collect();
-    }
     c
 }
 
@@ -453,8 +450,9 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
                 out_type_desc: c.doc_out.clone(),
             })
             .collect();
+        // cppTango describes the DevVoid sides of its built-in commands as "Uninitialised".
         for (name, out, doc) in [
-            ("Init", CmdArgType::DevVoid, "No output parameter (DevVoid)"),
+            ("Init", CmdArgType::DevVoid, "Uninitialised"),
             ("State", CmdArgType::DevState, "Device state"),
             ("Status", CmdArgType::DevString, "Device status"),
         ] {
@@ -465,7 +463,7 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
                     cmd_tag: 0,
                     in_type: 0,
                     out_type: out as i32,
-                    in_type_desc: "No input parameter (DevVoid)".into(),
+                    in_type_desc: "Uninitialised".into(),
                     out_type_desc: doc.into(),
                 });
             }

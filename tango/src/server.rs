@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::admin::{DServer, ServerControl};
+use crate::admin::{admin_device, ServerControl};
 use crate::device::Device;
 use crate::dispatch::{Dispatcher, Peer, ServerIdentity};
 use crate::events::{EventHub, TopicNaming};
@@ -183,17 +183,10 @@ impl Server {
         let devices: Vec<Arc<dyn DeviceObject>> = opts.dlist.iter().map(|d| (class.make)(d)).collect();
         let (stop_tx, stop_rx) = watch::channel(false);
         let control = Arc::new(Stopper(stop_tx.clone()));
-        let admin_devices = devices.clone();
-        let admin_control: Arc<dyn ServerControl> = control.clone();
         let events = start_events(&identity, &opts, addr, &devices)?;
-        let admin_events = events.clone();
-        let admin = DeviceCell::new(
-            &identity.admin_name(),
-            Arc::new(DServer::class()),
-            Arc::new(move |_: &str| DServer { devices: admin_devices.clone(), control: admin_control.clone(), events: Some(admin_events.clone()) }),
-        );
+        let admin = admin_device(&identity.admin_name(), devices.clone(), control.clone(), Some(events));
         let mut objects = devices.clone();
-        objects.push(Arc::new(admin));
+        objects.push(admin);
         let dispatcher = Arc::new(Dispatcher::new(identity.clone(), objects));
         tracing::info!(
             server = %identity.server_id(),

@@ -138,7 +138,6 @@ impl Device for TestDevice {
                     .read(|d: &TestDevice| (d.created.elapsed().as_millis() / 500) as i32)
                     .polled(500)
                     .abs_change(1)
-                    .archive_abs_change(1)
                     .event_period(1000),
             )
             // pushed by PushCounter
