@@ -61,7 +61,7 @@ impl EtcdBackend {
         }
         match options.protocol.as_str() {
             "http" => {}
-            "https" => copts = tls_options(copts, options.cert.as_deref()).map_err(|e| unreachable(e))?,
+            "https" => copts = tls_options(copts, options.cert.as_deref()).map_err(unreachable)?,
             other => return Err(unreachable(format!("unsupported protocol {other:?} (use http or https)"))),
         }
         let connect = ec::Client::connect([endpoint.as_str()], Some(copts));
