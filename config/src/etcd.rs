@@ -136,6 +136,23 @@ fn convert_kv(kv: &ec::KeyValue) -> KeyValue {
     }
 }
 
+fn convert_events(resp: &ec::WatchResponse) -> Vec<Event> {
+    resp.events()
+        .iter()
+        .filter_map(|ev| {
+            let mut kv = convert_kv(ev.kv()?);
+            let kind = match ev.event_type() {
+                ec::EventType::Put => EventKind::Put,
+                ec::EventType::Delete => {
+                    kv.value.clear();
+                    EventKind::Delete
+                }
+            };
+            Some(Event { kind, kv })
+        })
+        .collect()
+}
+
 fn range_key(range: &KeyRange) -> (String, bool) {
     match range {
         KeyRange::Key(k) => (k.clone(), false),
@@ -216,54 +233,59 @@ impl Backend for EtcdBackend {
     }
 
     async fn watch(&self, range: &KeyRange, start_revision: Option<i64>) -> Result<WatchStream> {
-        let (key, prefix) = range_key(range);
-        let mut opts = ec::WatchOptions::new();
-        if prefix {
-            opts = opts.with_prefix();
-        }
-        if let Some(r) = start_revision {
-            opts = opts.with_start_revision(r);
-        }
-        let mut wc = self.client.watch_client();
-        let mut stream = self.timed("watch", wc.watch(key, Some(opts))).await?;
-        // Wait until the server confirms the watch, so that no change made after this
-        // call returns can be missed.
-        let first = self.timed("watch", stream.message()).await?;
-        let mut pending = Vec::new();
-        match first {
-            Some(resp) if resp.canceled() => {
-                return Err(Error::Connection(format!(
-                    "etcd at {}: watch refused: {} (compacted at {})",
-                    self.endpoint,
-                    resp.cancel_reason(),
-                    resp.compact_revision()
-                )))
-            }
-            Some(resp) => pending.push(resp),
-            None => return Err(Error::Connection(format!("etcd at {}: watch stream closed", self.endpoint))),
-        }
+        self.watch_many(std::slice::from_ref(range), start_revision).await
+    }
+
+    async fn watch_many(&self, ranges: &[KeyRange], start_revision: Option<i64>) -> Result<WatchStream> {
         let (tx, rx) = mpsc::unbounded_channel();
+        let Some((first, rest)) = ranges.split_first() else {
+            return Ok(WatchStream::new(rx, Some(Box::new(tx))));
+        };
+        let opts = |range: &KeyRange| {
+            let (key, prefix) = range_key(range);
+            let mut o = ec::WatchOptions::new();
+            if prefix {
+                o = o.with_prefix();
+            }
+            if let Some(r) = start_revision {
+                o = o.with_start_revision(r);
+            }
+            (key, o)
+        };
+        let mut wc = self.client.watch_client();
+        let (key, o) = opts(first);
+        let mut stream = self.timed("watch", wc.watch(key, Some(o))).await?;
+        for range in rest {
+            let (key, o) = opts(range);
+            self.timed("watch", stream.watch(key, Some(o))).await?;
+        }
+        // Wait until the server confirms every watch, so that no change made after
+        // this call returns can be missed. Events may already arrive meanwhile.
+        let mut pending = Vec::new();
+        let mut created = 0;
+        while created < ranges.len() {
+            match self.timed("watch", stream.message()).await? {
+                Some(resp) if resp.canceled() => {
+                    return Err(Error::Connection(format!(
+                        "etcd at {}: watch refused: {} (compacted at {})",
+                        self.endpoint,
+                        resp.cancel_reason(),
+                        resp.compact_revision()
+                    )))
+                }
+                Some(resp) => {
+                    if resp.created() {
+                        created += 1;
+                    }
+                    pending.push(resp);
+                }
+                None => return Err(Error::Connection(format!("etcd at {}: watch stream closed", self.endpoint))),
+            }
+        }
         let endpoint = self.endpoint.clone();
         let task = tokio::spawn(async move {
-            let convert = |resp: &ec::WatchResponse| -> Vec<Event> {
-                resp.events()
-                    .iter()
-                    .filter_map(|ev| {
-                        let kv = ev.kv()?;
-                        let mut kv = convert_kv(kv);
-                        let kind = match ev.event_type() {
-                            ec::EventType::Put => EventKind::Put,
-                            ec::EventType::Delete => {
-                                kv.value.clear();
-                                EventKind::Delete
-                            }
-                        };
-                        Some(Event { kind, kv })
-                    })
-                    .collect()
-            };
             for resp in pending {
-                let evs = convert(&resp);
+                let evs = convert_events(&resp);
                 if !evs.is_empty() && tx.send(Ok(evs)).is_err() {
                     return;
                 }
@@ -278,7 +300,7 @@ impl Backend for EtcdBackend {
                                     "etcd at {endpoint}: watch cancelled: {}", resp.cancel_reason()))));
                                 return;
                             }
-                            let evs = convert(&resp);
+                            let evs = convert_events(&resp);
                             if !evs.is_empty() && tx.send(Ok(evs)).is_err() {
                                 return;
                             }
@@ -320,13 +342,5 @@ impl Backend for EtcdBackend {
         let mut lc = self.client.lease_client();
         let resp = self.timed("lease time-to-live", lc.time_to_live(id, None)).await?;
         Ok(resp.ttl())
-    }
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

@@ -569,6 +569,24 @@ async fn c17_watch_bookkeeping(h: &H) {
     assert!(!wakes(h, None, Some("/c17/r/"), async { out.create("/c17/above", "0", None).await.unwrap() }).await);
     assert!(wakes(h, Some("/c17/x"), None, async { out.update("/c17/x", "1", None).await.unwrap() }).await);
     assert!(wakes(h, Some("/c17/missing"), None, async { out.create("/c17/missing", "1", None).await.unwrap() }).await);
+
+    // Many keys read in one pass: any one of them wakes the loop (one multiplexed watch).
+    for i in 0..60 {
+        db.create(&format!("/c17/many/{i}"), "0", None).await.unwrap();
+    }
+    let mut txn = h.a.txn();
+    for i in 0..60 {
+        txn.get(&format!("/c17/many/{i}")).await.unwrap();
+    }
+    txn.repeat(true, Some(Duration::from_secs(5)));
+    let t0 = std::time::Instant::now();
+    let (r, _) = tokio::join!(txn.commit(), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        out.update("/c17/many/37", "1", None).await.unwrap();
+    });
+    assert!(!r.unwrap());
+    assert!(t0.elapsed() < Duration::from_secs(4));
+    assert_eq!(txn.watched().0.len(), 60);
 }
 
 async fn c18_retry_limit(h: &H) {
