@@ -923,3 +923,28 @@ async fn allocation_scales_past_txn_limit(h: &H) {
     }
     assert_eq!(h.a.txn().list_processing_blocks("realtime-20191121-").await.unwrap().len(), 142);
 }
+
+/// The launcher's etcd keeps its data across restarts when given a data dir.
+#[tokio::test]
+async fn etcd_server_with_kept_data_dir() {
+    if sdp_config::server::etcd_binary().is_none() {
+        assert!(std::env::var("CI").map_or(true, |v| v.is_empty()), "CI is set but there is no `etcd` on PATH");
+        eprintln!("\n\n*** SKIPPING etcd_server_with_kept_data_dir: no `etcd` on PATH ***\n");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sdp-etcd-kept-{}", std::process::id()));
+    let opts = sdp_config::EtcdServerOptions { data_dir: Some(dir.clone()), client_port: None };
+    {
+        let s = sdp_config::EtcdServer::start_with(&opts).unwrap();
+        let cfg = Config::new(Arc::new(s.connect().await.unwrap()));
+        cfg.db().create("/kept", "yes", None).await.unwrap();
+    }
+    assert!(dir.is_dir(), "data dir kept after stop");
+    {
+        let s = sdp_config::EtcdServer::start_with(&opts).unwrap();
+        let cfg = Config::new(Arc::new(s.connect().await.unwrap()));
+        assert_eq!(cfg.db().get("/kept", None).await.unwrap().0.as_deref(), Some("yes"));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let _ = std::fs::remove_file(dir.with_extension("log"));
+}
