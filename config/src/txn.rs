@@ -61,6 +61,10 @@ pub struct Txn {
     /// Listed raw prefix → raw keys the database returned for it (empty when the
     /// listing only guards against creations, see [`Txn::list_keys_guard_creations`]).
     lists: BTreeMap<String, Vec<String>>,
+    /// Every raw prefix scanned at the snapshot, and every key those scans found: a
+    /// key under a scanned prefix that was not found is known to be absent.
+    scanned: Vec<String>,
+    scanned_keys: std::collections::HashSet<String>,
     /// Buffered writes: raw key → (value, lease) or `None` for delete.
     updates: BTreeMap<String, Option<(String, Option<i64>)>>,
     on_commit: Vec<Callback>,
@@ -82,6 +86,8 @@ impl Txn {
             reads: BTreeMap::new(),
             cache: HashMap::new(),
             lists: BTreeMap::new(),
+            scanned: Vec::new(),
+            scanned_keys: std::collections::HashSet::new(),
             updates: BTreeMap::new(),
             on_commit: Vec::new(),
             loop_request: None,
@@ -117,6 +123,8 @@ impl Txn {
         self.reads.clear();
         self.cache.clear();
         self.lists.clear();
+        self.scanned.clear();
+        self.scanned_keys.clear();
         self.updates.clear();
         self.on_commit.clear();
         self.loop_request = None;
@@ -132,6 +140,15 @@ impl Txn {
         }
         if let Some(v) = self.cache.get(&key) {
             return Ok(v.clone());
+        }
+        if self.revision.is_some()
+            && !self.scanned_keys.contains(&key)
+            && self.scanned.iter().any(|p| key.starts_with(p.as_str()))
+        {
+            // A listing at this snapshot already showed the key is absent: no round trip.
+            self.reads.insert(key.clone(), 0);
+            self.cache.insert(key, None);
+            return Ok(None);
         }
         let (kvs, rev) = self.db.backend().range(&KeyRange::Key(key.clone()), self.revision, false).await?;
         self.revision.get_or_insert(rev);
@@ -174,6 +191,10 @@ impl Txn {
                 } else {
                     keys.remove(k);
                 }
+            }
+            self.scanned_keys.extend(raw.iter().cloned());
+            if !self.scanned.contains(&prefix) {
+                self.scanned.push(prefix.clone());
             }
             let entry = self.lists.entry(prefix).or_default();
             if check_deletes {
