@@ -189,7 +189,8 @@ pub trait Backend: Send + Sync + 'static {
     /// Grant a lease of `ttl` seconds; returns its id.
     async fn lease_grant(&self, ttl: i64) -> Result<i64>;
 
-    /// Refresh a lease; returns the new TTL, or 0 if the lease no longer exists.
+    /// Refresh a lease; returns a positive number (the new TTL where the backend
+    /// reports it) while the lease exists, 0 once it no longer does.
     async fn lease_keep_alive(&self, id: i64) -> Result<i64>;
 
     /// Revoke a lease: every key attached to it is deleted at once.

@@ -326,10 +326,18 @@ impl Backend for EtcdBackend {
 
     async fn lease_keep_alive(&self, id: i64) -> Result<i64> {
         let mut lc = self.client.lease_client();
-        let (mut keeper, mut stream) = self.timed("lease keep-alive", lc.keep_alive(id)).await?;
-        self.timed("lease keep-alive", keeper.keep_alive()).await?;
-        let resp = self.timed("lease keep-alive", stream.message()).await?;
-        Ok(resp.map_or(0, |r| r.ttl().max(0)))
+        // etcd-client's keep_alive() sends one refresh and waits for its answer; etcd
+        // answers TTL 0 for an unknown lease, which etcd-client reports as an error.
+        match tokio::time::timeout(self.timeout, lc.keep_alive(id)).await {
+            Ok(Ok(_)) => Ok(1),
+            Ok(Err(ec::Error::LeaseKeepAliveError(_))) => Ok(0),
+            Ok(Err(e)) => Err(Error::Connection(format!(
+                "etcd at {}: lease keep-alive failed: {}",
+                self.endpoint,
+                describe_err(&e)
+            ))),
+            Err(_) => Err(Error::Connection(format!("etcd at {}: lease keep-alive got no answer", self.endpoint))),
+        }
     }
 
     async fn lease_revoke(&self, id: i64) -> Result<()> {

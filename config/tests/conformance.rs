@@ -199,6 +199,10 @@ async fn lease_expires_without_keep_alive(h: &H) {
     assert_eq!(db.get("/exp/gone", None).await.unwrap().0, None);
     assert_eq!(db.get("/exp/kept", None).await.unwrap().0.as_deref(), Some("x"));
     assert!(kept.alive().await.unwrap());
+    // Revoked by someone else: the holder learns it through lost().
+    h.b.db().backend().lease_revoke(kept.id()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), kept.lost()).await.expect("lost() resolves");
+    assert_eq!(db.get("/exp/kept", None).await.unwrap().0, None);
 }
 
 async fn c11_delete_prefix_recursive(h: &H) {
