@@ -321,7 +321,7 @@ async fn serve_connection(mut sock: TcpStream, peer: SocketAddr, d: Arc<Dispatch
     let mut assembler = Assembler::new(max);
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut version = Version::V1_2;
-    let peer_info = Peer { host: if peer.ip().is_loopback() { "localhost".into() } else { peer.ip().to_string() } };
+    let peer_info = Peer { host: if peer.ip().is_loopback() { Arc::from("localhost") } else { Arc::from(peer.ip().to_string()) } };
     tracing::debug!(%peer, "connection opened");
     let mut chunk = vec![0u8; 64 * 1024];
     let multi_thread = tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
@@ -344,10 +344,13 @@ async fn serve_connection(mut sock: TcpStream, peer: SocketAddr, d: Arc<Dispatch
             };
             let reply = match giop::decode(whole) {
                 Err(e) => return reject(sock, peer, version, e).await,
-                // Device code is synchronous and may block (a slow command, a database call):
-                // tell the runtime, so other connections keep being served meanwhile.
+                // Device code is synchronous. Commands may block (a slow command, a database
+                // call): for them, tell the runtime, so other connections keep being served.
+                // Attribute reads and writes are expected to be quick and run inline: handing
+                // the worker over costs two thread switches per request, the largest part of a
+                // read's cost on a small machine.
                 Ok(Message::Request(req)) => {
-                    if multi_thread {
+                    if multi_thread && req.operation.starts_with("command_inout") {
                         tokio::task::block_in_place(|| d.handle(&req, &peer_info))
                     } else {
                         d.handle(&req, &peer_info)
