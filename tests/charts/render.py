@@ -90,6 +90,8 @@ def main(argv=None) -> int:
                   f"helm lint --strict, kubernetes-validate --strict {' and '.join(KUBE_VERSIONS)})")
         else:
             for name, text in rendered.items():
+                if name.endswith("NOTES.txt"):  # as helm template: NOTES are not manifests
+                    continue
                 print(f"---\n# Source: {name}\n{text.strip()}")
     return 1 if failed else 0
 
