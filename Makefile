@@ -66,7 +66,7 @@ interop: venv
 interop-reference: venv
 	TANGO_SERVER=pytango $(VENV)/bin/pytest tests/interop -q
 
-test: deps build cargo-test interop charts-test
+test: deps build cargo-test interop
 
 run: build
 	@echo "Starting TestDevice (instance 'test', no database) on 127.0.0.1:$(PORT). Ctrl-C stops it."
@@ -154,6 +154,8 @@ images:
 push-images: images
 	@set -e; for t in $(IMAGE_TARGETS); do $(DOCKER) push $(IMAGE_REGISTRY)/$${t#*:}:$(IMAGE_TAG); done
 
+## charts-test: part of make test (this extra prerequisite runs after the others)
+test: charts-test
 charts-test: venv
 	$(VENV)/bin/pytest tests/charts -q
 # ---- end of Kubernetes section ----
