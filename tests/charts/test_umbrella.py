@@ -203,6 +203,7 @@ def test_processing_controller_environment_and_workflow_definitions(umbrella):
 
 def test_helm_deployer_runs_with_its_service_account_in_the_sdp_namespace(umbrella):
     dep = umbrella.get("Deployment", f"{FULL}-helm-deploy")
+    assert dep["spec"]["replicas"] == 1 and dep["spec"]["strategy"] == {"type": "Recreate"}
     spec = dep["spec"]["template"]["spec"]
     assert spec["serviceAccountName"] == f"{FULL}-helm"
     c = container(dep)
