@@ -95,6 +95,7 @@ bench: deps
 	$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install -q matplotlib
 	cargo build --release -p tango --bins
 	bench/run.sh
+
 # ---- Kubernetes: Helm charts and container images (charts/, Dockerfile, docs/kubernetes.md) ----
 # deploy_all/delete_all/show/images need helm, kubectl and docker with a cluster;
 # lint, template and charts-test render the charts offline with the Helm SDK in $(VENV).
