@@ -23,6 +23,7 @@ help:
 	@echo "make deps       apt packages ($(APT_PKGS)) and the Python venv $(VENV)"
 	@echo "make interop-reference   run the interop suite against the PyTango reference server"
 	@echo "make fuzz       cargo-fuzz the GIOP/CDR decoders for FUZZ_SECONDS (default 60); see fuzz/README.md"
+	@echo "make deploy_all KUBE_NAMESPACE=integration   Helm-install SDP on Kubernetes (see docs/kubernetes.md; also delete_all, show, lint, template, images, charts-test)"
 
 ## deps: apt packages that are missing (only those), and the venv (only when out of date)
 deps: apt-deps venv
@@ -94,3 +95,68 @@ bench: deps
 	$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install -q matplotlib
 	cargo build --release -p tango --bins
 	bench/run.sh
+
+# ---- Kubernetes: Helm charts and container images (charts/, Dockerfile, docs/kubernetes.md) ----
+# deploy_all/delete_all/show/images need helm, kubectl and docker with a cluster;
+# lint, template and charts-test render the charts offline with the Helm SDK in $(VENV).
+KUBE_NAMESPACE     ?= default
+KUBE_NAMESPACE_SDP ?= $(KUBE_NAMESPACE)-sdp
+HELM_RELEASE       ?= test
+HELM_CHART         ?= charts/sdp-prototype
+HELM_ARGS          ?=
+HELM               ?= helm
+KUBECTL            ?= kubectl
+DOCKER             ?= docker
+IMAGE_REGISTRY     ?= localhost:5000
+IMAGE_TAG          ?= 0.1.0
+IMAGE_TARGETS      := runtime:ska-sdp itango:ska-sdp-itango \
+                      workflow-testdask:ska-sdp-workflow-testdask workflow-testdeploy:ska-sdp-workflow-testdeploy \
+                      workflow-teststate:ska-sdp-workflow-teststate workflow-vis-receive:ska-sdp-workflow-vis-receive
+RENDER             := $(PY) tests/charts/render.py
+
+.PHONY: namespace namespace_sdp deploy_all delete_all show lint template images push-images charts-test
+
+namespace:
+	$(KUBECTL) create namespace $(KUBE_NAMESPACE) --dry-run=client -o yaml | $(KUBECTL) apply -f -
+
+namespace_sdp:
+	$(KUBECTL) create namespace $(KUBE_NAMESPACE_SDP) --dry-run=client -o yaml | $(KUBECTL) apply -f -
+
+## deploy_all: SDP in $(KUBE_NAMESPACE), its workflows in $(KUBE_NAMESPACE_SDP) (install or upgrade)
+deploy_all: namespace namespace_sdp
+	$(HELM) upgrade --install $(HELM_RELEASE) $(HELM_CHART) --namespace $(KUBE_NAMESPACE) \
+	  --set global.helmNamespace=$(KUBE_NAMESPACE_SDP) \
+	  --set global.image.registry=$(IMAGE_REGISTRY) --set global.image.tag=$(IMAGE_TAG) $(HELM_ARGS)
+
+## delete_all: the release, and whatever the Helm deployer left in $(KUBE_NAMESPACE_SDP)
+delete_all:
+	-$(HELM) uninstall $(HELM_RELEASE) --namespace $(KUBE_NAMESPACE)
+	-$(HELM) list -q --namespace $(KUBE_NAMESPACE_SDP) | xargs -r $(HELM) uninstall --namespace $(KUBE_NAMESPACE_SDP)
+	@echo "Namespaces $(KUBE_NAMESPACE) and $(KUBE_NAMESPACE_SDP) and the etcd/Tango DB volumes are kept:"
+	@echo "  $(KUBECTL) delete pvc -n $(KUBE_NAMESPACE) -l app.kubernetes.io/instance=$(HELM_RELEASE)"
+
+show:
+	$(HELM) status $(HELM_RELEASE) --namespace $(KUBE_NAMESPACE)
+	$(KUBECTL) get all,configmap,pvc -n $(KUBE_NAMESPACE) -l app.kubernetes.io/instance=$(HELM_RELEASE)
+	$(KUBECTL) get all -n $(KUBE_NAMESPACE_SDP)
+
+lint: venv
+	$(RENDER) --lint-only $(HELM_CHART) charts/workflow
+
+## template: the manifests deploy_all would apply, rendered offline
+template: venv
+	@$(RENDER) $(HELM_CHART) --release $(HELM_RELEASE) --namespace $(KUBE_NAMESPACE) \
+	  --set global.helmNamespace=$(KUBE_NAMESPACE_SDP)
+
+images:
+	@set -e; for t in $(IMAGE_TARGETS); do \
+	  echo "== $${t#*:}"; $(DOCKER) build --target $${t%%:*} -t $(IMAGE_REGISTRY)/$${t#*:}:$(IMAGE_TAG) .; done
+
+push-images: images
+	@set -e; for t in $(IMAGE_TARGETS); do $(DOCKER) push $(IMAGE_REGISTRY)/$${t#*:}:$(IMAGE_TAG); done
+
+## charts-test: part of make test (this extra prerequisite runs after the others)
+test: charts-test
+charts-test: venv
+	$(VENV)/bin/pytest tests/charts -q
+# ---- end of Kubernetes section ----
