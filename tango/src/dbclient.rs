@@ -12,7 +12,8 @@ use crate::client::{ClientError, Connection, DEFAULT_TIMEOUT};
 use crate::idl::DevFailed;
 
 /// The object key of the database device (cppTango's `DbObjName`).
-pub const DB_OBJECT_KEY: &[u8] = b"database";
+pub const DB_OBJECT_KEY_STR: &str = "database";
+pub const DB_OBJECT_KEY: &[u8] = DB_OBJECT_KEY_STR.as_bytes();
 
 /// `TANGO_HOST`: `host:port`, or several comma-separated alternatives tried in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
