@@ -112,6 +112,8 @@ impl Device for DataBase {
             .command(sa_sa("DbGetClassAttributeProperty2", "Str[0] = Tango class name\nStr[1] = Attribute name\nStr[n] = Attribute name", PROPS_OUT, |s, a| s.get_class_attribute_property2(a)))
             .command(sa_void("DbPutClassAttributeProperty2", PROPS_IN, |s, a| s.put_class_attribute_property2(a)))
             .command(sa_void("DbDeleteClassAttributeProperty", "str[0] = Tango class name\nStr[1] = Attribute name\nStr[2] = Property name\nStr[n] = Property name", |s, a| s.delete_class_attribute_property(a)))
+            .command(sa_sa("DbGetDevicePipeProperty", "Str[0] = Device name\nStr[1] = Pipe name\nStr[n] = Pipe name", PROPS_OUT, |s, a| s.get_pipe_property(a)))
+            .command(sa_sa("DbGetClassPipeProperty", "Str[0] = Tango class name\nStr[1] = Pipe name\nStr[n] = Pipe name", PROPS_OUT, |s, a| s.get_pipe_property(a)))
             // events (notifd era): nothing is stored
             .command(str_lsa("DbImportEvent", "name of event channel or factory", "export information e.g. IOR", |_, a| {
                 Err(err("DB_DeviceNotDefined", format!("event {a} not defined in the database !"), "ImportEvent()"))

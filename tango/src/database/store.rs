@@ -819,6 +819,13 @@ impl Store {
         })
     }
 
+    /// `DbGetDevicePipeProperty` / `DbGetClassPipeProperty [object, pipes...]`: pipes are not
+    /// used by this project, no pipe property is ever stored: every pipe has 0 properties.
+    pub fn get_pipe_property(&self, argin: &[String]) -> R<Vec<String>> {
+        need_args(argin, 1, "device or class name", "GetPipeProperty()")?;
+        Ok(get_attr_props(&argin[0], None, &argin[1..]))
+    }
+
     // ---- misc ----------------------------------------------------------------------------
 
     /// `DbInfo`.
