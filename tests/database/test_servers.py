@@ -144,3 +144,28 @@ def test_restart_keeps_registrations_and_properties():
         assert list(d.get_class_property("KeepClass", "C")["C"]) == ["x"]
     finally:
         db1.stop()
+
+
+def test_pytango_server_registers_and_its_events_work_through_the_database(database):
+    """A cppTango 10 server (PyTango high-level, tests/interop/reference_device.py) goes through
+    its whole start-up sequence against the database; a client polls one attribute and
+    subscribes to its periodic events (DbImportDevice of the admin device, DbGetCSDbServerList,
+    DB-mode event topics)."""
+    register(database, "TestDevice/pyref", "TestDevice", "test/pyref/1")
+    cmd = [sys.executable, str(REPO_ROOT / "tests" / "interop" / "reference_device.py"), "pyref", *ENDPOINT]
+    srv = DeviceServer(cmd, "TestDevice/pyref").start(wait_device="test/pyref/1")
+    try:
+        dev = tango.DeviceProxy("test/pyref/1")
+        assert dev.command_inout("Echo", "py via db") == "py via db"
+        dev.poll_attribute("doubleValue", 100)  # stored by the server with DbPutDeviceProperty
+        assert "doublevalue" in [v.lower() for v in database.get_device_property("test/pyref/1", "polled_attr")["polled_attr"]]
+        events = []
+        eid = dev.subscribe_event("doubleValue", tango.EventType.PERIODIC_EVENT, events.append)
+        try:
+            wait_for(lambda: sum(1 for e in events if not e.err) >= 2, f"no periodic events: {events[:2]}", timeout=10)
+        finally:
+            dev.unsubscribe_event(eid)
+        dev.stop_poll_attribute("doubleValue")
+    finally:
+        assert stop_process(srv.proc) is not None
+    wait_for(lambda: database.get_device_info("test/pyref/1").exported == 0, "PyTango server did not unexport", timeout=10)
