@@ -133,8 +133,12 @@ fn client_reports_system_exceptions_and_dev_failed() {
     let b = c.command_inout(b"SYS/DATABASE/2", "DbGetCSDbServerList", &CmdValue::Void).unwrap();
     assert_eq!(a, b);
     assert_eq!(a, CmdValue::StringArray(vec![db.tango_host.clone()]));
-    // nothing listening: a transport error, quickly
+    // TANGO_HOST alternatives: the first is down, the second answers
     let dead = free_port();
+    let alt = Database::new(TangoHost::parse(&format!("127.0.0.1:{dead},{}", db.tango_host)).unwrap());
+    assert_eq!(alt.import_device("sys/database/2").unwrap().class, "DataBase");
+    assert!(alt.import_device("sys/database/2").unwrap().exported);
+    // nothing listening: a transport error, quickly
     let e = Connection::connect(&format!("127.0.0.1:{dead}"), Duration::from_secs(1)).err().unwrap();
     assert!(e.is_transport(), "{e}");
     db.server.shutdown();
