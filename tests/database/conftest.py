@@ -34,6 +34,9 @@ TEST_DEVICE = REPO_ROOT / os.environ.get("TANGO_TEST_BINARY", "target/debug/Test
 TANGO_TEST = Path("/usr/lib/tango/TangoTest")
 DATABASEDS = Path("/usr/lib/tango/DataBaseds")
 MARIADB_SCHEMA = Path("/usr/share/dbconfig-common/data/tango-db/install/mysql")
+# tango-db's stored procedures (StoredProcedureRelease, DbGetDataForServerCache), as installed
+# databases have them
+MARIADB_PROCEDURES = Path("/usr/share/tango-db/stored_proc.sql")
 START_TIMEOUT = float(os.environ.get("TANGO_START_TIMEOUT", "30"))
 
 only_embedded = pytest.mark.skipif(KIND != "embedded", reason="a property of the embedded database only")
@@ -140,8 +143,9 @@ class TangoDb:
         users = "".join(f"CREATE USER 'tango'@'{h}' IDENTIFIED BY 'tango'; GRANT ALL PRIVILEGES ON tango.* TO 'tango'@'{h}';"
                         for h in ("localhost", "127.0.0.1"))
         subprocess.run(client + ["-e", "CREATE DATABASE tango;" + users], check=True)
-        with open(MARIADB_SCHEMA) as schema:
-            subprocess.run(client + ["tango"], stdin=schema, check=True, stdout=subprocess.DEVNULL)
+        for sql in (MARIADB_SCHEMA, MARIADB_PROCEDURES):
+            with open(sql) as f:
+                subprocess.run(client + ["tango"], stdin=f, check=True, stdout=subprocess.DEVNULL)
         env = dict(os.environ, MYSQL_USER="tango", MYSQL_PASSWORD="tango", MYSQL_HOST=f"127.0.0.1:{mysql_port}",
                    MYSQL_DATABASE="tango")
         self.main = self._spawn([str(DATABASEDS), "2", "-ORBendPoint", f"giop:tcp:127.0.0.1:{self.port}"],

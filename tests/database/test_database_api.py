@@ -145,3 +145,44 @@ def test_malformed_property_list_changes_nothing(database):
     assert e.value.args[0].reason == "DB_IncorrectArguments"
     assert "property 2 of 2 is missing" in e.value.args[0].desc
     assert list(database.get_device_property_list("test/prop/2", "*")) == []
+
+
+ALLOWED_ACCESS_CMD = ["QueryClass", "QueryDevice", "EventSubscriptionChange", "DevPollStatus", "GetLoggingLevel",
+                      "GetLoggingTarget", "QueryWizardDevProperty", "QueryWizardClassProperty", "QuerySubDevice",
+                      "ZMQEventSubscriptionChange", "EventConfirmSubscription"]
+
+
+@pytest.mark.skipif(KIND == "pytango", reason="PyTango's DataBaseds does not implement DbGetDataForServerCache")
+@pytest.mark.parametrize("host,release", [("vm", []), ("vm%%9", ["release 1.13"])])
+def test_server_start_cache_layout(database, host, release):
+    """DbGetDataForServerCache: one call with everything a server reads at start-up, in the
+    layout of the C++ DataBaseds' ds_start procedure (with pipe sections for Tango >= 9)."""
+    register(database, "Cache/c", "ClassA", "cache/a/1", "cache/a/2")
+    register(database, "Cache/c", "ClassB", "cache/b/1")
+    database.put_device_property("cache/a/1", {"P1": ["x", "y"], "Q": ["1"]})
+    database.put_class_property("ClassA", {"CP": ["c"]})
+    database.put_device_attribute_property("cache/a/1", {"attr1": {"abs_change": ["1"], "label": ["L"]}, "attr2": {"unit": ["m"]}})
+    database.put_class_attribute_property("ClassB", {"battr": {"max_value": ["10", "11"]}})
+    database.put_device_property("dserver/Cache/c", {"logging_level": ["DEBUG"]})
+    database.put_class_property("DServer", {"AllowedAccessCmd": ALLOWED_ACCESS_CMD})  # pre-loaded by the C++ schema
+    pipes = bool(release)
+    cls_pipe = lambda c: [c, "0"] if pipes else []  # noqa: E731
+    expected = release + [
+        "dserver/Cache/c", "nada", "0", "Cache/c", "nada", "0", "0", "DServer",
+        "notifd/factory/vm", "Not Found", "dserver/Cache/c", "Not Found",
+        "DServer", "1", "AllowedAccessCmd", "11", *ALLOWED_ACCESS_CMD,
+        "Default", "0",
+        "dserver/Cache/c", "1", "logging_level", "1", "DEBUG",
+        "Cache/c", "2",
+        "ClassA", "1", "CP", "1", "c", "ClassA", "0", *cls_pipe("ClassA"), "ClassA", "2", "cache/a/1", "cache/a/2",
+        "cache/a/1", "2", "P1", "2", "x", "y", "Q", "1", "1",
+        "cache/a/1", "2", "attr1", "2", "abs_change", "1", "1", "label", "1", "L", "attr2", "1", "unit", "1", "m",
+        *cls_pipe("cache/a/1"),
+        "cache/a/2", "0", "cache/a/2", "0", *cls_pipe("cache/a/2"),
+        "ClassB", "0", "ClassB", "1", "battr", "1", "max_value", "2", "10", "11", *cls_pipe("ClassB"), "ClassB", "1", "cache/b/1",
+        "cache/b/1", "0", "cache/b/1", "0", *cls_pipe("cache/b/1"),
+        "CtrlSystem",
+    ]
+    got = list(database.command_inout("DbGetDataForServerCache", ["Cache/c", host]))
+    assert got[:len(expected)] == expected
+    assert list(database.command_inout("DbGetDataForServerCache", ["Nope/n", "vm"])) == ["dserver/Nope/n", "Not Found"]

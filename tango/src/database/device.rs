@@ -124,16 +124,11 @@ impl Device for DataBase {
             .command(Cmd::new("DbInfo").doc_out("Miscellaneous info like:\n- Device defined in database\n- Device marked as exported in database\n- Device server process defined in database\n- Device server process marked as exported in database\n- Device properties defined in database\n- Class properties defined in database\n- Device attribute properties defined in database\n- Class attribute properties defined in database\n- Object properties defined in database").run(|d: &mut DataBase, ()| Ok(d.s().info())))
             .command(Cmd::new("DbGetCSDbServerList").doc_out("List of host:port with one element for each database server").run(|d: &mut DataBase, ()| Ok(d.s().cs_db_server_list())))
             .command(str_lsa("DbMySqlSelect", "MySql Select command", "MySql Select command result\n - svalues : select results\n - lvalue[n] : =0 if svalue[n] is null else =1\n (last lvalue -1) is number of rows, (last lvalue) is number of fields", |s, a| s.sql_select(a)))
-            .command(Cmd::new("DbGetDataForServerCache").doc_in("Elt[0] = DS name (exec_name/inst_name), Elt[1] = Host name").doc_out("All the data needed by the device server during its startup sequence. Precise list depend on the device server").run(
-                |_: &mut DataBase, _: Sa| -> Result<Sa, DevFailed> {
-                    // cppTango servers fall back to individual Db* calls when this fails, as
-                    // they do with PyTango's DataBaseds.
-                    Err(err(
-                        "DB_CommandNotImplemented",
-                        "DbGetDataForServerCache is not implemented by this embedded database; servers fall back to individual Db* calls",
-                        "GetDataForServerCache()",
-                    ))
-                },
+            .command(sa_sa(
+                "DbGetDataForServerCache",
+                "Elt[0] = DS name (exec_name/inst_name), Elt[1] = Host name",
+                "All the data needed by the device server during its startup sequence. Precise list depend on the device server",
+                |s, a| s.data_for_server_cache(a),
             ))
     }
 
