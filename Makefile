@@ -15,7 +15,7 @@ TANGO_SERVER      ?= rust
 TANGO_TEST_BINARY ?= target/debug/TestDevice
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps apt-deps venv build test cargo-test interop interop-reference run database-tests
+.PHONY: help deps apt-deps venv build test cargo-test interop interop-reference run database-tests fuzz fuzz-corpus
 
 help:
 	@echo "make run        build and start the test device server on 127.0.0.1:$(PORT) (nodb)"
@@ -23,6 +23,7 @@ help:
 	@echo "make deps       apt packages ($(APT_PKGS)) and the Python venv $(VENV)"
 	@echo "make interop-reference   run the interop suite against the PyTango reference server"
 	@echo "make database-tests      Tango database suite: embedded, PyTango sqlite, C++ DataBaseds + MariaDB"
+	@echo "make fuzz       cargo-fuzz the GIOP/CDR decoders for FUZZ_SECONDS (default 60); see fuzz/README.md"
 
 ## deps: apt packages that are missing (only those), and the venv (only when out of date)
 deps: apt-deps venv
@@ -82,3 +83,15 @@ run: build
 	@echo "  admin:  tango.DeviceProxy('tango://127.0.0.1:$(PORT)/dserver/TestDevice/test#dbase=no')"
 	@echo "  client: $(VENV)/bin/itango   (after 'make deps')"
 	exec $(TANGO_TEST_BINARY) test -nodb -dlist test/device/1 -ORBendPoint giop:tcp:127.0.0.1:$(PORT)
+
+## fuzz: the cargo-fuzz target giop_decode for $(FUZZ_SECONDS) s. Needs cargo-fuzz
+## (`cargo install cargo-fuzz`); on a stable toolchain RUSTC_BOOTSTRAP=1 enables the
+## nightly-only -Z sanitizer flags cargo-fuzz passes. The corpus starts from the captures.
+FUZZ_SECONDS ?= 60
+fuzz-corpus:
+	cargo test -p tango --test fuzz_seeds -- --ignored write_corpus
+
+fuzz: fuzz-corpus
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run giop_decode corpus/giop_decode seeds/giop_decode -- \
+	  -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048

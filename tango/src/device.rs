@@ -34,6 +34,48 @@ pub trait Device: Send + 'static {
     fn status(&self) -> String {
         format!("The device is in {} state.", self.state())
     }
+
+    /// Where the device queues events it pushes itself (see [`Outbox`]). The runtime drains
+    /// it after every request.
+    fn outbox(&mut self) -> Option<&mut Outbox> {
+        None
+    }
+}
+
+/// Events a device pushes from its own code (PyTango's `push_change_event` & co.).
+///
+/// Embed one in the device, return it from [`Device::outbox`], and push from command or
+/// write handlers; the runtime publishes the queued events when the request is done.
+#[derive(Default, Debug)]
+pub struct Outbox {
+    pub(crate) pending: Vec<Pushed>,
+}
+
+/// One queued event.
+#[derive(Debug)]
+pub struct Pushed {
+    pub attr: String,
+    pub kind: crate::events::EventKind,
+    pub value: Result<AttrData, DevFailed>,
+}
+
+impl Outbox {
+    pub fn push_change<T: AttrValue>(&mut self, attr: &str, v: T) {
+        self.pending.push(Pushed { attr: attr.into(), kind: crate::events::EventKind::Change, value: Ok(v.into_data()) });
+    }
+    pub fn push_archive<T: AttrValue>(&mut self, attr: &str, v: T) {
+        self.pending.push(Pushed { attr: attr.into(), kind: crate::events::EventKind::Archive, value: Ok(v.into_data()) });
+    }
+    pub fn push_user<T: AttrValue>(&mut self, attr: &str, v: T) {
+        self.pending.push(Pushed { attr: attr.into(), kind: crate::events::EventKind::User, value: Ok(v.into_data()) });
+    }
+    /// An error event (the client's callback gets `err = True` with these errors).
+    pub fn push_error(&mut self, attr: &str, kind: crate::events::EventKind, e: DevFailed) {
+        self.pending.push(Pushed { attr: attr.into(), kind, value: Err(e) });
+    }
+    pub fn take(&mut self) -> Vec<Pushed> {
+        std::mem::take(&mut self.pending)
+    }
 }
 
 /// A value type an attribute can have.
@@ -299,6 +341,15 @@ pub struct AttrInfo {
     pub enum_labels: Vec<String>,
     pub level: DispLevel,
     pub memorized: bool,
+    /// Poll period: the runtime reads the attribute on this timer to detect changes and send
+    /// periodic events.
+    pub polling: Option<std::time::Duration>,
+    pub abs_change: Option<String>,
+    pub rel_change: Option<String>,
+    pub event_period: Option<String>,
+    pub archive_abs_change: Option<String>,
+    pub archive_rel_change: Option<String>,
+    pub archive_period: Option<String>,
 }
 
 /// Start of an attribute declaration: `Attr::new("name")` then `.read(...)` and/or `.write(...)`.
@@ -378,6 +429,13 @@ impl<D, T: AttrValue> AttrDef<D, T> {
             enum_labels: T::enum_labels(),
             level: DispLevel::OPERATOR,
             memorized: false,
+            polling: None,
+            abs_change: None,
+            rel_change: None,
+            event_period: None,
+            archive_abs_change: None,
+            archive_rel_change: None,
+            archive_period: None,
         };
         AttrDef { info, read, write, _t: std::marker::PhantomData }
     }
@@ -425,6 +483,40 @@ impl<D, T: AttrValue> AttrDef<D, T> {
     }
     pub fn memorized(mut self) -> Self {
         self.info.memorized = true;
+        self
+    }
+    /// Read the attribute every `ms` milliseconds to find changes made outside requests, and
+    /// to send periodic events.
+    pub fn polled(mut self, ms: u64) -> Self {
+        self.info.polling = Some(std::time::Duration::from_millis(ms.max(10)));
+        self
+    }
+    /// Change-event threshold: absolute change that triggers an event.
+    pub fn abs_change(mut self, v: impl ToString) -> Self {
+        self.info.abs_change = Some(v.to_string());
+        self
+    }
+    /// Change-event threshold in percent.
+    pub fn rel_change(mut self, v: impl ToString) -> Self {
+        self.info.rel_change = Some(v.to_string());
+        self
+    }
+    /// Periodic-event period in milliseconds (default 1000).
+    pub fn event_period(mut self, ms: u64) -> Self {
+        self.info.event_period = Some(ms.to_string());
+        self
+    }
+    pub fn archive_abs_change(mut self, v: impl ToString) -> Self {
+        self.info.archive_abs_change = Some(v.to_string());
+        self
+    }
+    pub fn archive_rel_change(mut self, v: impl ToString) -> Self {
+        self.info.archive_rel_change = Some(v.to_string());
+        self
+    }
+    /// Archive-event period in milliseconds.
+    pub fn archive_period(mut self, ms: u64) -> Self {
+        self.info.archive_period = Some(ms.to_string());
         self
     }
 }

@@ -18,6 +18,7 @@ pub mod dbclient;
 pub mod registration;
 pub mod device;
 pub mod dispatch;
+pub mod events;
 pub mod object;
 pub mod server;
 pub mod test_device;

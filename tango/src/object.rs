@@ -3,10 +3,12 @@
 //! "by device" serialisation model) behind a mutex.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
 use crate::any::CmdValue;
-use crate::device::{AttrEntry, AttrInfo, Device, DeviceClass};
+use crate::device::{AttrEntry, AttrInfo, Device, DeviceClass, Pushed};
+use crate::events::{Criteria, EventHub, EventKind};
 use crate::idl::*;
 
 /// What the protocol layer needs from a device.
@@ -27,6 +29,15 @@ pub trait DeviceObject: Send + Sync {
     /// Re-create the device from its factory (the `Init` command).
     fn init(&self) -> Result<(), DevFailed>;
     fn black_box(&self) -> &BlackBox;
+    /// Connect the device to the server's event system.
+    fn attach_events(&self, hub: Arc<EventHub>);
+    /// Attributes read on a timer, with their period.
+    fn polled_attributes(&self) -> Vec<(String, Duration)>;
+    /// One polling cycle of `attr`: read it and feed the event system (only when somebody
+    /// listens).
+    fn poll(&self, attr: &str);
+    /// Subscribe a client to `kind` events of `attr`; returns the topic to listen to.
+    fn subscribe(&self, attr: &str, kind: EventKind, client_idl: i32) -> Result<String, DevFailed>;
 }
 
 /// The last requests a device received, newest first (`black_box(n)`).
@@ -84,13 +95,14 @@ pub struct DeviceCell<D: Device> {
     factory: Factory<D>,
     inner: Mutex<Inner<D>>,
     black_box: BlackBox,
+    events: OnceLock<Arc<EventHub>>,
 }
 
 impl<D: Device> DeviceCell<D> {
     pub fn new(name: &str, class: Arc<DeviceClass<D>>, factory: Factory<D>) -> Self {
         let device = factory(name);
         let attrs = class.attributes.iter().map(|a| AttrState { config: initial_config(&a.info), set_point: None }).collect();
-        DeviceCell { name: name.to_string(), class, factory, inner: Mutex::new(Inner { device, attrs }), black_box: BlackBox::default() }
+        DeviceCell { name: name.to_string(), class, factory, inner: Mutex::new(Inner { device, attrs }), black_box: BlackBox::default(), events: OnceLock::new() }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<D>> {
@@ -100,6 +112,92 @@ impl<D: Device> DeviceCell<D> {
 
     fn find_attr(&self, name: &str) -> Option<usize> {
         self.class.attributes.iter().position(|a| a.info.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The value of attribute `i` as clients read it: `data` plus, for writable attributes,
+    /// the set point.
+    fn attribute_value(&self, g: &Inner<D>, i: usize, mut value: AttrData) -> AttributeValue_5 {
+        let a: &AttrEntry<D> = &self.class.attributes[i];
+        let r_dim = dims(a.info.format, value.len());
+        let mut w_dim = AttributeDim::default();
+        if a.info.writable != AttrWriteType::READ {
+            let sp = match &g.attrs[i].set_point {
+                Some(sp) => sp.clone(),
+                None if a.info.format == AttrDataFormat::SCALAR => zero_set_point(a.info.data_type),
+                None => {
+                    let mut empty = value.clone();
+                    empty.truncate(0);
+                    empty
+                }
+            };
+            w_dim = dims(a.info.format, sp.len());
+            value.extend(sp);
+        }
+        AttributeValue_5 {
+            value,
+            quality: AttrQuality::ATTR_VALID,
+            data_format: a.info.format,
+            data_type: a.info.data_type as i32,
+            time: TimeVal::now(),
+            name: a.info.name.clone(),
+            r_dim,
+            w_dim,
+            err_list: vec![],
+        }
+    }
+
+    /// Take what the device pushed during a request (call with the lock held) and turn it
+    /// into attribute values.
+    fn drain_outbox(&self, g: &mut Inner<D>) -> Vec<(EventKind, AttributeValue_5)> {
+        if self.events.get().is_none() {
+            if let Some(o) = g.device.outbox() {
+                o.take();
+            }
+            return vec![];
+        }
+        let pushed: Vec<Pushed> = match g.device.outbox() {
+            Some(o) => o.take(),
+            None => return vec![],
+        };
+        pushed
+            .into_iter()
+            .filter_map(|p| {
+                let Some(i) = self.find_attr(&p.attr) else {
+                    tracing::warn!(device = %self.name, attr = %p.attr, "event pushed for an attribute the device does not have");
+                    return None;
+                };
+                let v = match p.value {
+                    Ok(data) => self.attribute_value(g, i, data),
+                    Err(e) => error_value(&self.class.attributes[i].info.name, e),
+                };
+                Some((p.kind, v))
+            })
+            .collect()
+    }
+
+    /// After a request: publish what the device pushed, then what changed.
+    fn after_request(&self, pushed: Vec<(EventKind, AttributeValue_5)>) {
+        let Some(hub) = self.events.get() else { return };
+        for (kind, v) in &pushed {
+            hub.push(&self.name, v, *kind);
+        }
+        let watched = hub.watched(&self.name);
+        if watched.is_empty() {
+            return;
+        }
+        let values = self.read_attributes(&watched);
+        let g = self.lock();
+        for v in values {
+            let crit = self.criteria(&g, &v.name);
+            hub.observe(&self.name, &v, &crit, false);
+        }
+    }
+
+    fn criteria(&self, g: &Inner<D>, attr: &str) -> Criteria {
+        match self.find_attr(attr) {
+            Some(i) => Criteria::from_config(&g.attrs[i].config),
+            None => Criteria { period: Duration::from_millis(1000), ..Default::default() },
+        }
     }
 
     /// Run `f` with exclusive access to the device (for code embedding the runtime).
@@ -156,9 +254,18 @@ fn initial_config(i: &AttrInfo) -> AttributeConfig_5 {
             extensions: vec![],
         },
         event_prop: EventProperties {
-            ch_event: ChangeEventProp { rel_change: ns(), abs_change: ns(), extensions: vec![] },
-            per_event: PeriodicEventProp { period: "1000".into(), extensions: vec![] },
-            arch_event: ArchiveEventProp { rel_change: ns(), abs_change: ns(), period: ns(), extensions: vec![] },
+            ch_event: ChangeEventProp {
+                rel_change: i.rel_change.clone().unwrap_or_else(ns),
+                abs_change: i.abs_change.clone().unwrap_or_else(ns),
+                extensions: vec![],
+            },
+            per_event: PeriodicEventProp { period: i.event_period.clone().unwrap_or_else(|| "1000".into()), extensions: vec![] },
+            arch_event: ArchiveEventProp {
+                rel_change: i.archive_rel_change.clone().unwrap_or_else(ns),
+                abs_change: i.archive_abs_change.clone().unwrap_or_else(ns),
+                period: i.archive_period.clone().unwrap_or_else(ns),
+                extensions: vec![],
+            },
         },
         extensions: vec![],
         sys_extensions: vec![],
@@ -166,7 +273,7 @@ fn initial_config(i: &AttrInfo) -> AttributeConfig_5 {
 }
 
 fn state_config(name: &str, data_type: CmdArgType) -> AttributeConfig_5 {
-    let mut c = initial_config(&AttrInfo {
+    let c = initial_config(&AttrInfo {
         name: name.into(),
         data_type,
         format: AttrDataFormat::SCALAR,
@@ -181,10 +288,14 @@ fn state_config(name: &str, data_type: CmdArgType) -> AttributeConfig_5 {
         enum_labels: vec![],
         level: DispLevel::OPERATOR,
         memorized: false,
+        polling: None,
+        abs_change: None,
+        rel_change: None,
+        event_period: None,
+        archive_abs_change: None,
+        archive_rel_change: None,
+        archive_period: None,
     });
-    if name == "State" {
-        c.enum_labels = DevState::ALL.iter().map(|s| s.name().to_string()).collect();
-    }
     c
 }
 
@@ -339,8 +450,9 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
                 out_type_desc: c.doc_out.clone(),
             })
             .collect();
+        // cppTango describes the DevVoid sides of its built-in commands as "Uninitialised".
         for (name, out, doc) in [
-            ("Init", CmdArgType::DevVoid, "No output parameter (DevVoid)"),
+            ("Init", CmdArgType::DevVoid, "Uninitialised"),
             ("State", CmdArgType::DevState, "Device state"),
             ("Status", CmdArgType::DevString, "Device status"),
         ] {
@@ -351,7 +463,7 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
                     cmd_tag: 0,
                     in_type: 0,
                     out_type: out as i32,
-                    in_type_desc: "No input parameter (DevVoid)".into(),
+                    in_type_desc: "Uninitialised".into(),
                     out_type_desc: doc.into(),
                 });
             }
@@ -365,13 +477,19 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
             if c.in_type != arg.arg_type() && !(c.in_type == CmdArgType::DevVoid) {
                 return Err(crate::device::incompatible_arg(&c.name, c.in_type, arg.arg_type()));
             }
-            let mut g = self.lock();
-            if let Some(allowed) = &c.allowed {
-                allowed(&g.device)?;
-            }
-            // DevVoid commands ignore whatever the client put in the any.
-            let arg = if c.in_type == CmdArgType::DevVoid { CmdValue::Void } else { arg };
-            return (c.handler)(&mut g.device, arg);
+            let (result, pushed) = {
+                let mut g = self.lock();
+                if let Some(allowed) = &c.allowed {
+                    allowed(&g.device)?;
+                }
+                // DevVoid commands ignore whatever the client put in the any.
+                let arg = if c.in_type == CmdArgType::DevVoid { CmdValue::Void } else { arg };
+                let result = (c.handler)(&mut g.device, arg);
+                let pushed = self.drain_outbox(&mut g);
+                (result, pushed)
+            };
+            self.after_request(pushed);
+            return result;
         }
         let void_only = |arg: &CmdValue, cmd: &str, _: ()| -> Result<(), DevFailed> {
             if matches!(arg, CmdValue::Void) {
@@ -450,34 +568,7 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
                 };
                 match read(&g.device) {
                     Err(e) => error_value(&a.info.name, e),
-                    Ok(mut value) => {
-                        let r_dim = dims(a.info.format, value.len());
-                        let mut w_dim = AttributeDim::default();
-                        if a.info.writable != AttrWriteType::READ {
-                            let sp = match &g.attrs[i].set_point {
-                                Some(sp) => sp.clone(),
-                                None if a.info.format == AttrDataFormat::SCALAR => zero_set_point(a.info.data_type),
-                                None => {
-                                    let mut empty = value.clone();
-                                    empty.truncate(0);
-                                    empty
-                                }
-                            };
-                            w_dim = dims(a.info.format, sp.len());
-                            value.extend(sp);
-                        }
-                        AttributeValue_5 {
-                            value,
-                            quality: AttrQuality::ATTR_VALID,
-                            data_format: a.info.format,
-                            data_type: a.info.data_type as i32,
-                            time: TimeVal::now(),
-                            name: a.info.name.clone(),
-                            r_dim,
-                            w_dim,
-                            err_list: vec![],
-                        }
-                    }
+                    Ok(value) => self.attribute_value(&g, i, value),
                 }
             })
             .collect()
@@ -485,7 +576,8 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
 
     fn write_attributes(&self, values: Vec<AttributeValue_4>) -> Result<(), Vec<(usize, String, DevFailed)>> {
         let mut errors = Vec::new();
-        let mut g = self.lock();
+        let mut guard = self.lock();
+        let g = &mut *guard;
         for (idx, v) in values.into_iter().enumerate() {
             let name = v.name.clone();
             let result = (|| {
@@ -521,6 +613,9 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
                 errors.push((idx, name, e));
             }
         }
+        let pushed = self.drain_outbox(g);
+        drop(guard);
+        self.after_request(pushed);
         if errors.is_empty() {
             Ok(())
         } else {
@@ -598,15 +693,69 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
 
     fn init(&self) -> Result<(), DevFailed> {
         let fresh = (self.factory)(&self.name);
-        let mut g = self.lock();
-        g.device = fresh;
-        for a in g.attrs.iter_mut() {
-            a.set_point = None;
+        {
+            let mut g = self.lock();
+            g.device = fresh;
+            for a in g.attrs.iter_mut() {
+                a.set_point = None;
+            }
         }
+        self.after_request(vec![]);
         Ok(())
     }
 
     fn black_box(&self) -> &BlackBox {
         &self.black_box
+    }
+
+    fn attach_events(&self, hub: Arc<EventHub>) {
+        let _ = self.events.set(hub);
+    }
+
+    fn polled_attributes(&self) -> Vec<(String, Duration)> {
+        self.class.attributes.iter().filter_map(|a| a.info.polling.map(|p| (a.info.name.clone(), p))).collect()
+    }
+
+    fn poll(&self, attr: &str) {
+        let Some(hub) = self.events.get() else { return };
+        if ![EventKind::Change, EventKind::Archive, EventKind::Periodic].iter().any(|k| hub.is_subscribed(&self.name, attr, *k)) {
+            return;
+        }
+        let v = self.read_attributes(&[attr.to_string()]).remove(0);
+        let crit = self.criteria(&self.lock(), attr);
+        hub.observe(&self.name, &v, &crit, true);
+    }
+
+    fn subscribe(&self, attr: &str, kind: EventKind, client_idl: i32) -> Result<String, DevFailed> {
+        let hub = self.events.get().ok_or_else(|| {
+            DevFailed::new("API_EventSupplierNotConstructed", "The event system of this server is not running", "DeviceImpl::subscribe")
+        })?;
+        let polling_needed = |name: &str| {
+            DevFailed::new(
+                "API_AttributePollingNotStarted",
+                format!("The polling (necessary to send events) for the attribute {name} is not started: periodic events need a polled attribute"),
+                "ZmqEventSupplier::subscribe",
+            )
+        };
+        let name = if attr.eq_ignore_ascii_case("state") || attr.eq_ignore_ascii_case("status") {
+            let name = if attr.eq_ignore_ascii_case("state") { "State" } else { "Status" };
+            if kind == EventKind::Periodic {
+                return Err(polling_needed(name));
+            }
+            name.to_string()
+        } else {
+            let i = self.find_attr(attr).ok_or_else(|| attr_not_found(attr))?;
+            let a = &self.class.attributes[i].info;
+            if kind == EventKind::Periodic && a.polling.is_none() {
+                return Err(polling_needed(&a.name));
+            }
+            a.name.clone()
+        };
+        let topic = hub.subscribe(&self.name, &name, kind, client_idl);
+        // The subscriber reads the current value right after subscribing: start detecting
+        // changes from it.
+        let v = self.read_attributes(std::slice::from_ref(&name)).remove(0);
+        hub.prime(&self.name, &v);
+        Ok(topic)
     }
 }

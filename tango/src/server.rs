@@ -10,9 +10,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::admin::{DServer, ServerControl};
+use crate::admin::{admin_device, ServerControl};
 use crate::device::Device;
 use crate::dispatch::{Dispatcher, Peer, ServerIdentity};
+use crate::events::{EventHub, TopicNaming};
 use crate::giop::{self, Assembler, FrameSplitter, Message, MsgType, Version};
 use crate::object::{DeviceCell, DeviceObject, Factory};
 use crate::registration::{self, DeviceContext};
@@ -230,15 +231,10 @@ impl Server {
         let device_names: Vec<String> = contexts.iter().map(|c| c.name.clone()).collect();
         let (stop_tx, stop_rx) = watch::channel(false);
         let control = Arc::new(Stopper(stop_tx.clone()));
-        let admin_devices = devices.clone();
-        let admin_control: Arc<dyn ServerControl> = control.clone();
-        let admin = DeviceCell::new(
-            &identity.admin_name(),
-            Arc::new(DServer::class()),
-            Arc::new(move |_: &str| DServer { devices: admin_devices.clone(), control: admin_control.clone() }),
-        );
+        let events = start_events(&identity, &opts, addr, &devices)?;
+        let admin = admin_device(&identity.admin_name(), devices.clone(), control.clone(), Some(events));
         let mut objects = devices.clone();
-        objects.push(Arc::new(admin));
+        objects.push(admin);
         let mut dispatcher = Dispatcher::new(identity.clone(), objects);
         for (key, device) in &self.aliases {
             dispatcher.add_alias(key, device);
@@ -274,6 +270,7 @@ impl Server {
                 device_names[0]
             );
         }
+        start_polling(&devices, stop_rx.clone());
         let serve = accept_loop(listener, dispatcher.clone(), stop_rx, max);
         let server_id = identity.server_id();
         let task = tokio::spawn(async move {
@@ -283,6 +280,51 @@ impl Server {
             }
         });
         Ok(RunningServer { addr, stop: stop_tx, task, dispatcher, _classes: self.classes.iter().map(|c| c.name.clone()).collect() })
+    }
+}
+
+/// Bind the event sockets next to the GIOP endpoint and connect every device to them.
+fn start_events(identity: &ServerIdentity, opts: &ServerOptions, addr: SocketAddr, devices: &[Arc<dyn DeviceObject>]) -> Result<Arc<EventHub>, String> {
+    let bind_host = opts.host.clone().unwrap_or_else(|| "0.0.0.0".into());
+    // Clients must reach the endpoints: never advertise 0.0.0.0.
+    let advertise = if bind_host == "0.0.0.0" { identity.host.clone() } else { bind_host.clone() };
+    let prefix = match &identity.tango_host {
+        // database mode: the TANGO_HOST the server uses (the first one of a list)
+        Some(th) if !opts.nodb => format!("tango://{}/", th.split(',').next().unwrap_or(th).trim()),
+        // nodb: cppTango names topics after the host name and the GIOP port
+        _ => format!("tango://{}:{}/", identity.host, addr.port()),
+    };
+    let naming = TopicNaming {
+        prefix,
+        nodb: opts.nodb,
+        admin: identity.admin_name().to_ascii_lowercase(),
+    };
+    let hub = EventHub::start(naming, &bind_host, &advertise)?;
+    for d in devices {
+        d.attach_events(hub.clone());
+    }
+    Ok(hub)
+}
+
+/// One timer per polled attribute; each reading feeds the event system.
+fn start_polling(devices: &[Arc<dyn DeviceObject>], stop: watch::Receiver<bool>) {
+    for d in devices {
+        for (attr, period) in d.polled_attributes() {
+            let (d, mut stop) = (d.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(period);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {
+                            let (d2, a2) = (d.clone(), attr.clone());
+                            let _ = tokio::task::spawn_blocking(move || d2.poll(&a2)).await;
+                        }
+                        _ = stop.changed() => return,
+                    }
+                }
+            });
+        }
     }
 }
 

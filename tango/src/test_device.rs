@@ -2,7 +2,10 @@
 //! attribute per Tango type and an echo command per command type, so every encoding path is
 //! exercised end to end. It is also the example of the device API.
 
-use crate::device::{Attr, Cmd, Device, DeviceClass};
+use std::time::Instant;
+
+use crate::device::{Attr, Cmd, Device, DeviceClass, Outbox};
+use crate::events::EventKind;
 use crate::idl::{DevFailed, DevState, DispLevel};
 use crate::tango_enum;
 
@@ -18,7 +21,7 @@ tango_enum! {
     pub enum AdminMode { ONLINE = 0, OFFLINE = 1, ENGINEERING = 2, NOT_FITTED = 3, RESERVED = 4 }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TestDevice {
     state: DevState,
     status: Option<String>,
@@ -41,6 +44,10 @@ pub struct TestDevice {
     long_spectrum: Vec<i32>,
     string_array: Vec<String>,
     boolean_spectrum: Vec<bool>,
+    created: Instant,
+    event_counter: i32,
+    fail_reads: bool,
+    outbox: Outbox,
 }
 
 impl TestDevice {
@@ -67,6 +74,10 @@ impl TestDevice {
             long_spectrum: vec![],
             string_array: vec![],
             boolean_spectrum: vec![],
+            created: Instant::now(),
+            event_counter: 0,
+            fail_reads: false,
+            outbox: Outbox::default(),
         }
     }
 }
@@ -121,6 +132,24 @@ impl Device for TestDevice {
             .attribute(rw!("longSpectrum", long_spectrum).max_dim_x(1024))
             .attribute(rw!("stringArray", string_array).max_dim_x(64))
             .attribute(rw!("booleanSpectrum", boolean_spectrum).max_dim_x(64))
+            // changes on its own every 500 ms: events come from polling
+            .attribute(
+                Attr::new("counter")
+                    .read(|d: &TestDevice| (d.created.elapsed().as_millis() / 500) as i32)
+                    .polled(500)
+                    .abs_change(1)
+                    .event_period(1000),
+            )
+            // pushed by PushCounter
+            .attribute(Attr::new("eventCounter").read(|d: &TestDevice| d.event_counter))
+            // fails to read while SetReadFailure(true)
+            .attribute(Attr::new("failingValue").read(|d: &TestDevice| {
+                if d.fail_reads {
+                    Err(DevFailed::new("TEST_ReadFailure", "failingValue cannot be read now", "TestDevice.read_failingValue"))
+                } else {
+                    Ok(42.0f64)
+                }
+            }))
             .command(Cmd::new("AssignResources").doc_in("JSON resources").run(|d: &mut TestDevice, _cfg: String| {
                 d.obs_state = ObsState::IDLE;
                 d.state = DevState::ON;
@@ -140,6 +169,27 @@ impl Device for TestDevice {
             .command(echo::<(Vec<i32>, Vec<String>)>("EchoLongString"))
             .command(Cmd::new("Fail").run(|_: &mut TestDevice, ()| -> Result<(), DevFailed> {
                 Err(DevFailed::new("SDP_TestFailure", "Fail command always fails", "TestDevice.Fail()"))
+            }))
+            .command(Cmd::new("PushCounter").doc_in("number of change events to push").run(|d: &mut TestDevice, n: i32| {
+                for _ in 0..n.max(0) {
+                    d.event_counter += 1;
+                    let v = d.event_counter;
+                    d.outbox.push_change("eventCounter", v);
+                }
+                Ok(())
+            }))
+            .command(Cmd::new("PushUserEvent").doc_in("value of the user event").run(|d: &mut TestDevice, s: String| {
+                d.outbox.push_user("stringScalar", s);
+                Ok(())
+            }))
+            .command(Cmd::new("PushError").run(|d: &mut TestDevice, ()| {
+                let e = DevFailed::new("SDP_PushedError", "error pushed as an event", "TestDevice.PushError()");
+                d.outbox.push_error("doubleValue", EventKind::Change, e);
+                Ok(())
+            }))
+            .command(Cmd::new("SetReadFailure").doc_in("true: failingValue reads fail").run(|d: &mut TestDevice, on: bool| {
+                d.fail_reads = on;
+                Ok(())
             }))
             .command(Cmd::new("DoNothing").run(|_: &mut TestDevice, ()| Ok(())))
             .command(Cmd::new("StringSink").doc_in("any text").run(|_: &mut TestDevice, _s: String| Ok(())))
@@ -173,5 +223,9 @@ impl Device for TestDevice {
 
     fn status(&self) -> String {
         self.status.clone().unwrap_or_else(|| format!("The device is in {} state.", self.state))
+    }
+
+    fn outbox(&mut self) -> Option<&mut Outbox> {
+        Some(&mut self.outbox)
     }
 }

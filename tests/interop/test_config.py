@@ -17,6 +17,7 @@ ATTRIBUTES = [
     "doubleSpectrum", "booleanScalar", "shortScalar", "longScalar", "long64Scalar",
     "floatScalar", "doubleScalar", "ushortScalar", "ulongScalar", "ulong64Scalar",
     "ucharScalar", "stringScalar", "longSpectrum", "stringArray", "booleanSpectrum",
+    "counter", "eventCounter", "failingValue",
 ]
 
 ECHO_TYPES = {
@@ -45,6 +46,10 @@ COMMANDS = {
     "Fail": (T.DevVoid, T.DevVoid),
     "DoNothing": (T.DevVoid, T.DevVoid),
     "StringSink": (T.DevString, T.DevVoid),
+    "PushCounter": (T.DevLong, T.DevVoid),
+    "PushUserEvent": (T.DevString, T.DevVoid),
+    "PushError": (T.DevVoid, T.DevVoid),
+    "SetReadFailure": (T.DevBoolean, T.DevVoid),
     **{name: (t, t) for name, t in ECHO_TYPES.items()},
 }
 

@@ -1,0 +1,170 @@
+//! The client object: backend choice from `SDP_CONFIG_*`, global prefix, owner
+//! record, the per-client lease.
+
+use crate::backend::{Backend, DEFAULT_MAX_TXN_OPS};
+use crate::db::{Db, Lease};
+use crate::error::{Error, Result};
+use crate::etcd::{EtcdBackend, EtcdOptions};
+use crate::memory::MemoryBackend;
+use crate::txn::Txn;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// TTL of the per-client lease (seconds), as in the Python library.
+pub const CLIENT_LEASE_TTL: i64 = 10;
+
+/// Which backend to use.
+#[derive(Debug, Clone)]
+pub enum BackendChoice {
+    Etcd(EtcdOptions),
+    Memory,
+}
+
+impl BackendChoice {
+    /// From `SDP_CONFIG_BACKEND` (`etcd3` default, `memory`), `SDP_CONFIG_HOST`,
+    /// `_PORT`, `_PROTOCOL`, `_CERT`, `_USERNAME`, `_PASSWORD`, and
+    /// `SDP_CONFIG_MAX_TXN_OPS` (the etcd server's `--max-txn-ops`, default 128).
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Like [`BackendChoice::from_env`] with a custom variable lookup.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let backend = get("SDP_CONFIG_BACKEND").unwrap_or_else(|| "etcd3".into());
+        match backend.as_str() {
+            "etcd3" | "etcd" => {}
+            "memory" => return Ok(BackendChoice::Memory),
+            other => {
+                return Err(Error::Value(format!(
+                    "Unknown SDP_CONFIG_BACKEND {other:?}: use etcd3 or memory"
+                )))
+            }
+        }
+        let mut o = EtcdOptions::default();
+        if let Some(h) = get("SDP_CONFIG_HOST") {
+            o.host = h;
+        }
+        if let Some(p) = get("SDP_CONFIG_PORT") {
+            o.port = p.parse().map_err(|_| Error::Value(format!("SDP_CONFIG_PORT must be a port number, not {p:?}")))?;
+        }
+        if let Some(p) = get("SDP_CONFIG_PROTOCOL") {
+            o.protocol = p;
+        }
+        o.cert = get("SDP_CONFIG_CERT");
+        o.username = get("SDP_CONFIG_USERNAME");
+        o.password = get("SDP_CONFIG_PASSWORD");
+        if let Some(n) = get("SDP_CONFIG_MAX_TXN_OPS") {
+            o.max_txn_ops = n
+                .parse()
+                .map_err(|_| Error::Value(format!("SDP_CONFIG_MAX_TXN_OPS must be a number, not {n:?}")))?;
+        }
+        if o.max_txn_ops == 0 {
+            o.max_txn_ops = DEFAULT_MAX_TXN_OPS;
+        }
+        Ok(BackendChoice::Etcd(o))
+    }
+
+    pub async fn connect(&self) -> Result<Arc<dyn Backend>> {
+        Ok(match self {
+            BackendChoice::Etcd(o) => Arc::new(EtcdBackend::connect(o).await?),
+            BackendChoice::Memory => Arc::new(MemoryBackend::new()),
+        })
+    }
+}
+
+/// A configuration-database client (Python `ska_sdp_config.Config`).
+pub struct Config {
+    db: Db,
+    prefix: String,
+    owner: serde_json::Value,
+    client_lease: Mutex<Option<Lease>>,
+}
+
+impl Config {
+    /// Connect as the environment says (see [`BackendChoice::from_env`]).
+    pub async fn from_env() -> Result<Self> {
+        let backend = BackendChoice::from_env()?.connect().await?;
+        Ok(Self::new(backend))
+    }
+
+    /// A client on an existing backend, no global prefix, this process as owner.
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Config {
+            db: Db::new(backend),
+            prefix: String::new(),
+            owner: crate::entity::default_owner(),
+            client_lease: Mutex::new(None),
+        }
+    }
+
+    /// A client on a fresh in-memory store.
+    pub fn memory() -> Self {
+        Self::new(Arc::new(MemoryBackend::new()))
+    }
+
+    /// Prefix every high-level (entity) path with `prefix` (e.g. `/__test`).
+    pub fn with_prefix(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.trim_end_matches('/').to_string();
+        self
+    }
+
+    /// Use `owner` as this client's owner record.
+    pub fn with_owner(mut self, owner: serde_json::Value) -> Self {
+        self.owner = owner;
+        self
+    }
+
+    pub fn owner(&self) -> &serde_json::Value {
+        &self.owner
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Raw, non-transactional operations.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// A transaction (retry limit 64). See [`crate::txn`] for the loop.
+    pub fn txn(&self) -> Txn {
+        self.txn_with_retries(64)
+    }
+
+    pub fn txn_with_retries(&self, max_retries: usize) -> Txn {
+        let mut t = self.db.txn().with_max_retries(max_retries);
+        t.prefix = self.prefix.clone();
+        t.owner = self.owner.clone();
+        t
+    }
+
+    /// A new lease with keep-alive.
+    pub async fn lease(&self, ttl: i64) -> Result<Lease> {
+        self.db.lease(ttl).await
+    }
+
+    /// The id of this client's lease (TTL 10 s), created on first use.
+    pub async fn client_lease(&self) -> Result<i64> {
+        let mut g = self.client_lease.lock().await;
+        if let Some(l) = g.as_ref() {
+            return Ok(l.id());
+        }
+        let l = self.db.lease(CLIENT_LEASE_TTL).await?;
+        let id = l.id();
+        *g = Some(l);
+        Ok(id)
+    }
+
+    /// Revoke the client lease: keys attached to it (ownership) vanish now.
+    pub async fn close(&self) -> Result<()> {
+        if let Some(l) = self.client_lease.lock().await.take() {
+            l.revoke().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Bound for a single wait in tests and tools.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,0 +1,332 @@
+//! etcd v3 backend over gRPC (crate `etcd-client`).
+
+use crate::backend::*;
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use etcd_client as ec;
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How to reach etcd.
+#[derive(Debug, Clone)]
+pub struct EtcdOptions {
+    pub host: String,
+    pub port: u16,
+    /// `http` or `https`.
+    pub protocol: String,
+    /// CA certificate (PEM file) for `https`.
+    pub cert: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Bound on connecting and on every unary request.
+    pub timeout: Duration,
+    /// The server's `--max-txn-ops` (default 128).
+    pub max_txn_ops: usize,
+}
+
+impl Default for EtcdOptions {
+    fn default() -> Self {
+        EtcdOptions {
+            host: "127.0.0.1".into(),
+            port: 2379,
+            protocol: "http".into(),
+            cert: None,
+            username: None,
+            password: None,
+            timeout: Duration::from_secs(5),
+            max_txn_ops: DEFAULT_MAX_TXN_OPS,
+        }
+    }
+}
+
+/// A connected etcd client.
+#[derive(Clone)]
+pub struct EtcdBackend {
+    client: ec::Client,
+    endpoint: String,
+    timeout: Duration,
+    max_txn_ops: usize,
+}
+
+impl EtcdBackend {
+    /// Connect and check that the server answers (fails within `options.timeout`).
+    pub async fn connect(options: &EtcdOptions) -> Result<Self> {
+        let endpoint = format!("{}://{}:{}", options.protocol, options.host, options.port);
+        let unreachable =
+            |e: String| Error::Connection(format!("Cannot connect to etcd at {endpoint}: {e}"));
+        let mut copts = ec::ConnectOptions::new().with_connect_timeout(options.timeout);
+        if let (Some(u), Some(p)) = (&options.username, &options.password) {
+            copts = copts.with_user(u.clone(), p.clone());
+        }
+        match options.protocol.as_str() {
+            "http" => {}
+            "https" => copts = tls_options(copts, options.cert.as_deref()).map_err(|e| unreachable(e))?,
+            other => return Err(unreachable(format!("unsupported protocol {other:?} (use http or https)"))),
+        }
+        let connect = ec::Client::connect([endpoint.as_str()], Some(copts));
+        let client = match tokio::time::timeout(options.timeout, connect).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Err(unreachable(e.to_string())),
+            Err(_) => return Err(unreachable(format!("no answer within {} s", options.timeout.as_secs_f32()))),
+        };
+        let backend = EtcdBackend { client, endpoint: endpoint.clone(), timeout: options.timeout, max_txn_ops: options.max_txn_ops };
+        // The channel connects lazily: probe so that an unreachable server is reported now.
+        let mut kv = backend.client.kv_client();
+        let probe = kv.get("0", Some(ec::GetOptions::new().with_keys_only().with_limit(1)));
+        match tokio::time::timeout(options.timeout, probe).await {
+            Ok(Ok(_)) => Ok(backend),
+            Ok(Err(e)) => Err(unreachable(describe_err(&e))),
+            Err(_) => Err(unreachable(format!("no answer within {} s", options.timeout.as_secs_f32()))),
+        }
+    }
+
+    /// The endpoint URL this client talks to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    async fn timed<T>(&self, what: &str, f: impl Future<Output = std::result::Result<T, ec::Error>>) -> Result<T> {
+        match tokio::time::timeout(self.timeout, f).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(Error::Connection(format!("etcd at {}: {what} failed: {}", self.endpoint, describe_err(&e)))),
+            Err(_) => Err(Error::Connection(format!(
+                "etcd at {}: {what} got no answer within {} s",
+                self.endpoint,
+                self.timeout.as_secs_f32()
+            ))),
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+fn tls_options(copts: ec::ConnectOptions, cert: Option<&str>) -> std::result::Result<ec::ConnectOptions, String> {
+    let mut tls = ec::TlsOptions::new();
+    if let Some(path) = cert {
+        let pem = std::fs::read(path).map_err(|e| format!("cannot read SDP_CONFIG_CERT {path}: {e}"))?;
+        tls = tls.ca_certificate(ec::Certificate::from_pem(pem));
+    }
+    Ok(copts.with_tls(tls))
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_options(_copts: ec::ConnectOptions, _cert: Option<&str>) -> std::result::Result<ec::ConnectOptions, String> {
+    Err("https needs TLS support: build sdp-config with the `tls` feature".into())
+}
+
+fn describe_err(e: &ec::Error) -> String {
+    match e {
+        ec::Error::GRpcStatus(s) => s.message().to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn utf8(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn convert_kv(kv: &ec::KeyValue) -> KeyValue {
+    KeyValue {
+        key: utf8(kv.key()),
+        value: utf8(kv.value()),
+        create_revision: kv.create_revision(),
+        mod_revision: kv.mod_revision(),
+        version: kv.version(),
+        lease: kv.lease(),
+    }
+}
+
+fn range_key(range: &KeyRange) -> (String, bool) {
+    match range {
+        KeyRange::Key(k) => (k.clone(), false),
+        KeyRange::Prefix(p) => (p.clone(), true),
+    }
+}
+
+#[async_trait]
+impl Backend for EtcdBackend {
+    fn describe(&self) -> String {
+        format!("etcd at {}", self.endpoint)
+    }
+
+    fn max_txn_ops(&self) -> usize {
+        self.max_txn_ops
+    }
+
+    async fn range(&self, range: &KeyRange, revision: Option<i64>, keys_only: bool) -> Result<(Vec<KeyValue>, i64)> {
+        let (key, prefix) = range_key(range);
+        let mut opts = ec::GetOptions::new();
+        if prefix {
+            opts = opts.with_prefix();
+        }
+        if let Some(r) = revision {
+            opts = opts.with_revision(r);
+        }
+        if keys_only {
+            opts = opts.with_keys_only();
+        }
+        let mut kv = self.client.kv_client();
+        let resp = self.timed("get", kv.get(key, Some(opts))).await?;
+        let rev = resp.header().map_or(0, |h| h.revision());
+        let mut kvs: Vec<KeyValue> = resp.kvs().iter().map(convert_kv).collect();
+        kvs.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok((kvs, rev))
+    }
+
+    async fn txn(&self, compares: Vec<Compare>, ops: Vec<Op>) -> Result<TxnResponse> {
+        let cmps: Vec<ec::Compare> = compares
+            .into_iter()
+            .map(|c| {
+                let (key, prefix) = range_key(&c.range);
+                let op = match c.op {
+                    CmpOp::Equal => ec::CompareOp::Equal,
+                    CmpOp::NotEqual => ec::CompareOp::NotEqual,
+                    CmpOp::Less => ec::CompareOp::Less,
+                    CmpOp::Greater => ec::CompareOp::Greater,
+                };
+                let cmp = match c.target {
+                    Target::Version => ec::Compare::version(key, op, c.value),
+                    Target::CreateRevision => ec::Compare::create_revision(key, op, c.value),
+                    Target::ModRevision => ec::Compare::mod_revision(key, op, c.value),
+                };
+                if prefix {
+                    cmp.with_prefix()
+                } else {
+                    cmp
+                }
+            })
+            .collect();
+        let txn_ops: Vec<ec::TxnOp> = ops
+            .into_iter()
+            .map(|op| match op {
+                Op::Put { key, value, lease } => {
+                    let opts = lease.filter(|l| *l != 0).map(|l| ec::PutOptions::new().with_lease(l));
+                    ec::TxnOp::put(key, value, opts)
+                }
+                Op::Delete(range) => {
+                    let (key, prefix) = range_key(&range);
+                    ec::TxnOp::delete(key, prefix.then(|| ec::DeleteOptions::new().with_prefix()))
+                }
+            })
+            .collect();
+        let txn = ec::Txn::new().when(cmps).and_then(txn_ops);
+        let mut kv = self.client.kv_client();
+        let resp = self.timed("txn", kv.txn(txn)).await?;
+        Ok(TxnResponse { succeeded: resp.succeeded(), revision: resp.header().map_or(0, |h| h.revision()) })
+    }
+
+    async fn watch(&self, range: &KeyRange, start_revision: Option<i64>) -> Result<WatchStream> {
+        let (key, prefix) = range_key(range);
+        let mut opts = ec::WatchOptions::new();
+        if prefix {
+            opts = opts.with_prefix();
+        }
+        if let Some(r) = start_revision {
+            opts = opts.with_start_revision(r);
+        }
+        let mut wc = self.client.watch_client();
+        let mut stream = self.timed("watch", wc.watch(key, Some(opts))).await?;
+        // Wait until the server confirms the watch, so that no change made after this
+        // call returns can be missed.
+        let first = self.timed("watch", stream.message()).await?;
+        let mut pending = Vec::new();
+        match first {
+            Some(resp) if resp.canceled() => {
+                return Err(Error::Connection(format!(
+                    "etcd at {}: watch refused: {} (compacted at {})",
+                    self.endpoint,
+                    resp.cancel_reason(),
+                    resp.compact_revision()
+                )))
+            }
+            Some(resp) => pending.push(resp),
+            None => return Err(Error::Connection(format!("etcd at {}: watch stream closed", self.endpoint))),
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let endpoint = self.endpoint.clone();
+        let task = tokio::spawn(async move {
+            let convert = |resp: &ec::WatchResponse| -> Vec<Event> {
+                resp.events()
+                    .iter()
+                    .filter_map(|ev| {
+                        let kv = ev.kv()?;
+                        let mut kv = convert_kv(kv);
+                        let kind = match ev.event_type() {
+                            ec::EventType::Put => EventKind::Put,
+                            ec::EventType::Delete => {
+                                kv.value.clear();
+                                EventKind::Delete
+                            }
+                        };
+                        Some(Event { kind, kv })
+                    })
+                    .collect()
+            };
+            for resp in pending {
+                let evs = convert(&resp);
+                if !evs.is_empty() && tx.send(Ok(evs)).is_err() {
+                    return;
+                }
+            }
+            loop {
+                tokio::select! {
+                    _ = tx.closed() => return,
+                    msg = stream.message() => match msg {
+                        Ok(Some(resp)) => {
+                            if resp.canceled() {
+                                let _ = tx.send(Err(Error::Connection(format!(
+                                    "etcd at {endpoint}: watch cancelled: {}", resp.cancel_reason()))));
+                                return;
+                            }
+                            let evs = convert(&resp);
+                            if !evs.is_empty() && tx.send(Ok(evs)).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => return,
+                        Err(e) => {
+                            let _ = tx.send(Err(Error::Connection(format!(
+                                "etcd at {endpoint}: watch failed: {}", describe_err(&e)))));
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(WatchStream::new(rx, Some(Box::new(AbortOnDrop(task)))))
+    }
+
+    async fn lease_grant(&self, ttl: i64) -> Result<i64> {
+        let mut lc = self.client.lease_client();
+        let resp = self.timed("lease grant", lc.grant(ttl, None)).await?;
+        Ok(resp.id())
+    }
+
+    async fn lease_keep_alive(&self, id: i64) -> Result<i64> {
+        let mut lc = self.client.lease_client();
+        let (mut keeper, mut stream) = self.timed("lease keep-alive", lc.keep_alive(id)).await?;
+        self.timed("lease keep-alive", keeper.keep_alive()).await?;
+        let resp = self.timed("lease keep-alive", stream.message()).await?;
+        Ok(resp.map_or(0, |r| r.ttl().max(0)))
+    }
+
+    async fn lease_revoke(&self, id: i64) -> Result<()> {
+        let mut lc = self.client.lease_client();
+        self.timed("lease revoke", lc.revoke(id)).await?;
+        Ok(())
+    }
+
+    async fn lease_time_to_live(&self, id: i64) -> Result<i64> {
+        let mut lc = self.client.lease_client();
+        let resp = self.timed("lease time-to-live", lc.time_to_live(id, None)).await?;
+        Ok(resp.ttl())
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,33 @@
+//! `sdp-config`: the SKA SDP configuration database.
+//!
+//! Byte-compatible with ska-sdp-config 0.0.5: depth-tagged etcd keys (`/pb/x` is
+//! stored as `2/pb/x`), values as canonical pretty JSON, the same path rules,
+//! entity validation and error messages. One [`Backend`] trait with two
+//! implementations — [`EtcdBackend`] (etcd v3 over gRPC) and [`MemoryBackend`] (an
+//! in-process MVCC store with the same semantics) — below a shared layer:
+//! [`Db`] (raw path operations, watches, leases), [`Txn`] (transactions with snapshot
+//! isolation, retry and watch-driven loops, plus the entity API) and [`Config`]
+//! (environment, global prefix, owner, client lease).
+
+pub mod backend;
+pub mod config;
+pub mod db;
+pub mod entity;
+pub mod error;
+pub mod etcd;
+pub mod json;
+pub mod memory;
+pub mod path;
+pub mod server;
+pub mod txn;
+
+pub use backend::Backend;
+pub use config::{BackendChoice, Config};
+pub use db::{Db, DeleteOptions, KeyWatch, Lease, Revision, WatchUpdate};
+pub use entity::{Deployment, ProcessingBlock, Workflow};
+pub use error::{Error, Result};
+pub use etcd::{EtcdBackend, EtcdOptions};
+pub use memory::MemoryBackend;
+pub use path::Recurse;
+pub use txn::Txn;
+pub use server::EtcdServer;

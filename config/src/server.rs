@@ -1,0 +1,155 @@
+//! Start a throwaway single-node etcd from `PATH` (Debian `etcd-server`) on
+//! 127.0.0.1 with free ports and a temporary data directory. Used by the tests,
+//! the benchmark and the one-machine launcher; stopped (and its data removed) on drop.
+
+use crate::error::{Error, Result};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running etcd child process.
+pub struct EtcdServer {
+    child: Child,
+    data_dir: PathBuf,
+    client_port: u16,
+}
+
+fn free_port() -> Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| Error::Connection(format!("no free port: {e}")))?;
+    Ok(l.local_addr().map_err(|e| Error::Connection(e.to_string()))?.port())
+}
+
+/// The etcd binary: `$SDP_ETCD_BIN`, else `etcd` on `PATH`; `None` if there is none.
+pub fn etcd_binary() -> Option<PathBuf> {
+    if let Ok(b) = std::env::var("SDP_ETCD_BIN") {
+        return Some(PathBuf::from(b));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("etcd")).find(|p| p.is_file())
+}
+
+impl EtcdServer {
+    /// Start etcd and wait until its client port accepts connections (up to 20 s).
+    pub fn start() -> Result<Self> {
+        let bin = etcd_binary().ok_or_else(|| {
+            Error::Connection("no etcd binary on PATH (apt-get install etcd-server, or set SDP_ETCD_BIN)".into())
+        })?;
+        let data_dir = std::env::temp_dir().join(format!(
+            "sdp-etcd-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&data_dir).map_err(|e| Error::Connection(format!("{}: {e}", data_dir.display())))?;
+        // Retry on the (unlikely) race of another process taking a port we picked.
+        let mut last_err = String::new();
+        for _ in 0..3 {
+            let client_port = free_port()?;
+            let peer_port = free_port()?;
+            let client_url = format!("http://127.0.0.1:{client_port}");
+            let peer_url = format!("http://127.0.0.1:{peer_port}");
+            let log = std::fs::File::create(data_dir.with_extension("log")).ok();
+            let mut cmd = Command::new(&bin);
+            cmd.arg("--name")
+                .arg("sdp-test")
+                .arg("--data-dir")
+                .arg(data_dir.join("member-data"))
+                .arg("--listen-client-urls")
+                .arg(&client_url)
+                .arg("--advertise-client-urls")
+                .arg(&client_url)
+                .arg("--listen-peer-urls")
+                .arg(&peer_url)
+                .arg("--initial-advertise-peer-urls")
+                .arg(&peer_url)
+                .arg("--initial-cluster")
+                .arg(format!("sdp-test={peer_url}"))
+                .arg("--initial-cluster-state")
+                .arg("new")
+                // Short raft timers: a single node elects itself in ~0.05 s.
+                .arg("--heartbeat-interval=10")
+                .arg("--election-timeout=100")
+                .arg("--log-level")
+                .arg("error")
+                .arg("--logger")
+                .arg("zap")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null());
+            match log {
+                Some(f) => cmd.stderr(f),
+                None => cmd.stderr(Stdio::null()),
+            };
+            // etcd reads every ETCD_* variable as a flag; keep the caller's out.
+            for (k, _) in std::env::vars_os() {
+                if k.to_string_lossy().starts_with("ETCD") {
+                    cmd.env_remove(k);
+                }
+            }
+            let child = cmd.spawn().map_err(|e| Error::Connection(format!("cannot start {}: {e}", bin.display())))?;
+            let mut server = EtcdServer { child, data_dir: data_dir.clone(), client_port };
+            match server.wait_ready(Duration::from_secs(20)) {
+                Ok(()) => return Ok(server),
+                Err(e) => {
+                    last_err = e;
+                    let _ = server.child.kill();
+                    let _ = server.child.wait();
+                    std::mem::forget(server); // keep the data dir for the next try
+                }
+            }
+        }
+        let log = std::fs::read_to_string(data_dir.with_extension("log")).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let _ = std::fs::remove_file(data_dir.with_extension("log"));
+        Err(Error::Connection(format!("etcd did not start: {last_err}\n{log}")))
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> std::result::Result<(), String> {
+        let t0 = Instant::now();
+        while t0.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("etcd exited with {status}"));
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.client_port)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err("client port not open after 20 s".into())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.client_port
+    }
+
+    /// `127.0.0.1:<port>`, as etcdctl `--endpoints` wants it.
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.client_port)
+    }
+
+    /// Options for [`crate::EtcdBackend::connect`].
+    pub fn options(&self) -> crate::EtcdOptions {
+        crate::EtcdOptions { port: self.client_port, ..Default::default() }
+    }
+
+    /// Connect a client; retries while the fresh node elects itself.
+    pub async fn connect(&self) -> Result<crate::EtcdBackend> {
+        let mut last = None;
+        for _ in 0..100 {
+            match crate::EtcdBackend::connect(&self.options()).await {
+                Ok(b) => return Ok(b),
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(last.unwrap_or_else(|| Error::Connection("etcd not ready".into())))
+    }
+}
+
+impl Drop for EtcdServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        let _ = std::fs::remove_file(self.data_dir.with_extension("log"));
+    }
+}

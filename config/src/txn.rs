@@ -1,0 +1,381 @@
+//! Transactions: software transactional memory over etcd, as in ska-sdp-config.
+//!
+//! ```no_run
+//! # async fn demo(db: sdp_config::Db) -> sdp_config::Result<()> {
+//! let mut txn = db.txn();
+//! loop {
+//!     // The body may run several times: keep it free of side effects other than txn calls.
+//!     let n: i64 = txn.get("/counter").await?.map_or(0, |v| v.parse().unwrap_or(0));
+//!     txn.update("/counter", &(n + 1).to_string()).await?;
+//!     if txn.commit().await? {
+//!         break;
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! * The first read pins a revision; every later read of the attempt is served at it
+//!   (snapshot isolation). Reads are memoised; writes are buffered and visible to
+//!   later reads of the same attempt.
+//! * `create` / `update` / `delete` check existence against that snapshot (plus the
+//!   buffer) and fail at once with `Collision` / `Vanished`.
+//! * [`Txn::commit`] sends one etcd transaction whose compares are: every key read is
+//!   unchanged (`mod_revision` equal, or still absent); every key a listing returned
+//!   still exists; no key in a listed range was created after the snapshot. If they
+//!   hold, the buffered writes are applied atomically and on-commit callbacks run;
+//!   otherwise the attempt is discarded and `commit` returns `false` so the body runs
+//!   again, up to `max_retries` consecutive times.
+//! * Read-only attempts commit trivially (no round trip, no callbacks).
+//! * [`Txn::repeat`] asks for another pass after a successful commit; with
+//!   `wait = true` the next pass starts only once something the body read changes
+//!   (watches, never polling): a key it read is written or deleted, or a key appears
+//!   in or disappears from a range it listed (value changes of listed-only keys do not
+//!   count).
+
+use crate::backend::*;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::path::{self, Recurse};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone, Copy)]
+struct LoopRequest {
+    wait: bool,
+    timeout: Option<Duration>,
+}
+
+type Callback = Box<dyn FnOnce() + Send>;
+
+/// A transaction (see the module documentation for the protocol).
+pub struct Txn {
+    db: Db,
+    max_retries: usize,
+    retries: usize,
+    passes: usize,
+    revision: Option<i64>,
+    /// Raw key → mod revision seen (0: absent).
+    reads: BTreeMap<String, i64>,
+    /// Memoised reads: raw key → value.
+    cache: HashMap<String, Option<String>>,
+    /// Listed raw prefix → raw keys the database returned for it (empty when the
+    /// listing only guards against creations, see [`Txn::list_keys_guard_creations`]).
+    lists: BTreeMap<String, Vec<String>>,
+    /// Buffered writes: raw key → (value, lease) or `None` for delete.
+    updates: BTreeMap<String, Option<(String, Option<i64>)>>,
+    on_commit: Vec<Callback>,
+    loop_request: Option<LoopRequest>,
+    last_watch: (Vec<String>, Vec<String>),
+    /// Global prefix of the high-level (entity) API.
+    pub(crate) prefix: String,
+    pub(crate) owner: serde_json::Value,
+}
+
+impl Txn {
+    pub(crate) fn new(db: Db, max_retries: usize) -> Self {
+        Txn {
+            db,
+            max_retries,
+            retries: 0,
+            passes: 0,
+            revision: None,
+            reads: BTreeMap::new(),
+            cache: HashMap::new(),
+            lists: BTreeMap::new(),
+            updates: BTreeMap::new(),
+            on_commit: Vec::new(),
+            loop_request: None,
+            last_watch: (Vec::new(), Vec::new()),
+            prefix: String::new(),
+            owner: serde_json::Value::Null,
+        }
+    }
+
+    /// Set the retry limit (default 64).
+    pub fn with_max_retries(mut self, n: usize) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// How many passes of the body have started so far (1 during the first).
+    pub fn passes(&self) -> usize {
+        self.passes + 1
+    }
+
+    /// The revision this attempt reads at, once something was read.
+    pub fn revision(&self) -> Option<i64> {
+        self.revision
+    }
+
+    /// What the last `repeat(wait = true)` watched: (keys, listed prefixes), logical paths.
+    pub fn watched(&self) -> &(Vec<String>, Vec<String>) {
+        &self.last_watch
+    }
+
+    fn reset(&mut self) {
+        self.revision = None;
+        self.reads.clear();
+        self.cache.clear();
+        self.lists.clear();
+        self.updates.clear();
+        self.on_commit.clear();
+        self.loop_request = None;
+        self.passes += 1;
+    }
+
+    /// Read a key (snapshot + own writes).
+    pub async fn get(&mut self, path: &str) -> Result<Option<String>> {
+        path::check_key_path(path)?;
+        let key = path::tag(path);
+        if let Some(u) = self.updates.get(&key) {
+            return Ok(u.as_ref().map(|(v, _)| v.clone()));
+        }
+        if let Some(v) = self.cache.get(&key) {
+            return Ok(v.clone());
+        }
+        let (kvs, rev) = self.db.backend().range(&KeyRange::Key(key.clone()), self.revision, false).await?;
+        self.revision.get_or_insert(rev);
+        let kv = kvs.into_iter().next();
+        self.reads.insert(key.clone(), kv.as_ref().map_or(0, |kv| kv.mod_revision));
+        let value = kv.map(|kv| kv.value);
+        self.cache.insert(key, value.clone());
+        Ok(value)
+    }
+
+    /// List keys like [`Db::list_keys`], at the snapshot, including own writes.
+    ///
+    /// The commit then checks that no key appeared in the listed ranges (one compare
+    /// per range) and that every listed key still exists (one compare per key: etcd
+    /// allows 128 compares per transaction, so a body can list at most ~127 keys).
+    pub async fn list_keys(&mut self, path: &str, recurse: impl Into<Recurse>) -> Result<Vec<String>> {
+        self.list_keys_checked(path, recurse.into(), true).await
+    }
+
+    /// Like [`Txn::list_keys`], but the commit only checks that no key was *created*
+    /// in the listed ranges, not that the listed keys still exist: one compare per
+    /// range however many keys it holds. Right when a concurrent deletion cannot make
+    /// the body's decision wrong, e.g. picking a name that is not taken (PB ids).
+    pub async fn list_keys_guard_creations(&mut self, path: &str, recurse: impl Into<Recurse>) -> Result<Vec<String>> {
+        self.list_keys_checked(path, recurse.into(), false).await
+    }
+
+    async fn list_keys_checked(&mut self, path: &str, recurse: Recurse, check_deletes: bool) -> Result<Vec<String>> {
+        let (_, rev, scans) = self.db.list_keys_at(path, &recurse, self.revision).await?;
+        self.revision.get_or_insert(rev);
+        let mut keys: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        for (prefix, kvs) in scans {
+            let raw: Vec<String> = kvs.into_iter().map(|kv| kv.key).collect();
+            for k in &raw {
+                keys.insert(k.clone());
+            }
+            for (k, u) in self.updates.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(prefix.as_str())) {
+                if u.is_some() {
+                    keys.insert(k.clone());
+                } else {
+                    keys.remove(k);
+                }
+            }
+            let entry = self.lists.entry(prefix).or_default();
+            if check_deletes {
+                for k in raw {
+                    if !entry.contains(&k) {
+                        entry.push(k);
+                    }
+                }
+            }
+        }
+        let mut out: Vec<String> = keys.iter().filter_map(|k| path::untag(k).map(str::to_string)).collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Create a key that must not exist (optionally on a lease).
+    pub async fn create(&mut self, path: &str, value: &str, lease: Option<i64>) -> Result<()> {
+        if self.get(path).await?.is_some() {
+            return Err(Error::collision_create(path));
+        }
+        self.updates.insert(path::tag(path), Some((value.to_string(), lease)));
+        Ok(())
+    }
+
+    /// Update a key that must exist.
+    pub async fn update(&mut self, path: &str, value: &str) -> Result<()> {
+        if self.get(path).await?.is_none() {
+            return Err(Error::vanished_update(path));
+        }
+        self.updates.insert(path::tag(path), Some((value.to_string(), None)));
+        Ok(())
+    }
+
+    /// Delete a key; with `recursive`, also every key below it (up to 16 levels).
+    pub async fn delete(&mut self, path: &str, must_exist: bool, recursive: bool) -> Result<()> {
+        if self.get(path).await?.is_none() {
+            if must_exist {
+                return Err(Error::vanished_delete_txn(path));
+            }
+        } else {
+            self.updates.insert(path::tag(path), None);
+        }
+        if recursive {
+            let below = format!("{path}/");
+            for key in self.list_keys(&below, 15).await? {
+                self.updates.insert(path::tag(&key), None);
+            }
+        }
+        Ok(())
+    }
+
+    /// Run `f` after this attempt commits successfully (not for read-only attempts,
+    /// not for attempts that are retried).
+    pub fn on_commit(&mut self, f: impl FnOnce() + Send + 'static) {
+        self.on_commit.push(Box::new(f));
+    }
+
+    /// Ask for another pass after this one commits (Python `txn.loop(wait, timeout)`).
+    /// With `wait`, the next pass starts when something this pass read changes, or
+    /// after `timeout`.
+    pub fn repeat(&mut self, wait: bool, timeout: Option<Duration>) {
+        self.loop_request = Some(LoopRequest { wait, timeout });
+    }
+
+    /// Commit this pass. `Ok(true)`: done, leave the loop. `Ok(false)`: run the body
+    /// again (conflict, or [`Txn::repeat`] was called). Errors when the retry limit is
+    /// reached, when the transaction is too large for etcd, or on connection failure.
+    pub async fn commit(&mut self) -> Result<bool> {
+        let mut watch_from = self.revision.map(|r| r + 1);
+        if !self.updates.is_empty() {
+            let (compares, ops) = self.build();
+            let limit = self.db.backend().max_txn_ops();
+            if compares.len() > limit || ops.len() > limit {
+                let (c, o) = (compares.len(), ops.len());
+                self.reset();
+                return Err(Error::Runtime(format!(
+                    "Transaction too large: {c} comparisons and {o} writes, but etcd accepts at most {limit} of each in one transaction (--max-txn-ops); nothing was written"
+                )));
+            }
+            let resp = self.db.backend().txn(compares, ops).await?;
+            if !resp.succeeded {
+                if self.retries >= self.max_retries {
+                    let n = self.max_retries;
+                    self.reset();
+                    return Err(Error::Runtime(format!("Transaction did not succeed after {n} retries!")));
+                }
+                self.retries += 1;
+                self.reset();
+                return Ok(false);
+            }
+            self.retries = 0;
+            for cb in std::mem::take(&mut self.on_commit) {
+                cb();
+            }
+            // Our own writes must not wake us: every read key and listed range was
+            // unchanged up to the commit, so watching from after it misses nothing.
+            watch_from = Some(resp.revision + 1);
+        }
+        let Some(req) = self.loop_request else {
+            self.reset();
+            return Ok(true);
+        };
+        if req.wait {
+            self.wait_for_change(watch_from, req.timeout).await?;
+        }
+        self.reset();
+        Ok(false)
+    }
+
+    fn build(&self) -> (Vec<Compare>, Vec<Op>) {
+        let mut compares = Vec::new();
+        for (key, rev) in &self.reads {
+            compares.push(if *rev == 0 {
+                Compare::new(KeyRange::Key(key.clone()), Target::Version, CmpOp::Equal, 0)
+            } else {
+                Compare::new(KeyRange::Key(key.clone()), Target::ModRevision, CmpOp::Equal, *rev)
+            });
+        }
+        let pinned = self.revision.unwrap_or(0);
+        let mut checked: std::collections::BTreeSet<&String> = self.reads.keys().collect();
+        for (prefix, keys) in &self.lists {
+            compares.push(Compare::new(KeyRange::Prefix(prefix.clone()), Target::CreateRevision, CmpOp::Less, pinned + 1));
+            for k in keys {
+                if checked.insert(k) {
+                    compares.push(Compare::new(KeyRange::Key(k.clone()), Target::Version, CmpOp::Greater, 0));
+                }
+            }
+        }
+        let ops = self
+            .updates
+            .iter()
+            .map(|(k, u)| match u {
+                Some((v, lease)) => Op::Put { key: k.clone(), value: v.clone(), lease: *lease },
+                None => Op::Delete(KeyRange::Key(k.clone())),
+            })
+            .collect();
+        (compares, ops)
+    }
+
+    async fn wait_for_change(&mut self, from: Option<i64>, timeout: Option<Duration>) -> Result<()> {
+        let mut items: Vec<(KeyRange, bool)> = Vec::new();
+        let listed: Vec<&String> = self.lists.keys().collect();
+        for key in self.reads.keys() {
+            items.push((KeyRange::Key(key.clone()), false));
+        }
+        for prefix in &listed {
+            items.push((KeyRange::Prefix((*prefix).clone()), true));
+        }
+        self.last_watch = (
+            self.reads.keys().filter_map(|k| path::untag(k).map(str::to_string)).collect(),
+            listed.iter().filter_map(|k| path::untag(k).map(str::to_string)).collect(),
+        );
+        let (tx, mut rx) = mpsc::unbounded_channel::<Result<()>>();
+        let mut tasks = Vec::new();
+        if let Some(from) = from {
+            for (range, membership_only) in items {
+                let mut stream = self.db.backend().watch(&range, Some(from)).await?;
+                let tx = tx.clone();
+                tasks.push(AbortOnDrop(tokio::spawn(async move {
+                    while let Some(batch) = stream.next().await {
+                        match batch {
+                            Err(e) => {
+                                let _ = tx.send(Err(e));
+                                return;
+                            }
+                            Ok(events) => {
+                                let relevant = events.iter().any(|e| {
+                                    !membership_only || e.kind == EventKind::Delete || e.kv.version == 1
+                                });
+                                if relevant {
+                                    let _ = tx.send(Ok(()));
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                })));
+            }
+        }
+        drop(tx);
+        let woken = async {
+            match rx.recv().await {
+                Some(r) => r,
+                // Nothing to watch: only the timeout can end the wait.
+                None => std::future::pending().await,
+            }
+        };
+        match timeout {
+            Some(t) => match tokio::time::timeout(t, woken).await {
+                Ok(r) => r,
+                Err(_) => Ok(()),
+            },
+            None => woken.await,
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,905 @@
+//! Backend conformance suite (scenarios C7–C23 of sdp-acceptance-scenarios.md, plus
+//! concurrency, lease expiry and size limits). Every scenario runs twice: against
+//! the memory backend and against a real etcd started from PATH for the test.
+
+use sdp_config::backend::KeyRange;
+use sdp_config::{Backend, Config, DeleteOptions, Deployment, Error, MemoryBackend, ProcessingBlock, Recurse, Workflow};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Two clients on one store, plus the etcd process when there is one.
+struct H {
+    a: Config,
+    b: Config,
+    raw: Arc<dyn Backend>,
+    _server: Option<sdp_config::EtcdServer>,
+}
+
+fn memory_harness() -> H {
+    let m = MemoryBackend::new();
+    let raw: Arc<dyn Backend> = Arc::new(m.clone());
+    H { a: Config::new(raw.clone()), b: Config::new(Arc::new(m)), raw, _server: None }
+}
+
+async fn etcd_harness() -> Option<H> {
+    if sdp_config::server::etcd_binary().is_none() {
+        eprintln!("\n\n*** SKIPPING etcd conformance test: no `etcd` on PATH (apt-get install etcd-server) ***\n");
+        return None;
+    }
+    let server = sdp_config::EtcdServer::start().expect("start etcd");
+    let a: Arc<dyn Backend> = Arc::new(server.connect().await.expect("connect a"));
+    let b: Arc<dyn Backend> = Arc::new(server.connect().await.expect("connect b"));
+    Some(H { a: Config::new(a.clone()), b: Config::new(b), raw: a, _server: Some(server) })
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let h = super::memory_harness();
+                    super::$name(&h).await;
+                }
+            )*
+        }
+        mod etcd {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(h) = super::etcd_harness().await else { return };
+                    super::$name(&h).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    c7_path_validation,
+    c8_create_update_revisions,
+    c9_listing,
+    c10_leases,
+    lease_expires_without_keep_alive,
+    c11_delete_prefix_recursive,
+    c12_raw_watch,
+    c13_transaction_basics,
+    c14_snapshot_isolation_and_retry,
+    c15_transactional_listing,
+    c16_loop_and_wait,
+    c17_watch_bookkeeping,
+    c18_retry_limit,
+    c19_processing_block_crud,
+    c20_ownership,
+    c21_pb_state,
+    c22_id_allocation_reuses_gaps,
+    c23_stored_key_encoding,
+    concurrent_allocation_has_no_duplicates,
+    oversized_transaction_fails_clearly,
+    deployments_and_device_state,
+    allocation_scales_past_txn_limit,
+);
+
+fn msg<T>(r: Result<T, Error>) -> String {
+    match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+async fn c7_path_validation(h: &H) {
+    let db = h.a.db();
+    assert_eq!(msg(db.create("", "x", None).await), "Path must start with /!");
+    assert_eq!(msg(db.create("foo", "x", None).await), "Path must start with /!");
+    let trailing = "Path should not have a trailing '/'!";
+    assert_eq!(msg(db.create("/c7/", "x", None).await), trailing);
+    assert_eq!(msg(db.update("/c7/", "x", None).await), trailing);
+    assert_eq!(msg(db.get("/c7/", None).await), trailing);
+    assert_eq!(msg(db.watch("/c7/", false, None).await), trailing);
+    assert!(db.watch("/c7/", true, None).await.is_ok());
+    let mut txn = h.a.txn();
+    assert_eq!(msg(txn.get("/c7/").await), trailing);
+    // Nothing was written by any of the failed calls.
+    assert!(db.list_keys("/", 32).await.unwrap().is_empty());
+}
+
+async fn c8_create_update_revisions(h: &H) {
+    let db = h.a.db();
+    let k = "/c8/key";
+    db.create(k, "foo", None).await.unwrap();
+    let e = db.create(k, "foo2", None).await.unwrap_err();
+    assert!(matches!(e, Error::Collision { .. }));
+    assert_eq!(e.to_string(), "Cannot create /c8/key, as it already exists!");
+    let (v, r1) = db.get(k, None).await.unwrap();
+    assert_eq!(v.as_deref(), Some("foo"));
+    db.update(k, "bar", Some(r1)).await.unwrap();
+    let (v, r2) = db.get(k, None).await.unwrap();
+    assert_eq!(v.as_deref(), Some("bar"));
+    assert_eq!(r2.mod_revision, r1.mod_revision + 1);
+    assert!(r2.revision > r1.revision);
+    let e = db.update(k, "baz", Some(r1)).await.unwrap_err();
+    assert!(matches!(e, Error::Vanished { .. }));
+    assert_eq!(e.to_string(), "Cannot update /c8/key, as it does not exist!");
+    assert_eq!(db.get(k, None).await.unwrap().0.as_deref(), Some("bar"));
+    assert_eq!(db.get(k, Some(r1.revision)).await.unwrap().0.as_deref(), Some("foo"));
+    db.delete(k, DeleteOptions::default()).await.unwrap();
+    assert_eq!(msg(db.delete(k, DeleteOptions::default()).await), "Cannot delete /c8/key, as it does not exist!");
+    assert_eq!(msg(db.update("/c8/nope", "x", None).await), "Cannot update /c8/nope, as it does not exist!");
+}
+
+async fn c9_listing(h: &H) {
+    let db = h.a.db();
+    let k = "/c9";
+    for s in ["a", "ab", "b", "ax", "ab/c", "a/d", "a/d/x"] {
+        db.create(&format!("{k}/{s}"), "v", None).await.unwrap();
+    }
+    let l = |v: &[&str]| v.iter().map(|s| format!("{k}{s}")).collect::<Vec<_>>();
+    let ls = |p: String, r: Recurse| async move { db.list_keys(&p, r).await.unwrap() };
+    assert_eq!(ls(format!("{k}/"), 0.into()).await, l(&["/a", "/ab", "/ax", "/b"]));
+    assert_eq!(ls(k.to_string(), 0.into()).await, Vec::<String>::new());
+    assert_eq!(ls(format!("{k}/a"), 0.into()).await, l(&["/a", "/ab", "/ax"]));
+    assert_eq!(ls(format!("{k}/b"), 0.into()).await, l(&["/b"]));
+    assert_eq!(ls(format!("{k}/a/"), 0.into()).await, l(&["/a/d"]));
+    assert_eq!(ls(format!("{k}/ab/"), 0.into()).await, l(&["/ab/c"]));
+    assert_eq!(ls(format!("{k}/ab"), 0.into()).await, l(&["/ab"]));
+    assert_eq!(ls(k.to_string(), 1.into()).await, l(&["/a", "/ab", "/ax", "/b"]));
+    assert_eq!(ls(k.to_string(), [1].into()).await, l(&["/a", "/ab", "/ax", "/b"]));
+    let two = l(&["/a", "/a/d", "/ab", "/ab/c", "/ax", "/b"]);
+    assert_eq!(ls(k.to_string(), 2.into()).await, two);
+    assert_eq!(ls(k.to_string(), [2].into()).await, l(&["/a/d", "/ab/c"]));
+    assert_eq!(ls(format!("{k}/"), 1.into()).await, two);
+    let three = l(&["/a", "/a/d", "/a/d/x", "/ab", "/ab/c", "/ax", "/b"]);
+    assert_eq!(ls(k.to_string(), 3.into()).await, three);
+    assert_eq!(ls(k.to_string(), [3, 2, 1].into()).await, three);
+    assert_eq!(ls(format!("{k}/a"), 2.into()).await, l(&["/a", "/a/d", "/a/d/x", "/ab", "/ab/c", "/ax"]));
+    assert_eq!(ls(format!("{k}/a/"), 1.into()).await, l(&["/a/d", "/a/d/x"]));
+    assert_eq!(ls("/".to_string(), 32.into()).await, three);
+}
+
+async fn c10_leases(h: &H) {
+    let db = h.a.db();
+    let k = "/c10/leased";
+    let lease = db.lease(5).await.unwrap();
+    db.create(k, "x", Some(lease.id())).await.unwrap();
+    assert!(matches!(db.create(k, "y", None).await, Err(Error::Collision { .. })));
+    assert!(lease.alive().await.unwrap());
+    // Transactional create on the lease as well.
+    let mut txn = h.a.txn();
+    loop {
+        txn.create("/c10/leased2", "y", Some(lease.id())).await.unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert!(db.get("/c10/leased2", None).await.unwrap().0.is_some());
+    lease.revoke().await.unwrap();
+    assert!(matches!(db.delete(k, DeleteOptions::default()).await, Err(Error::Vanished { .. })));
+    let mut txn = h.a.txn();
+    assert_eq!(txn.get(k).await.unwrap(), None);
+    assert_eq!(txn.get("/c10/leased2").await.unwrap(), None);
+}
+
+async fn lease_expires_without_keep_alive(h: &H) {
+    let db = h.a.db();
+    // Kept alive past its TTL by the keep-alive task.
+    let kept = db.lease(1).await.unwrap();
+    db.create("/exp/kept", "x", Some(kept.id())).await.unwrap();
+    // Not refreshed: dropping the handle stops the keep-alive.
+    let dropped = db.lease(1).await.unwrap();
+    db.create("/exp/gone", "x", Some(dropped.id())).await.unwrap();
+    let mut w = db.watch("/exp/gone", false, None).await.unwrap();
+    drop(dropped);
+    let ev = w.next_timeout(Duration::from_secs(8)).await.expect("lease expiry delete event").unwrap();
+    assert_eq!((ev.path.as_str(), ev.value), ("/exp/gone", None));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(db.get("/exp/gone", None).await.unwrap().0, None);
+    assert_eq!(db.get("/exp/kept", None).await.unwrap().0.as_deref(), Some("x"));
+    assert!(kept.alive().await.unwrap());
+}
+
+async fn c11_delete_prefix_recursive(h: &H) {
+    let db = h.a.db();
+    let k = "/c11/K";
+    let chain: Vec<String> = (0..10).map(|i| format!("{k}{}", "/x".repeat(i))).collect();
+    let setup = || async {
+        for p in chain.iter().chain([format!("{k}x"), format!("{k}x/x")].iter()) {
+            let _ = db.create(p, "v", None).await;
+        }
+    };
+    let all = || async { db.list_keys("/c11/", 16).await.unwrap() };
+    setup().await;
+    db.delete(k, DeleteOptions::default()).await.unwrap();
+    let left = all().await;
+    assert!(!left.contains(&k.to_string()) && left.contains(&format!("{k}x")) && left.len() == 11);
+    // Deleting again with must_exist fails and changes nothing.
+    assert_eq!(msg(db.delete(k, DeleteOptions::default()).await), "Cannot delete /c11/K, as it does not exist!");
+    assert_eq!(all().await, left);
+    setup().await;
+    db.delete(k, DeleteOptions { prefix: true, ..Default::default() }).await.unwrap();
+    let left = all().await;
+    assert!(!left.contains(&k.to_string()) && !left.contains(&format!("{k}x")) && left.contains(&format!("{k}x/x")));
+    setup().await;
+    db.delete(k, DeleteOptions { recursive: true, must_exist: false, ..Default::default() }).await.unwrap();
+    assert_eq!(all().await, vec![format!("{k}x"), format!("{k}x/x")]);
+    setup().await;
+    db.delete(k, DeleteOptions { recursive: true, must_exist: false, prefix: true, ..Default::default() }).await.unwrap();
+    assert_eq!(all().await, Vec::<String>::new());
+}
+
+async fn c12_raw_watch(h: &H) {
+    let db = h.a.db();
+    let k = "/c12/K";
+    let mut w = db.watch(&format!("{k}/key"), false, None).await.unwrap();
+    db.create(&format!("{k}/key"), "bla", None).await.unwrap();
+    for v in ["bla2", "bla3", "bla4"] {
+        db.update(&format!("{k}/key"), v, None).await.unwrap();
+    }
+    db.delete(&format!("{k}/key"), DeleteOptions::default()).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got.push(w.next_timeout(Duration::from_secs(5)).await.unwrap().unwrap().value);
+    }
+    let want: Vec<Option<String>> = vec![Some("bla".into()), Some("bla2".into()), Some("bla3".into()), Some("bla4".into()), None];
+    assert_eq!(got, want);
+
+    let mut all = db.watch(&format!("{k}/"), true, None).await.unwrap();
+    let mut a = db.watch(&format!("{k}/a"), true, None).await.unwrap();
+    for (s, v) in [("ab", "bla"), ("ac", "bla2"), ("ba", "bla3"), ("ad", "bla4")] {
+        db.create(&format!("{k}/{s}"), v, None).await.unwrap();
+    }
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        let u = all.next_timeout(Duration::from_secs(5)).await.unwrap().unwrap();
+        got.push((u.path, u.value.unwrap()));
+    }
+    let want: Vec<(String, String)> =
+        [("ab", "bla"), ("ac", "bla2"), ("ba", "bla3"), ("ad", "bla4")].iter().map(|(s, v)| (format!("{k}/{s}"), v.to_string())).collect();
+    assert_eq!(got, want);
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(a.next_timeout(Duration::from_secs(5)).await.unwrap().unwrap().path);
+    }
+    assert_eq!(got, vec![format!("{k}/ab"), format!("{k}/ac"), format!("{k}/ad")]);
+    assert!(a.next_timeout(Duration::from_millis(300)).await.is_none());
+    // A deeper key is not seen by a prefix watch at the upper level.
+    db.create(&format!("{k}/ab/deeper"), "x", None).await.unwrap();
+    assert!(all.next_timeout(Duration::from_millis(300)).await.is_none());
+}
+
+async fn c13_transaction_basics(h: &H) {
+    let k = "/c13";
+    let mut txn = h.a.txn();
+    loop {
+        txn.create(&format!("{k}/a"), "1", None).await.unwrap();
+        assert_eq!(txn.get(&format!("{k}/a")).await.unwrap().as_deref(), Some("1"));
+        txn.create(&format!("{k}/tmp"), "x", None).await.unwrap();
+        txn.update(&format!("{k}/tmp"), "y", ).await.unwrap();
+        assert_eq!(txn.get(&format!("{k}/tmp")).await.unwrap().as_deref(), Some("y"));
+        txn.delete(&format!("{k}/tmp"), true, false).await.unwrap();
+        assert_eq!(txn.get(&format!("{k}/tmp")).await.unwrap(), None);
+        // Not in the database before commit.
+        assert_eq!(h.b.db().get(&format!("{k}/a"), None).await.unwrap().0, None);
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!(h.b.db().get(&format!("{k}/a"), None).await.unwrap().0.as_deref(), Some("1"));
+    assert_eq!(h.b.db().get(&format!("{k}/tmp"), None).await.unwrap().0, None);
+
+    let mut txn = h.a.txn();
+    assert_eq!(msg(txn.create(&format!("{k}/a"), "2", None).await), "Cannot create /c13/a, as it already exists!");
+    assert_eq!(msg(txn.update(&format!("{k}/none"), "2").await), "Cannot update /c13/none, as it does not exist!");
+    assert_eq!(msg(txn.delete(&format!("{k}/none"), true, false).await), "Cannot delete /c13/none, it does not exist!");
+    txn.delete(&format!("{k}/a"), true, false).await.unwrap();
+    assert!(matches!(txn.update(&format!("{k}/a"), "3").await, Err(Error::Vanished { .. })));
+    assert!(matches!(txn.delete(&format!("{k}/a"), true, false).await, Err(Error::Vanished { .. })));
+    txn.create(&format!("{k}/b"), "1", None).await.unwrap();
+    assert!(matches!(txn.create(&format!("{k}/b"), "1", None).await, Err(Error::Collision { .. })));
+    drop(txn); // abandoned after errors: nothing written
+    assert_eq!(h.b.db().get(&format!("{k}/a"), None).await.unwrap().0.as_deref(), Some("1"));
+    assert_eq!(h.b.db().get(&format!("{k}/b"), None).await.unwrap().0, None);
+
+    // Recursive delete in a transaction.
+    for p in ["r", "r/x", "r/x/y", "rr"] {
+        h.a.db().create(&format!("{k}/{p}"), "v", None).await.unwrap();
+    }
+    let mut txn = h.a.txn();
+    loop {
+        txn.delete(&format!("{k}/r"), true, true).await.unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!(h.a.db().list_keys(&format!("{k}/"), 5).await.unwrap(), vec![format!("{k}/a"), format!("{k}/rr")]);
+}
+
+async fn c14_snapshot_isolation_and_retry(h: &H) {
+    let k = "/c14";
+    let (db, out) = (h.a.db(), h.b.db());
+    db.create(&format!("{k}/1"), "1", None).await.unwrap();
+    db.create(&format!("{k}/2"), "0", None).await.unwrap();
+
+    // Read-only: sees the snapshot of its first read, runs once, no callback.
+    let fired = Arc::new(AtomicUsize::new(0));
+    let mut txn = h.a.txn();
+    let mut passes = 0;
+    loop {
+        passes += 1;
+        assert_eq!(txn.get(&format!("{k}/1")).await.unwrap().as_deref(), Some("1"));
+        out.update(&format!("{k}/2"), "changed", None).await.unwrap();
+        assert_eq!(txn.get(&format!("{k}/2")).await.unwrap().as_deref(), Some("0"));
+        let f = fired.clone();
+        txn.on_commit(move || {
+            f.fetch_add(1, Ordering::SeqCst);
+        });
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!((passes, fired.load(Ordering::SeqCst)), (1, 0));
+
+    // Reads K2, writes K3; an outsider updates K2 during the first 10 passes.
+    out.update(&format!("{k}/2"), "0", None).await.unwrap();
+    let mut txn = h.a.txn();
+    let mut passes = 0;
+    loop {
+        let v2: i64 = txn.get(&format!("{k}/2")).await.unwrap().unwrap().parse().unwrap();
+        if passes < 10 {
+            out.update(&format!("{k}/2"), &(passes + 1).to_string(), None).await.unwrap();
+        }
+        passes += 1;
+        let k3 = format!("{k}/3");
+        if txn.get(&k3).await.unwrap().is_none() {
+            txn.create(&k3, &(v2 + 1).to_string(), None).await.unwrap();
+        } else {
+            txn.update(&k3, &(v2 + 1).to_string()).await.unwrap();
+        }
+        let f = fired.clone();
+        txn.on_commit(move || {
+            f.fetch_add(1, Ordering::SeqCst);
+        });
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!(passes, 11);
+    assert_eq!(db.get(&format!("{k}/2"), None).await.unwrap().0.as_deref(), Some("10"));
+    assert_eq!(db.get(&format!("{k}/3"), None).await.unwrap().0.as_deref(), Some("11"));
+    assert_eq!(fired.load(Ordering::SeqCst), 1);
+
+    // Read a missing key that an outsider then creates: one retry.
+    let mut txn = h.a.txn();
+    let mut passes = 0;
+    loop {
+        passes += 1;
+        let seen = txn.get(&format!("{k}/4")).await.unwrap();
+        if passes == 1 {
+            out.create(&format!("{k}/4"), "x", None).await.unwrap();
+        }
+        txn.create(&format!("{k}/5-{}", seen.is_some()), "y", None).await.unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!(passes, 2);
+    assert_eq!(db.list_keys(&format!("{k}/5"), 0).await.unwrap(), vec![format!("{k}/5-true")]);
+
+    // A create that collides with a concurrent outsider create: retried, then Collision.
+    let mut txn = h.a.txn();
+    let mut passes = 0;
+    let fired = Arc::new(AtomicUsize::new(0));
+    let err = loop {
+        passes += 1;
+        if let Err(e) = txn.create(&format!("{k}/6"), "mine", None).await {
+            break e;
+        }
+        if passes == 1 {
+            out.create(&format!("{k}/6"), "theirs", None).await.unwrap();
+        }
+        let f = fired.clone();
+        txn.on_commit(move || {
+            f.fetch_add(1, Ordering::SeqCst);
+        });
+        if txn.commit().await.unwrap() {
+            panic!("must not commit");
+        }
+    };
+    assert_eq!((passes, fired.load(Ordering::SeqCst)), (2, 0));
+    assert_eq!(err.to_string(), "Cannot create /c14/6, as it already exists!");
+    assert_eq!(db.get(&format!("{k}/6"), None).await.unwrap().0.as_deref(), Some("theirs"));
+}
+
+async fn c15_transactional_listing(h: &H) {
+    let k = "/c15";
+    let (db, out) = (h.a.db(), h.b.db());
+    for s in ["a", "b"] {
+        db.create(&format!("{k}/{s}"), "v", None).await.unwrap();
+    }
+    // A key created in the transaction shows in its listing, not yet in the database.
+    let mut txn = h.a.txn();
+    loop {
+        txn.create(&format!("{k}/c"), "v", None).await.unwrap();
+        assert_eq!(txn.list_keys(&format!("{k}/"), 0).await.unwrap(), vec![format!("{k}/a"), format!("{k}/b"), format!("{k}/c")]);
+        txn.delete(&format!("{k}/c"), true, false).await.unwrap();
+        assert_eq!(txn.list_keys(&format!("{k}/"), 0).await.unwrap(), vec![format!("{k}/a"), format!("{k}/b")]);
+        txn.create(&format!("{k}/c"), "v", None).await.unwrap();
+        assert_eq!(db.list_keys(&format!("{k}/"), 0).await.unwrap().len(), 2);
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    // Outside changes in a listed range while the body runs.
+    let run = |outside: u8| async move {
+        let mut txn = h.a.txn();
+        let mut passes = 0;
+        loop {
+            passes += 1;
+            let n = txn.list_keys(&format!("{k}/"), 0).await.unwrap().len();
+            if passes == 1 {
+                match outside {
+                    0 => out.delete(&format!("{k}/a"), DeleteOptions::default()).await.unwrap(),
+                    1 => out.create(&format!("{k}/a"), "v", None).await.unwrap(),
+                    2 => out.update(&format!("{k}/b"), "changed", None).await.unwrap(),
+                    _ => out.create(&format!("{k}/a/deeper"), "v", None).await.unwrap(),
+                }
+            }
+            txn.create(&format!("{k}-count-{outside}"), &n.to_string(), None).await.unwrap();
+            if txn.commit().await.unwrap() {
+                break passes;
+            }
+        }
+    };
+    assert_eq!(run(0).await, 2, "outside delete in the listed range forces one retry");
+    assert_eq!(run(1).await, 2, "outside create in the listed range forces one retry");
+    assert_eq!(run(2).await, 1, "outside value update of a listed-only key does not");
+    assert_eq!(run(3).await, 1, "a key one level below the range does not");
+    assert_eq!(db.get(&format!("{k}-count-0"), None).await.unwrap().0.as_deref(), Some("2"));
+    assert_eq!(db.get(&format!("{k}-count-1"), None).await.unwrap().0.as_deref(), Some("3"));
+}
+
+async fn c16_loop_and_wait(h: &H) {
+    let k = "/c16/k";
+    let (db, out) = (h.a.db(), h.b.db());
+    db.create(k, "0", None).await.unwrap();
+    // loop() without wait: four more passes, the outsider's updates all land in pass 1.
+    let mut seen = Vec::new();
+    let mut txn = h.a.txn();
+    loop {
+        seen.push(txn.get(k).await.unwrap().unwrap());
+        if seen.len() == 1 {
+            for i in 1..=4 {
+                out.update(k, &i.to_string(), None).await.unwrap();
+            }
+        }
+        if seen.len() < 5 {
+            txn.repeat(false, None);
+        }
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!(seen, vec!["0", "4", "4", "4", "4"]);
+
+    // loop(wait): one outside update per pass, each wakes the next pass.
+    out.update(k, "0", None).await.unwrap();
+    let mut seen = Vec::new();
+    let mut txn = h.a.txn();
+    let b = h.b.db().clone();
+    loop {
+        let v = txn.get(k).await.unwrap().unwrap();
+        seen.push(v.clone());
+        if seen.len() < 5 {
+            let next = (seen.len()).to_string();
+            let b = b.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                b.update(k, &next, None).await.unwrap();
+            });
+            txn.repeat(true, Some(Duration::from_secs(10)));
+        }
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!(seen, vec!["0", "1", "2", "3", "4"]);
+    assert_eq!(txn.watched().0, vec![k.to_string()]);
+
+    // A wait with nothing changing ends at its timeout.
+    let t0 = std::time::Instant::now();
+    let mut txn = h.a.txn();
+    let mut passes = 0;
+    loop {
+        passes += 1;
+        txn.get(k).await.unwrap();
+        if passes == 1 {
+            txn.repeat(true, Some(Duration::from_millis(300)));
+        }
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+}
+
+/// Does one waiting pass (which read `read` and listed `list`) wake up when `change` runs?
+async fn wakes(h: &H, read: Option<&str>, list: Option<&str>, change: impl std::future::Future<Output = ()>) -> bool {
+    let mut txn = h.a.txn();
+    if let Some(r) = read {
+        txn.get(r).await.unwrap();
+    }
+    if let Some(l) = list {
+        txn.list_keys(l, 0).await.unwrap();
+    }
+    txn.repeat(true, Some(Duration::from_millis(700)));
+    let t0 = std::time::Instant::now();
+    let (r, _) = tokio::join!(txn.commit(), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        change.await
+    });
+    assert!(!r.unwrap());
+    t0.elapsed() < Duration::from_millis(650)
+}
+
+async fn c17_watch_bookkeeping(h: &H) {
+    let (db, out) = (h.a.db(), h.b.db());
+    for p in ["/c17/r/a", "/c17/r/b", "/c17/x"] {
+        db.create(p, "0", None).await.unwrap();
+    }
+    // Watched set follows what the pass read.
+    let mut txn = h.a.txn();
+    txn.get("/c17/x").await.unwrap();
+    txn.list_keys("/c17/r/", 0).await.unwrap();
+    txn.repeat(true, Some(Duration::from_millis(10)));
+    txn.commit().await.unwrap();
+    assert_eq!(txn.watched(), &(vec!["/c17/x".to_string()], vec!["/c17/r/".to_string()]));
+    txn.get("/c17/r/a").await.unwrap();
+    txn.repeat(true, Some(Duration::from_millis(10)));
+    txn.commit().await.unwrap();
+    assert_eq!(txn.watched(), &(vec!["/c17/r/a".to_string()], vec![]));
+
+    assert!(wakes(h, None, Some("/c17/r/"), async { out.delete("/c17/r/a", DeleteOptions::default()).await.unwrap() }).await);
+    assert!(wakes(h, None, Some("/c17/r/"), async { out.create("/c17/r/a", "0", None).await.unwrap() }).await);
+    assert!(!wakes(h, None, Some("/c17/r/"), async { out.update("/c17/r/a", "1", None).await.unwrap() }).await);
+    assert!(wakes(h, Some("/c17/r/a"), Some("/c17/r/"), async { out.update("/c17/r/a", "2", None).await.unwrap() }).await);
+    assert!(!wakes(h, None, Some("/c17/r/"), async { out.create("/c17/r/a/below", "0", None).await.unwrap() }).await);
+    assert!(!wakes(h, None, Some("/c17/r/"), async { out.create("/c17/above", "0", None).await.unwrap() }).await);
+    assert!(wakes(h, Some("/c17/x"), None, async { out.update("/c17/x", "1", None).await.unwrap() }).await);
+    assert!(wakes(h, Some("/c17/missing"), None, async { out.create("/c17/missing", "1", None).await.unwrap() }).await);
+}
+
+async fn c18_retry_limit(h: &H) {
+    let k = "/c18/k";
+    let out = h.b.db();
+    h.a.db().create(k, "0", None).await.unwrap();
+    let mut txn = h.a.txn_with_retries(9);
+    let mut passes = 0;
+    let err = loop {
+        passes += 1;
+        txn.get(k).await.unwrap();
+        out.update(k, &passes.to_string(), None).await.unwrap();
+        txn.create(&format!("/c18/out-{passes}"), "x", None).await.unwrap();
+        match txn.commit().await {
+            Ok(true) => panic!("must not commit"),
+            Ok(false) => {}
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(passes, 10);
+    assert_eq!(err.to_string(), "Transaction did not succeed after 9 retries!");
+    assert!(h.a.db().list_keys("/c18/out", 0).await.unwrap().is_empty(), "nothing written");
+
+    // The counter resets on a successful commit.
+    let mut txn = h.a.txn_with_retries(5);
+    let mut pass = 0;
+    let err = loop {
+        txn.get(k).await.unwrap();
+        if pass != 5 {
+            out.update(k, &format!("p{pass}"), None).await.unwrap();
+        }
+        txn.create(&format!("/c18/loop-{pass}"), "x", None).await.unwrap();
+        txn.repeat(false, None);
+        pass += 1;
+        match txn.commit().await {
+            Ok(true) => panic!("looping transaction never finishes"),
+            Ok(false) => {}
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(pass - 1, 11);
+    assert_eq!(err.to_string(), "Transaction did not succeed after 5 retries!");
+}
+
+async fn c19_processing_block_crud(h: &H) {
+    let wf = Workflow::new("realtime", "test", "0.1");
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let mut txn = h.a.txn();
+        let id = loop {
+            let id = txn.new_processing_block_id("realtime").await.unwrap();
+            txn.create_processing_block(&ProcessingBlock::new(&id, Value::Null, wf.clone()).unwrap()).await.unwrap();
+            if txn.commit().await.unwrap() {
+                break id;
+            }
+        };
+        ids.push(id);
+    }
+    let today = sdp_config::entity::today();
+    assert_eq!(ids, vec![format!("realtime-{today}-0000"), format!("realtime-{today}-0001")]);
+    let mut txn = h.a.txn();
+    assert_eq!(txn.list_processing_blocks("").await.unwrap(), ids);
+    let pb = txn.get_processing_block(&ids[0]).await.unwrap().unwrap();
+    assert_eq!((pb.pb_id.as_str(), &pb.workflow, &pb.sbi_id), (ids[0].as_str(), &wf, &Value::Null));
+    assert_eq!(msg(txn.create_processing_block(&pb).await), format!("Cannot create /pb/{}, as it already exists!", ids[0]));
+    let mut pb2 = pb.clone();
+    pb2.parameters = json!({"a": 1});
+    pb2.scan_parameters = json!({"4": {}});
+    loop {
+        txn.update_processing_block(&pb2).await.unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    let mut txn = h.b.txn();
+    let back = txn.get_processing_block(&ids[0]).await.unwrap().unwrap();
+    assert_eq!(back, pb2);
+    assert_eq!(back.sbi_id, Value::Null);
+    assert_eq!(txn.get_processing_block("nope").await.unwrap(), None);
+    // Stored canonically.
+    let (raw, _) = h.a.db().get(&format!("/pb/{}", ids[0]), None).await.unwrap();
+    assert_eq!(raw.unwrap(), sdp_config::json::dumps(&pb2.to_value()));
+}
+
+async fn c20_ownership(h: &H) {
+    let wf = Workflow::new("realtime", "testdask", "0.1.0");
+    let id = "realtime-20191121-0000";
+    let mut txn = h.a.txn();
+    loop {
+        txn.create_processing_block(&ProcessingBlock::new(id, Value::Null, wf.clone()).unwrap()).await.unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    let lease = h.a.lease(5).await.unwrap();
+    let mut txn = h.a.txn();
+    loop {
+        txn.take_processing_block(id, lease.id()).await.unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    let mut txn = h.a.txn();
+    assert_eq!(txn.get_processing_block_owner(id).await.unwrap().as_ref(), Some(h.a.owner()));
+    assert!(txn.is_processing_block_owner(id).await.unwrap());
+    let owner = txn.get_processing_block_owner(id).await.unwrap().unwrap();
+    assert!(owner["command"].is_array() && owner["hostname"].is_string() && owner["pid"].is_u64());
+    // A second client cannot take it.
+    let b = Config::new(h.b.db().backend().clone()).with_owner(json!({"command": ["other"], "hostname": "h", "pid": 2}));
+    let mut tb = b.txn();
+    assert!(!tb.is_processing_block_owner(id).await.unwrap());
+    let lb = b.client_lease().await.unwrap();
+    assert_eq!(msg(tb.take_processing_block(id, lb).await), format!("Cannot create /pb/{id}/owner, as it already exists!"));
+    lease.revoke().await.unwrap();
+    let mut txn = h.a.txn();
+    assert_eq!(txn.get_processing_block_owner(id).await.unwrap(), None);
+    assert!(!txn.is_processing_block_owner(id).await.unwrap());
+
+    // By workflow, on the client lease, until close().
+    let mut tb = b.txn();
+    assert_eq!(tb.take_processing_block_by_workflow(&Workflow::new("realtime", "nope", "0.1.0"), lb).await.unwrap(), None);
+    let got = loop {
+        let got = tb.take_processing_block_by_workflow(&wf, lb).await.unwrap();
+        if tb.commit().await.unwrap() {
+            break got;
+        }
+    };
+    assert_eq!(got.unwrap().pb_id, id);
+    let mut tb = b.txn();
+    assert!(tb.is_processing_block_owner(id).await.unwrap());
+    b.close().await.unwrap();
+    let mut tb = b.txn();
+    assert_eq!(tb.get_processing_block_owner(id).await.unwrap(), None);
+}
+
+async fn c21_pb_state(h: &H) {
+    let id = "teststate-00000000-0000";
+    let mut txn = h.a.txn();
+    assert_eq!(txn.get_processing_block_state(id).await.unwrap(), None);
+    let s1 = json!({"state": "executing", "subarray": "ON-test", "obsState": "SCANNING-test"});
+    let s2 = json!({"state": "error"});
+    loop {
+        txn.create_processing_block_state(id, &s1).await.unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    let mut txn = h.a.txn();
+    assert_eq!(txn.get_processing_block_state(id).await.unwrap(), Some(s1.clone()));
+    assert!(matches!(txn.create_processing_block_state(id, &s2).await, Err(Error::Collision { .. })));
+    assert_eq!(msg(txn.update_processing_block_state(id, &json!("not a dict")).await), "Value must be a JSON object (dictionary)!");
+    loop {
+        txn.update_processing_block_state(id, &s2).await.unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!(h.b.txn().get_processing_block_state(id).await.unwrap(), Some(s2));
+}
+
+async fn c22_id_allocation_reuses_gaps(h: &H) {
+    let d = sdp_config::entity::today();
+    let wf = Workflow::new("realtime", "w", "1");
+    for i in 0..2 {
+        let id = format!("realtime-{d}-000{i}");
+        h.a.db().create(&format!("/pb/{id}"), &ProcessingBlock::new(&id, Value::Null, wf.clone()).unwrap().to_json(), None).await.unwrap();
+    }
+    h.a.db().delete(&format!("/pb/realtime-{d}-0000"), DeleteOptions::default()).await.unwrap();
+    let mut txn = h.a.txn();
+    assert_eq!(txn.new_processing_block_id("realtime").await.unwrap(), format!("realtime-{d}-0000"));
+    assert_eq!(txn.new_processing_block_id("batch").await.unwrap(), format!("batch-{d}-0000"));
+    assert_eq!(txn.new_processing_block_id_on("realtime", "20191121").await.unwrap(), "realtime-20191121-0000");
+}
+
+async fn c23_stored_key_encoding(h: &H) {
+    let db = h.a.db();
+    db.create("/pb/a", "{}", None).await.unwrap();
+    db.create("/deploy/b", "{}", None).await.unwrap();
+    db.create("/pb/a/owner", "{}", None).await.unwrap();
+    let (kvs, _) = h.raw.range(&KeyRange::Prefix(String::new()), None, true).await.unwrap();
+    let keys: Vec<&str> = kvs.iter().map(|kv| kv.key.as_str()).collect();
+    assert_eq!(keys, vec!["2/deploy/b", "2/pb/a", "3/pb/a/owner"]);
+}
+
+async fn concurrent_allocation_has_no_duplicates(h: &H) {
+    let wf = Workflow::new("batch", "w", "1");
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let cfg = if i % 2 == 0 { Config::new(h.a.db().backend().clone()) } else { Config::new(h.b.db().backend().clone()) };
+        let wf = wf.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut txn = cfg.txn();
+            loop {
+                let id = txn.new_processing_block_id("batch").await.unwrap();
+                txn.create_processing_block(&ProcessingBlock::new(&id, Value::Null, wf.clone()).unwrap()).await.unwrap();
+                if txn.commit().await.unwrap() {
+                    break id;
+                }
+            }
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    ids.sort();
+    let d = sdp_config::entity::today();
+    let want: Vec<String> = (0..12).map(|i| format!("batch-{d}-{i:04}")).collect();
+    assert_eq!(ids, want);
+    assert_eq!(h.a.txn().list_processing_blocks("batch-").await.unwrap(), want);
+}
+
+async fn oversized_transaction_fails_clearly(h: &H) {
+    let db = h.a.db();
+    // 130 keys, created in chunks that fit.
+    for chunk in 0..2 {
+        let mut txn = h.a.txn();
+        loop {
+            for i in 0..65 {
+                txn.create(&format!("/big/k{:03}", chunk * 65 + i), "v", None).await.unwrap();
+            }
+            if txn.commit().await.unwrap() {
+                break;
+            }
+        }
+    }
+    assert_eq!(db.list_keys("/big/", 0).await.unwrap().len(), 130);
+    // One transaction that read all 130 and writes one: 131 compares > 128.
+    let mut txn = h.a.txn();
+    for i in 0..130 {
+        txn.get(&format!("/big/k{i:03}")).await.unwrap();
+    }
+    txn.create("/big/marker", "x", None).await.unwrap();
+    let e = txn.commit().await.unwrap_err();
+    assert!(matches!(e, Error::Runtime(_)));
+    assert!(e.to_string().contains("etcd accepts at most 128"), "{e}");
+    assert_eq!(db.get("/big/marker", None).await.unwrap().0, None, "nothing written");
+    // Listing the same keys costs one compare per key plus one for the range.
+    let mut txn = h.a.txn();
+    txn.list_keys("/big/", 0).await.unwrap();
+    txn.create("/big/marker", "x", None).await.unwrap();
+    assert!(txn.commit().await.is_err());
+    // Reading 100 is fine.
+    let mut txn = h.a.txn();
+    loop {
+        for i in 0..100 {
+            txn.get(&format!("/big/k{i:03}")).await.unwrap();
+        }
+        txn.create("/big/marker", "x", None).await.unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert!(db.get("/big/marker", None).await.unwrap().0.is_some());
+}
+
+async fn deployments_and_device_state(h: &H) {
+    let d = Deployment::new("realtime-x-dask", "helm", json!({"chart": "stable/dask", "values": {"a": 1}})).unwrap();
+    let other = Deployment::new("realtime-x-daskother", "helm", json!({})).unwrap();
+    let mut txn = h.a.txn();
+    loop {
+        txn.create_deployment(&d).await.unwrap();
+        txn.create_deployment(&other).await.unwrap();
+        txn.create_subarray("01", &json!({"state": "OFF"})).await.unwrap();
+        txn.create_master(&json!({"state": "ON"})).await.unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    h.a.db().create("/deploy/realtime-x-dask/state", "{}", None).await.unwrap();
+    let mut txn = h.a.txn();
+    assert_eq!(txn.list_deployments("").await.unwrap(), vec!["realtime-x-dask", "realtime-x-daskother"]);
+    assert_eq!(txn.get_deployment("realtime-x-dask").await.unwrap(), Some(d.clone()));
+    assert_eq!(txn.get_deployment("missing").await.unwrap(), None);
+    assert_eq!(txn.list_subarrays().await.unwrap(), vec!["01"]);
+    assert_eq!(txn.get_master().await.unwrap(), Some(json!({"state": "ON"})));
+    loop {
+        txn.delete_deployment(&d).await.unwrap();
+        txn.update_subarray("01", &json!({"state": "ON"})).await.unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!(h.a.db().list_keys("/deploy/", 3).await.unwrap(), vec!["/deploy/realtime-x-daskother"]);
+    assert_eq!(h.b.txn().get_subarray("01").await.unwrap(), Some(json!({"state": "ON"})));
+    // Global prefix.
+    let p = Config::new(h.a.db().backend().clone()).with_prefix("/__test");
+    let mut txn = p.txn();
+    loop {
+        let id = txn.new_processing_block_id("realtime").await.unwrap();
+        txn.create_processing_block(&ProcessingBlock::new(&id, Value::Null, Workflow::new("realtime", "t", "1")).unwrap()).await.unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!(h.a.db().list_keys("/__test/pb/", 0).await.unwrap().len(), 1);
+    assert!(h.a.db().list_keys("/pb/", 0).await.unwrap().is_empty());
+}
+
+async fn allocation_scales_past_txn_limit(h: &H) {
+    // 140 PBs of one type on one day: listing them must not cost one compare each.
+    let wf = Workflow::new("realtime", "w", "1");
+    for i in 0..140 {
+        let mut txn = h.a.txn();
+        let id = loop {
+            let id = txn.new_processing_block_id_on("realtime", "20191121").await.unwrap();
+            txn.create_processing_block(&ProcessingBlock::new(&id, Value::Null, wf.clone()).unwrap()).await.unwrap();
+            if txn.commit().await.unwrap() {
+                break id;
+            }
+        };
+        assert_eq!(id, format!("realtime-20191121-{i:04}"));
+    }
+    // A concurrent creation in the range forces a retry; a concurrent deletion does not.
+    for (outside_create, want_passes) in [(true, 2), (false, 1)] {
+        let mut txn = h.a.txn();
+        let mut passes = 0;
+        loop {
+            passes += 1;
+            let id = txn.new_processing_block_id_on("realtime", "20191121").await.unwrap();
+            if passes == 1 {
+                if outside_create {
+                    h.b.db().create(&format!("/pb/{id}"), "{}", None).await.unwrap();
+                } else {
+                    h.b.db().delete("/pb/realtime-20191121-0007", DeleteOptions::default()).await.unwrap();
+                }
+            }
+            txn.create_processing_block(&ProcessingBlock::new(&id, Value::Null, wf.clone()).unwrap()).await.unwrap();
+            if txn.commit().await.unwrap() {
+                break;
+            }
+        }
+        assert_eq!(passes, want_passes, "outside create: {outside_create}");
+    }
+    assert_eq!(h.a.txn().list_processing_blocks("realtime-20191121-").await.unwrap().len(), 142);
+}
