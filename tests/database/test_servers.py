@@ -40,6 +40,25 @@ def test_rust_server_by_plain_name(rust_server, database):
     assert database.get_device_info("dserver/TestDevice/test").exported == 1
 
 
+def test_rust_server_events_in_database_mode(rust_server):
+    """DB-mode event topics (tango://<TANGO_HOST>/...): change events pushed by the device and
+    periodic events from polling reach a client that found the device by name."""
+    dev = tango.DeviceProxy("test/device/1")
+    dev.command_inout("Init")
+    changes, periodic = [], []
+    e1 = dev.subscribe_event("obsState", tango.EventType.CHANGE_EVENT, changes.append)
+    e2 = dev.subscribe_event("counter", tango.EventType.PERIODIC_EVENT, periodic.append)
+    try:
+        dev.command_inout("AssignResources", "{}")
+        wait_for(lambda: [e.attr_value.value for e in changes if not e.err][-1:] == [2], f"no change event: {changes}", timeout=10)
+        wait_for(lambda: sum(1 for e in periodic if not e.err) >= 3, f"no periodic events: {periodic}", timeout=10)
+        assert changes[-1].attr_name.startswith(f"tango://{os.environ['TANGO_HOST']}/test/device/1/"), changes[-1].attr_name
+    finally:
+        dev.unsubscribe_event(e1)
+        dev.unsubscribe_event(e2)
+    dev.command_inout("Init")
+
+
 def test_itango_lsdev_lists_registered_devices(rust_server):
     # the project's device list, loaded with `sdp database load` (works with any Tango DB)
     out = subprocess.run([str(SDP), "database", "load", str(REPO_ROOT / "devices" / "devices.json")],
