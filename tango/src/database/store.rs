@@ -191,7 +191,10 @@ fn parse_put_list(argin: &[String], at: usize, origin: &str) -> R<Vec<(String, V
 }
 
 /// Parse `[n_attr, (attr, n_props, (prop, n_values, values...)*)*]` starting at `argin[at]`.
-fn parse_attr_put_list(argin: &[String], at: usize, origin: &str) -> R<Vec<(String, Vec<(String, Vec<String>)>)>> {
+/// Properties to write: (name, values).
+type PropList = Vec<(String, Vec<String>)>;
+
+fn parse_attr_put_list(argin: &[String], at: usize, origin: &str) -> R<Vec<(String, PropList)>> {
     let bad = |why: String| {
         err(
             "DB_IncorrectArguments",
@@ -297,7 +300,7 @@ fn get_attr_props(object: &str, map: Option<&BTreeMap<String, AttrProps>>, attrs
     r
 }
 
-fn put_attr_props(map: &mut BTreeMap<String, AttrProps>, list: Vec<(String, Vec<(String, Vec<String>)>)>) {
+fn put_attr_props(map: &mut BTreeMap<String, AttrProps>, list: Vec<(String, PropList)>) {
     for (attr, props) in list {
         let entry = map.entry(lc(&attr)).or_insert_with(|| AttrProps { name: attr.clone(), props: PropMap::new() });
         put_props(&mut entry.props, props);
@@ -408,7 +411,7 @@ impl Store {
     pub fn add_server(&mut self, argin: &[String]) -> R<()> {
         const O: &str = "AddServer()";
         need_args(argin, 3, "server, device, class", O)?;
-        if (argin.len() - 1) % 2 != 0 {
+        if !(argin.len() - 1).is_multiple_of(2) {
             return Err(err("DB_IncorrectArguments", format!("after the server name, devices and classes come in pairs; got {} element(s)", argin.len() - 1), O));
         }
         check_server_name(&argin[0], O)?;
