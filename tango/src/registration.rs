@@ -87,16 +87,26 @@ fn query_devices(db: &Database, server: &str, classes: &[String]) -> Result<Vec<
             if !class_props.contains_key(class) {
                 class_props.insert(class.clone(), db.class_properties(class)?);
             }
-            let mut properties = class_props[class].clone();
-            for (k, v) in db.device_properties(&name)? {
-                // device properties override class properties of the same (case-insensitive) name
-                properties.retain(|ck, _| !ck.eq_ignore_ascii_case(&k));
-                properties.insert(k, v);
-            }
+            let properties = merge(class_props[class].clone(), db.device_properties(&name)?);
             out.push(DeviceContext { name, class: class.clone(), properties });
         }
     }
     Ok(out)
+}
+
+/// Device properties override class properties of the same (case-insensitive) name.
+fn merge(mut class: Properties, device: Properties) -> Properties {
+    for (k, v) in device {
+        class.retain(|ck, _| !ck.eq_ignore_ascii_case(&k));
+        class.insert(k, v);
+    }
+    class
+}
+
+/// The context of a device with its properties read again (blocking; for `Init`).
+pub fn reload_properties(db: &Database, ctx: &DeviceContext) -> Result<DeviceContext, ClientError> {
+    let properties = merge(db.class_properties(&ctx.class)?, db.device_properties(&ctx.name)?);
+    Ok(DeviceContext { properties, ..ctx.clone() })
 }
 
 /// The IOR of one of our objects: Device_5, IIOP 1.2 to `host:port`, key = lower-cased name.

@@ -98,7 +98,8 @@ impl ServerOptions {
     }
 }
 
-type MakeObject = Box<dyn Fn(&DeviceContext) -> Arc<dyn DeviceObject> + Send + Sync>;
+/// Builds a device object from its context; with a database, `Init` re-reads the properties.
+type MakeObject = Box<dyn Fn(&DeviceContext, Option<Arc<crate::dbclient::Database>>) -> Arc<dyn DeviceObject> + Send + Sync>;
 
 struct ClassReg {
     name: String,
@@ -126,16 +127,29 @@ impl Server {
 
     /// Host devices of type `D`, built by `factory` from their context: name, class and the
     /// properties the database holds for them (empty with `-nodb`). `Init` rebuilds the device
-    /// from the same context.
+    /// with its properties read again from the database, as cppTango devices do.
     pub fn class_with<D: Device>(mut self, factory: impl Fn(&DeviceContext) -> D + Send + Sync + 'static) -> Self {
         let class = Arc::new(D::class());
         let name = class.name().to_string();
         let factory = Arc::new(factory);
         self.classes.push(ClassReg {
             name,
-            make: Box::new(move |ctx: &DeviceContext| {
-                let (owned, factory) = (ctx.clone(), factory.clone());
-                let per_device: Factory<D> = Arc::new(move |_: &str| factory(&owned));
+            make: Box::new(move |ctx: &DeviceContext, db: Option<Arc<crate::dbclient::Database>>| {
+                let (current, factory) = (std::sync::Mutex::new(ctx.clone()), factory.clone());
+                let first = std::sync::atomic::AtomicBool::new(true);
+                let per_device: Factory<D> = Arc::new(move |_: &str| {
+                    let mut cur = current.lock().unwrap_or_else(|p| p.into_inner());
+                    // The first call is the construction (properties just read); later ones are Init.
+                    if !first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                        if let Some(db) = &db {
+                            match registration::reload_properties(db, &cur) {
+                                Ok(fresh) => *cur = fresh,
+                                Err(e) => tracing::warn!(device = %cur.name, "Init: cannot re-read properties from the Tango database ({e}); keeping the previous ones"),
+                            }
+                        }
+                    }
+                    factory(&cur)
+                });
                 Arc::new(DeviceCell::new(&ctx.name, class.clone(), per_device)) as Arc<dyn DeviceObject>
             }),
         });
@@ -225,7 +239,7 @@ impl Server {
             .iter()
             .map(|ctx| {
                 let class = self.classes.iter().find(|c| c.name == ctx.class).expect("contexts come from the registered classes");
-                (class.make)(ctx)
+                (class.make)(ctx, db.clone())
             })
             .collect();
         let device_names: Vec<String> = contexts.iter().map(|c| c.name.clone()).collect();

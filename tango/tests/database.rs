@@ -101,13 +101,35 @@ async fn server_registers_in_the_embedded_database() {
     .await;
     assert!(admin.exported);
 
+    // 3b. Init re-reads the properties from the database
+    let c = client.clone();
+    let key0 = Ior::parse(&import.ior).unwrap().iiop().unwrap().object_key.clone();
+    let addr0 = running.addr;
+    let after_init = blocking(move || {
+        c.put_device_property("test/configured/1", &[("Greeting".to_string(), vec!["welcome".to_string()])].into()).unwrap();
+        let mut conn = Connection::connect(&addr0.to_string(), Duration::from_secs(3)).unwrap();
+        conn.command_inout(&key0, "Init", &CmdValue::Void).unwrap();
+        conn.command_inout(&key0, "Greet", &CmdValue::String("back".into())).unwrap()
+    })
+    .await;
+    assert_eq!(after_init, CmdValue::String("welcome back".into()));
+
     // 4. the database goes away: the device keeps working
     db.server.shutdown();
     db.server.wait().await;
     let key = Ior::parse(&import.ior).unwrap().iiop().unwrap().object_key.clone();
     let addr = running.addr;
     let r = blocking(move || Connection::connect(&addr.to_string(), Duration::from_secs(3)).unwrap().command_inout(&key, "Greet", &CmdValue::String("again".into()))).await;
-    assert_eq!(r.unwrap(), CmdValue::String("hi again".into()));
+    assert_eq!(r.unwrap(), CmdValue::String("welcome again".into()));
+    // Init without a database: the device keeps the properties it had
+    let key = Ior::parse(&import.ior).unwrap().iiop().unwrap().object_key.clone();
+    let r = blocking(move || {
+        let mut conn = Connection::connect(&addr.to_string(), Duration::from_secs(5)).unwrap();
+        conn.command_inout(&key, "Init", &CmdValue::Void).unwrap();
+        conn.command_inout(&key, "Greet", &CmdValue::String("still".into()))
+    })
+    .await;
+    assert_eq!(r.unwrap(), CmdValue::String("welcome still".into()));
 
     // 5. shutdown with the database gone: logged, not fatal
     running.shutdown();
