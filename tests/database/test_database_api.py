@@ -1,5 +1,9 @@
 """PyTango's `tango.Database()` API against the database under test (same suite for every kind)."""
 
+import os
+import shutil
+import subprocess
+
 import pytest
 import tango
 
@@ -186,3 +190,20 @@ def test_server_start_cache_layout(database, host, release):
     got = list(database.command_inout("DbGetDataForServerCache", ["Cache/c", host]))
     assert got[:len(expected)] == expected
     assert list(database.command_inout("DbGetDataForServerCache", ["Nope/n", "vm"])) == ["dserver/Nope/n", "Not Found"]
+
+
+@pytest.mark.skipif(shutil.which("tango_admin") is None, reason="tango_admin (Debian libtango-tools) is not installed")
+def test_cpptango_tango_admin_tool(database):
+    """Debian's tango_admin (a cppTango 9.3 client) manages servers in the database."""
+    def admin(*args):
+        return subprocess.run(["tango_admin", *args], capture_output=True, text=True, timeout=60, env=os.environ.copy())
+    assert admin("--ping-database", "5").returncode == 0
+    assert admin("--add-server", "AdmTool/1", "AdmClass", "adm/tool/1,adm/tool/2").returncode == 0
+    assert admin("--check-device", "adm/tool/2").returncode == 0
+    assert admin("--check-device", "adm/tool/9").returncode != 0
+    assert admin("--add-property", "adm/tool/1", "Speed", "3").returncode == 0
+    assert list(database.get_device_property("adm/tool/1", "Speed")["Speed"]) == ["3"]
+    assert "AdmTool" in admin("--server-list").stdout.split()
+    assert admin("--server-instance-list", "AdmTool").stdout.split() == ["1"]
+    assert admin("--delete-server", "AdmTool/1").returncode == 0
+    assert "AdmTool" not in admin("--server-list").stdout.split()
