@@ -95,3 +95,12 @@ fuzz: fuzz-corpus
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run giop_decode corpus/giop_decode seeds/giop_decode -- \
 	  -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
+
+## bench: ours vs cppTango TangoTest vs PyTango, same client and run -> bench/results.md + .png
+.PHONY: bench
+bench: deps
+	@dpkg-query -W -f='$${Status}' tango-test 2>/dev/null | grep -q "install ok installed" || \
+	  { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq tango-test; }
+	$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install -q matplotlib
+	cargo build --release -p tango --bins
+	bench/run.sh

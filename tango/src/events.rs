@@ -131,7 +131,15 @@ pub fn payload(value: &impl Encode) -> Vec<u8> {
 
 enum Outgoing {
     Event([Vec<u8>; 4]),
+    /// A client was just given this topic: hold its events until the client's SUB socket has
+    /// subscribed (the ZMQ "slow joiner" race), at most [`JOIN_WAIT`].
+    Expect(String),
 }
+
+/// How long events of a newly subscribed topic wait for the subscriber's SUB socket.
+const JOIN_WAIT: Duration = Duration::from_secs(2);
+/// Events held per waiting topic at most.
+const JOIN_QUEUE: usize = 10_000;
 
 /// What clients need to know to subscribe (the reply of ZmqEventSubscriptionChange).
 #[derive(Debug, Clone)]
@@ -210,8 +218,12 @@ impl EventHub {
     /// thread. `advertise_host` is what clients are told to connect to.
     pub fn start(naming: TopicNaming, bind_host: &str, advertise_host: &str) -> Result<Arc<EventHub>, String> {
         let ctx = zmq::Context::new();
-        let make = |what: &str| -> Result<(zmq::Socket, String), String> {
-            let s = ctx.socket(zmq::PUB).map_err(|e| format!("cannot create the {what} socket: {e}"))?;
+        let make = |what: &str, kind: zmq::SocketType| -> Result<(zmq::Socket, String), String> {
+            let s = ctx.socket(kind).map_err(|e| format!("cannot create the {what} socket: {e}"))?;
+            if kind == zmq::XPUB {
+                // see every subscription, also a second client's to the same topic
+                s.set_xpub_verbose(true).map_err(|e| e.to_string())?;
+            }
             s.set_sndhwm(HWM).map_err(|e| e.to_string())?;
             s.set_linger(0).map_err(|e| e.to_string())?;
             let host = if bind_host == "0.0.0.0" { "*" } else { bind_host };
@@ -220,8 +232,9 @@ impl EventHub {
             let port = ep.rsplit(':').next().unwrap_or("0").to_string();
             Ok((s, format!("tcp://{advertise_host}:{port}")))
         };
-        let (hb, hb_ep) = make("heartbeat")?;
-        let (ev, ev_ep) = make("event")?;
+        let (hb, hb_ep) = make("heartbeat", zmq::PUB)?;
+        // XPUB: like PUB, and it tells us when a subscriber's subscription arrives
+        let (ev, ev_ep) = make("event", zmq::XPUB)?;
         let (tx, rx) = sync_channel(QUEUE);
         let (maj, min, pat) = zmq::version();
         let hub = Arc::new(EventHub {
@@ -266,6 +279,8 @@ impl EventHub {
         if fresh {
             st.counters.insert(topic.clone(), 0);
         }
+        drop(st);
+        let _ = self.tx.try_send(Outgoing::Expect(topic.clone()));
         topic
     }
 
@@ -501,9 +516,13 @@ fn numbers(d: &AttrData) -> Option<Vec<f64>> {
 }
 
 /// The publisher thread: owns the sockets (libzmq sockets are not thread-safe), sends
-/// queued events, and heartbeats every 9 s once somebody subscribed.
+/// queued events, holds the events of just-subscribed topics until the subscriber's SUB socket
+/// has joined, and heartbeats every 9 s once somebody subscribed.
 fn publisher(_ctx: zmq::Context, hb: zmq::Socket, ev: zmq::Socket, rx: Receiver<Outgoing>, hb_topic: String, hub: std::sync::Weak<EventHub>) {
+    use std::collections::VecDeque;
     let mut next_hb = Instant::now() + HEARTBEAT_PERIOD;
+    // topic → (give up waiting at, held events)
+    let mut joining: HashMap<Vec<u8>, (Instant, VecDeque<[Vec<u8>; 4]>)> = HashMap::new();
     let send = |s: &zmq::Socket, frames: &[Vec<u8>]| {
         for (i, f) in frames.iter().enumerate() {
             let flags = if i + 1 < frames.len() { zmq::SNDMORE } else { 0 } | zmq::DONTWAIT;
@@ -512,12 +531,50 @@ fn publisher(_ctx: zmq::Context, hb: zmq::Socket, ev: zmq::Socket, rx: Receiver<
             }
         }
     };
+    let flush = |q: VecDeque<[Vec<u8>; 4]>| {
+        for frames in q {
+            send(&ev, &frames);
+        }
+    };
     loop {
-        let wait = next_hb.saturating_duration_since(Instant::now());
+        // Short waits while topics are joining, so their subscriptions are seen promptly.
+        let mut wait = next_hb.saturating_duration_since(Instant::now());
+        if !joining.is_empty() {
+            wait = wait.min(Duration::from_millis(2));
+        }
         match rx.recv_timeout(wait) {
-            Ok(Outgoing::Event(frames)) => send(&ev, &frames),
+            Ok(Outgoing::Event(frames)) => match joining.get_mut(&frames[0]) {
+                Some((_, q)) if q.len() < JOIN_QUEUE => q.push_back(frames),
+                Some(_) => {}
+                None => send(&ev, &frames),
+            },
+            Ok(Outgoing::Expect(topic)) => {
+                let e = joining.entry(topic.into_bytes()).or_insert_with(|| (Instant::now(), VecDeque::new()));
+                e.0 = Instant::now() + JOIN_WAIT;
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
+        }
+        // Subscriptions that arrived: `1` + topic prefix.
+        while let Ok(msg) = ev.recv_bytes(zmq::DONTWAIT) {
+            if msg.first() == Some(&1) {
+                let prefix = &msg[1..];
+                let ready: Vec<Vec<u8>> = joining.keys().filter(|t| t.starts_with(prefix)).cloned().collect();
+                for t in ready {
+                    if let Some((_, q)) = joining.remove(&t) {
+                        flush(q);
+                    }
+                }
+            }
+        }
+        if !joining.is_empty() {
+            let now = Instant::now();
+            let late: Vec<Vec<u8>> = joining.iter().filter(|(_, (until, _))| *until <= now).map(|(t, _)| t.clone()).collect();
+            for t in late {
+                if let Some((_, q)) = joining.remove(&t) {
+                    flush(q);
+                }
+            }
         }
         if Instant::now() >= next_hb {
             next_hb = Instant::now() + HEARTBEAT_PERIOD;

@@ -298,12 +298,20 @@ def test_stalled_subscriber_keeps_server_memory_bounded(server):
     dp = tango.DeviceProxy(server.dev_url)
     base = rss_kb(server.proc.pid)
     try:
-        for _ in range(20):  # 200 000 events nobody reads
+        # 200 000 events nobody reads: queues fill up to their bounds...
+        for _ in range(20):
             dp.command_inout("PushCounter", 10_000)
-        time.sleep(0.5)
-        grown = rss_kb(server.proc.pid) - base
-        # 200 000 events of ~150 bytes would be ~30 MB if queued without bound
-        assert grown < 20_000, f"server RSS grew by {grown} kB with a stalled subscriber"
+        time.sleep(0.3)
+        filled = rss_kb(server.proc.pid)
+        # ...and 400 000 more must not grow the server further (a queue without bound would
+        # add ~60 MB here)
+        for _ in range(40):
+            dp.command_inout("PushCounter", 10_000)
+        time.sleep(0.3)
+        after = rss_kb(server.proc.pid)
+        print(f"\nstalled subscriber: server RSS {base} -> {filled} (200k events) -> {after} kB (600k events)")
+        assert after - filled < 8_000, f"RSS {base} -> {filled} -> {after} kB with a stalled subscriber"
+        assert after - base < 64_000, f"RSS {base} -> {filled} -> {after} kB with a stalled subscriber"
         dp.ping()  # and the device still answers
     finally:
         sub.close(0)
