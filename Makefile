@@ -9,19 +9,20 @@ SHELL := /bin/bash
 VENV      ?= .venv
 PY        := $(VENV)/bin/python
 PORT      ?= 45450
-APT_PKGS  := protobuf-compiler etcd-server etcd-client
+APT_PKGS  := protobuf-compiler etcd-server etcd-client tango-test mariadb-server dbconfig-no-thanks tango-db
 # the server the interop suite drives: rust (our binary) or pytango (reference_device.py)
 TANGO_SERVER      ?= rust
 TANGO_TEST_BINARY ?= target/debug/TestDevice
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps apt-deps venv build test cargo-test interop interop-reference run fuzz fuzz-corpus
+.PHONY: help deps apt-deps venv build test cargo-test interop interop-reference run database-tests fuzz fuzz-corpus
 
 help:
 	@echo "make run        build and start the test device server on 127.0.0.1:$(PORT) (nodb)"
 	@echo "make test       deps + build + cargo test + PyTango interop suite"
 	@echo "make deps       apt packages ($(APT_PKGS)) and the Python venv $(VENV)"
 	@echo "make interop-reference   run the interop suite against the PyTango reference server"
+	@echo "make database-tests      Tango database suite: embedded, PyTango sqlite, C++ DataBaseds + MariaDB"
 	@echo "make fuzz       cargo-fuzz the GIOP/CDR decoders for FUZZ_SECONDS (default 60); see fuzz/README.md"
 	@echo "make deploy_all KUBE_NAMESPACE=integration   Helm-install SDP on Kubernetes (see docs/kubernetes.md; also delete_all, show, lint, template, images, charts-test)"
 
@@ -66,7 +67,16 @@ interop: venv
 interop-reference: venv
 	TANGO_SERVER=pytango $(VENV)/bin/pytest tests/interop -q
 
-test: deps build cargo-test interop
+## database-tests: the Tango database suite against each database: our embedded one, PyTango's
+## sqlite DataBaseds and Debian's C++ DataBaseds on a throwaway MariaDB (all on 127.0.0.1)
+TANGO_DB_KINDS ?= embedded pytango mariadb
+database-tests: venv
+	@set -e; for kind in $(TANGO_DB_KINDS); do \
+	  echo "== database suite against: $$kind"; \
+	  TANGO_DB_KIND=$$kind TANGO_TEST_BINARY=$(TANGO_TEST_BINARY) $(VENV)/bin/pytest tests/database -q -p no:cacheprovider; \
+	done
+
+test: deps build cargo-test interop database-tests
 
 run: build
 	@echo "Starting TestDevice (instance 'test', no database) on 127.0.0.1:$(PORT). Ctrl-C stops it."

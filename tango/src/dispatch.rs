@@ -27,6 +27,9 @@ pub struct ServerIdentity {
     pub exec: String,
     pub instance: String,
     pub host: String,
+    /// `TANGO_HOST` as given when the server runs with a database (`None` with `-nodb`);
+    /// DB-mode event topics embed it verbatim.
+    pub tango_host: Option<String>,
 }
 
 impl ServerIdentity {
@@ -42,6 +45,8 @@ impl ServerIdentity {
 pub struct Dispatcher {
     pub identity: ServerIdentity,
     objects: HashMap<String, Arc<dyn DeviceObject>>,
+    /// extra object key → device name (both lower-cased)
+    aliases: HashMap<String, String>,
 }
 
 /// A caller as the black box describes it.
@@ -72,11 +77,29 @@ fn ok(f: impl FnOnce(&mut CdrWriter)) -> Outcome {
 impl Dispatcher {
     pub fn new(identity: ServerIdentity, objects: Vec<Arc<dyn DeviceObject>>) -> Self {
         let objects = objects.into_iter().map(|o| (o.name().to_ascii_lowercase(), o)).collect();
-        Dispatcher { identity, objects }
+        Dispatcher { identity, objects, aliases: HashMap::new() }
+    }
+
+    /// Serve the object `device` also under the object key `key` (case-insensitive).
+    /// `objects()` still lists each object once.
+    pub fn add_alias(&mut self, key: &str, device: &str) {
+        self.aliases.insert(key.to_ascii_lowercase(), device.to_ascii_lowercase());
     }
 
     pub fn object(&self, name: &str) -> Option<&Arc<dyn DeviceObject>> {
-        self.objects.get(&name.to_ascii_lowercase())
+        let key = name.to_ascii_lowercase();
+        self.objects.get(&key).or_else(|| self.aliases.get(&key).and_then(|d| self.objects.get(d)))
+    }
+
+    /// The object an object key names. Keys are lower-cased device names: when they are,
+    /// the lookup allocates nothing (it is on every request's path).
+    fn object_by_key(&self, key: &[u8]) -> Option<&Arc<dyn DeviceObject>> {
+        match std::str::from_utf8(key) {
+            Ok(k) if !k.bytes().any(|b| b.is_ascii_uppercase()) => {
+                self.objects.get(k).or_else(|| self.aliases.get(k).and_then(|d| self.objects.get(d)))
+            }
+            _ => self.object(&String::from_utf8_lossy(key)),
+        }
     }
 
     pub fn objects(&self) -> impl Iterator<Item = &Arc<dyn DeviceObject>> {
@@ -93,12 +116,7 @@ impl Dispatcher {
                 });
             }
             Target::Key(key) => {
-                // Keys are lower-cased device names: look them up without allocating when they are.
-                let found = match std::str::from_utf8(key) {
-                    Ok(k) if !k.bytes().any(|b| b.is_ascii_uppercase()) => self.objects.get(k),
-                    _ => self.objects.get(&String::from_utf8_lossy(key).to_ascii_lowercase()),
-                };
-                match found {
+                match self.object_by_key(key) {
                     None => Outcome::System("OBJECT_NOT_EXIST", OMNI_OBJECT_NOT_EXIST_NOMATCH),
                     Some(obj) => match self.operation(obj.as_ref(), req, peer) {
                         Ok(o) => o,
@@ -468,7 +486,7 @@ mod tests {
 
     #[test]
     fn unknown_object_is_object_not_exist() {
-        let d = Dispatcher::new(ServerIdentity { exec: "X".into(), instance: "i".into(), host: "h".into() }, vec![]);
+        let d = Dispatcher::new(ServerIdentity { exec: "X".into(), instance: "i".into(), host: "h".into(), tango_host: None }, vec![]);
         let req = crate::giop::encode_request(Version::V1_0, 8, true, b"mid_sdp/elt/no_such_device", "ping", |_| {});
         let crate::giop::Message::Request(req) = crate::giop::decode(req).unwrap() else { panic!() };
         let reply = d.handle(&req, &Peer::default()).unwrap();
