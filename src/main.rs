@@ -15,12 +15,16 @@ struct Cli {
 enum Command {
     /// Run the embedded Tango database (sys/database/2), or load registrations into a database.
     Database(cmd::database::DatabaseArgs),
+    /// Start the whole system on this machine: Tango database, etcd, device servers,
+    /// processing controller and local-process deployer.
+    Up(cmd::up::UpArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Database(a) => cmd::database::run(a),
+        Command::Up(a) => cmd::up::run(a),
     };
     std::process::exit(code)
 }

@@ -1,3 +1,4 @@
 //! One module per `sdp` subcommand; each is a thin layer over the library crates.
 
 pub mod database;
+pub mod up;
