@@ -1,0 +1,19 @@
+//! `sdp-devices`: the SDP Tango devices on the native `tango` stack.
+//!
+//! * [`fsm`]: the subarray's obsState machine as one transition table, shared by the command
+//!   handlers, the `is_allowed` guards and the diagram in `docs/obsstate-fsm.md`;
+//! * [`schema`]: command arguments validated against `schemas/*.json` (embedded);
+//! * [`receive`]: receiveAddresses from a CBF output link map (spec §5.4);
+//! * [`cfgdb`]: the link to the configuration DB (processing blocks, persisted subarray
+//!   state, the PB-state watch);
+//! * [`subarray`], [`master`]: the devices `SDPSubarray` and `SDPMaster`.
+
+pub mod cfgdb;
+pub mod fsm;
+pub mod master;
+pub mod receive;
+pub mod schema;
+pub mod subarray;
+
+pub use master::Master;
+pub use subarray::{Services, Subarray};
