@@ -9,13 +9,13 @@ SHELL := /bin/bash
 VENV      ?= .venv
 PY        := $(VENV)/bin/python
 PORT      ?= 45450
-APT_PKGS  := protobuf-compiler etcd-server etcd-client
+APT_PKGS  := protobuf-compiler etcd-server etcd-client tango-test mariadb-server dbconfig-no-thanks tango-db
 # the server the interop suite drives: rust (our binary) or pytango (reference_device.py)
 TANGO_SERVER      ?= rust
 TANGO_TEST_BINARY ?= target/debug/TestDevice
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps apt-deps venv build test cargo-test interop interop-reference run fuzz fuzz-corpus devices-tests
+.PHONY: help deps apt-deps venv build test cargo-test interop interop-reference run database-tests fuzz fuzz-corpus devices-tests
 
 help:
 	@echo "make run        build and start the test device server on 127.0.0.1:$(PORT) (nodb)"
@@ -23,6 +23,7 @@ help:
 	@echo "make deps       apt packages ($(APT_PKGS)) and the Python venv $(VENV)"
 	@echo "make devices-tests  SDPSubarray/SDPMaster scenarios with PyTango and a real etcd (after make build)"
 	@echo "make interop-reference   run the interop suite against the PyTango reference server"
+	@echo "make database-tests      Tango database suite: embedded, PyTango sqlite, C++ DataBaseds + MariaDB"
 	@echo "make fuzz       cargo-fuzz the GIOP/CDR decoders for FUZZ_SECONDS (default 60); see fuzz/README.md"
 
 ## deps: apt packages that are missing (only those), and the venv (only when out of date)
@@ -70,7 +71,16 @@ interop-reference: venv
 devices-tests: venv
 	$(VENV)/bin/pytest tests/devices -q
 
-test: deps build cargo-test interop devices-tests
+## database-tests: the Tango database suite against each database: our embedded one, PyTango's
+## sqlite DataBaseds and Debian's C++ DataBaseds on a throwaway MariaDB (all on 127.0.0.1)
+TANGO_DB_KINDS ?= embedded pytango mariadb
+database-tests: venv
+	@set -e; for kind in $(TANGO_DB_KINDS); do \
+	  echo "== database suite against: $$kind"; \
+	  TANGO_DB_KIND=$$kind TANGO_TEST_BINARY=$(TANGO_TEST_BINARY) $(VENV)/bin/pytest tests/database -q -p no:cacheprovider; \
+	done
+
+test: deps build cargo-test interop database-tests devices-tests
 
 run: build
 	@echo "Starting TestDevice (instance 'test', no database) on 127.0.0.1:$(PORT). Ctrl-C stops it."
@@ -90,3 +100,12 @@ fuzz: fuzz-corpus
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run giop_decode corpus/giop_decode seeds/giop_decode -- \
 	  -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
+
+## bench: ours vs cppTango TangoTest vs PyTango, same client and run -> bench/results.md + .png
+.PHONY: bench
+bench: deps
+	@dpkg-query -W -f='$${Status}' tango-test 2>/dev/null | grep -q "install ok installed" || \
+	  { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq tango-test; }
+	$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install -q matplotlib
+	cargo build --release -p tango --bins
+	bench/run.sh

@@ -27,6 +27,9 @@ pub struct ServerIdentity {
     pub exec: String,
     pub instance: String,
     pub host: String,
+    /// `TANGO_HOST` as given when the server runs with a database (`None` with `-nodb`);
+    /// DB-mode event topics embed it verbatim.
+    pub tango_host: Option<String>,
 }
 
 impl ServerIdentity {
@@ -42,6 +45,8 @@ impl ServerIdentity {
 pub struct Dispatcher {
     pub identity: ServerIdentity,
     objects: HashMap<String, Arc<dyn DeviceObject>>,
+    /// extra object key → device name (both lower-cased)
+    aliases: HashMap<String, String>,
 }
 
 /// A caller as the black box describes it.
@@ -66,11 +71,18 @@ fn ok(f: impl FnOnce(&mut CdrWriter)) -> Outcome {
 impl Dispatcher {
     pub fn new(identity: ServerIdentity, objects: Vec<Arc<dyn DeviceObject>>) -> Self {
         let objects = objects.into_iter().map(|o| (o.name().to_ascii_lowercase(), o)).collect();
-        Dispatcher { identity, objects }
+        Dispatcher { identity, objects, aliases: HashMap::new() }
+    }
+
+    /// Serve the object `device` also under the object key `key` (case-insensitive).
+    /// `objects()` still lists each object once.
+    pub fn add_alias(&mut self, key: &str, device: &str) {
+        self.aliases.insert(key.to_ascii_lowercase(), device.to_ascii_lowercase());
     }
 
     pub fn object(&self, name: &str) -> Option<&Arc<dyn DeviceObject>> {
-        self.objects.get(&name.to_ascii_lowercase())
+        let key = name.to_ascii_lowercase();
+        self.objects.get(&key).or_else(|| self.aliases.get(&key).and_then(|d| self.objects.get(d)))
     }
 
     pub fn objects(&self) -> impl Iterator<Item = &Arc<dyn DeviceObject>> {
@@ -87,8 +99,7 @@ impl Dispatcher {
                 });
             }
             Target::Key(key) => {
-                let name = String::from_utf8_lossy(key).to_ascii_lowercase();
-                match self.objects.get(&name) {
+                match self.object(&String::from_utf8_lossy(key)) {
                     None => Outcome::System("OBJECT_NOT_EXIST", OMNI_OBJECT_NOT_EXIST_NOMATCH),
                     Some(obj) => match self.operation(obj.as_ref(), req, peer) {
                         Ok(o) => o,
@@ -447,7 +458,7 @@ mod tests {
 
     #[test]
     fn unknown_object_is_object_not_exist() {
-        let d = Dispatcher::new(ServerIdentity { exec: "X".into(), instance: "i".into(), host: "h".into() }, vec![]);
+        let d = Dispatcher::new(ServerIdentity { exec: "X".into(), instance: "i".into(), host: "h".into(), tango_host: None }, vec![]);
         let req = crate::giop::encode_request(Version::V1_0, 8, true, b"mid_sdp/elt/no_such_device", "ping", |_| {});
         let crate::giop::Message::Request(req) = crate::giop::decode(req).unwrap() else { panic!() };
         let reply = d.handle(&req, &Peer::default()).unwrap();

@@ -1,0 +1,3 @@
+//! One module per `sdp` subcommand; each is a thin layer over the library crates.
+
+pub mod database;
