@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use sdp_config::{Error as DbError, ProcessingBlock, Workflow};
 use serde_json::{json, Value};
 use tango::device::Outbox;
+use tango::registration::DeviceContext;
 use tango::{Attr, Cmd, DevFailed, DevState, Device, DeviceClass, TangoEnum};
 
 use crate::cfgdb::{ConfigDb, DbSetting, Follow};
@@ -21,15 +22,27 @@ pub const SERVER_VERSION: &str = "0.5.19";
 pub const CLASS: &str = "SDPSubarray";
 
 static TEST_MODE: OnceLock<bool> = OnceLock::new();
+static CLASS_WRITABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Switch test mode on or off for this process (before the class is built): in test mode
-/// obsState is writable so test scenarios can set up states.
+/// Switch test mode on or off for every device of this process (before the class is built):
+/// in test mode obsState is writable so test scenarios can set up states.
 pub fn set_test_mode(on: bool) {
     let _ = TEST_MODE.set(on);
 }
 
+/// Process-wide test mode (`--test-mode`).
 pub fn test_mode() -> bool {
     *TEST_MODE.get().unwrap_or(&false)
+}
+
+/// Declare obsState writable in the class although the process is not in test mode: some
+/// device has the `TestMode` property (each device still checks its own).
+pub fn enable_class_test_mode() {
+    CLASS_WRITABLE.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn obs_state_writable() -> bool {
+    test_mode() || CLASS_WRITABLE.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Process-wide options of the subarray devices.
@@ -74,6 +87,27 @@ impl Services {
         let cbf = std::env::var("TOGGLE_CBF_OUTPUT_LINK").map(|v| v == "1").unwrap_or(false);
         Services::new(DbSetting::from_env(), SubarrayOptions { cbf_output_link: cbf })
     }
+}
+
+/// In Tango DB mode: does any device of server `SDPSubarray/<instance>` have the property
+/// `TestMode` true (device or class property)? Then obsState is declared writable for the
+/// class and each device accepts writes only if its own property says so. A database that
+/// cannot be asked now counts as "no" (the server itself waits for the database).
+pub fn db_test_mode(instance: &str) -> bool {
+    use tango::dbclient::{Database, TangoHost};
+    let Ok(host) = TangoHost::from_env() else { return false };
+    let db = Database::new(host).with_timeout(std::time::Duration::from_secs(2));
+    let server = format!("{CLASS}/{instance}");
+    let Ok(devices) = db.get_device_list(&server, CLASS) else { return false };
+    let class_value = db.class_properties(CLASS).ok().and_then(|p| lookup(&p, "TestMode"));
+    devices.iter().any(|d| {
+        let own = db.device_properties(d).ok().and_then(|p| lookup(&p, "TestMode"));
+        own.or(class_value.clone()).and_then(|v| property_bool(&v)).unwrap_or(false)
+    })
+}
+
+fn lookup(p: &tango::dbclient::Properties, name: &str) -> Option<String> {
+    p.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first().cloned())
 }
 
 /// The part of the subarray that is persisted and restored.
@@ -168,9 +202,50 @@ pub fn subarray_id(device: &str) -> String {
     }
 }
 
+/// Per-device settings: the device properties (Tango DB mode) over the process options.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeviceSettings {
+    /// obsState writable (property `TestMode`, or `--test-mode` for the whole server).
+    pub test_mode: bool,
+    /// Read the CBF output link map from CSP (property `CbfOutputLink`, or
+    /// `TOGGLE_CBF_OUTPUT_LINK=1`).
+    pub cbf_output_link: bool,
+    /// Property `SdpMasterAddress` (default `mid_sdp/elt/master`; kept for the interface).
+    pub master_address: String,
+}
+
+/// A boolean property value as Tango tools write them (`true`, `1`, `yes`, `on`).
+pub fn property_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+impl DeviceSettings {
+    pub fn from_context(ctx: &DeviceContext, options: &SubarrayOptions) -> DeviceSettings {
+        let flag = |name: &str, default: bool| -> bool {
+            match ctx.property_str(name) {
+                None => default,
+                Some(v) => property_bool(v).unwrap_or_else(|| {
+                    eprintln!("{CLASS} {}: property {name} = {v:?} is not a boolean (true/false); using {default}", ctx.name);
+                    default
+                }),
+            }
+        };
+        DeviceSettings {
+            test_mode: flag("TestMode", test_mode()),
+            cbf_output_link: flag("CbfOutputLink", options.cbf_output_link),
+            master_address: ctx.property_str("SdpMasterAddress").unwrap_or("mid_sdp/elt/master").to_string(),
+        }
+    }
+}
+
 pub struct Subarray {
     name: String,
     id: String,
+    settings: DeviceSettings,
     core: Core,
     services: Arc<Services>,
     /// JSON text of `/pb/<pb_id>/state` kept current by a watch.
@@ -207,10 +282,19 @@ impl Subarray {
     /// persisted in the configuration DB; later (the `Init` command) it starts from the
     /// defaults and records them.
     pub fn create(name: &str, services: &Arc<Services>) -> Subarray {
+        Self::create_with(&DeviceContext::new(name, CLASS), services)
+    }
+
+    /// [`Subarray::create`] from a device context (Tango DB mode: properties `TestMode`,
+    /// `CbfOutputLink`, `SdpMasterAddress`).
+    pub fn create_with(ctx: &DeviceContext, services: &Arc<Services>) -> Subarray {
+        let name = ctx.name.as_str();
+        let settings = DeviceSettings::from_context(ctx, &services.options);
         let first = services.created.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_ascii_lowercase());
         let mut d = Subarray {
             name: name.to_string(),
             id: subarray_id(name),
+            settings,
             core: Core::default(),
             services: services.clone(),
             pb_state: Arc::new(Mutex::new(String::new())),
@@ -376,7 +460,7 @@ impl Subarray {
     /// The CBF output link map: the mock one, or (option on) the CSP attribute.
     fn link_map(&self, c: &Value, scan_ids: &[i64]) -> Result<Value, DevFailed> {
         const CMD: &str = "Configure";
-        if !self.services.options.cbf_output_link {
+        if !self.settings.cbf_output_link {
             let Some(first) = scan_ids.first() else {
                 return Err(failed(reason::INVALID, "No scanParameters specified in Configure JSON", CMD));
             };
@@ -424,8 +508,15 @@ impl Device for Subarray {
             .description("Observing state (IDLE 0, CONFIGURING 1, READY 2, SCANNING 3, PAUSED 4, ABORTED 5, FAULT 6)")
             .polled(1000)
             .abs_change(1);
-        let obs = if test_mode() {
+        let obs = if obs_state_writable() {
             obs.write(|d: &mut Subarray, v: ObsState| {
+                if !d.settings.test_mode {
+                    return Err(DevFailed::new(
+                        "API_AttrNotWritable",
+                        format!("obsState of {} is read-only: the device is not in test mode (device property TestMode)", d.name),
+                        format!("{CLASS}.write_obsState()"),
+                    ));
+                }
                 d.core.obs = v;
                 d.persist();
                 Ok(())
@@ -519,6 +610,21 @@ mod tests {
 
     fn reason_of(e: DevFailed) -> (String, String) {
         (e.errors[0].reason.clone(), e.errors[0].desc.clone())
+    }
+
+    #[test]
+    fn properties_override_process_options() {
+        let s = memory_services();
+        let mut ctx = DeviceContext::new("mid_sdp/elt/subarray_5", CLASS);
+        let d = Subarray::create_with(&ctx, &s);
+        assert_eq!(d.settings, DeviceSettings { test_mode: false, cbf_output_link: false, master_address: "mid_sdp/elt/master".into() });
+        ctx.properties.insert("TestMode".into(), vec!["true".into()]);
+        ctx.properties.insert("cbfoutputlink".into(), vec!["1".into()]);
+        ctx.properties.insert("SdpMasterAddress".into(), vec!["a/b/c".into()]);
+        let d = Subarray::create_with(&ctx, &s);
+        assert_eq!(d.settings, DeviceSettings { test_mode: true, cbf_output_link: true, master_address: "a/b/c".into() });
+        assert_eq!(property_bool("False"), Some(false));
+        assert_eq!(property_bool("maybe"), None);
     }
 
     #[test]
