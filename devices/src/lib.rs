@@ -4,11 +4,13 @@
 //!   handlers, the `is_allowed` guards and the diagram in `docs/obsstate-fsm.md`;
 //! * [`schema`]: command arguments validated against `schemas/*.json` (embedded);
 //! * [`receive`]: receiveAddresses from a CBF output link map (spec §5.4);
+//! * [`csp`]: reading the CBF output link map from a CSP attribute;
 //! * [`cfgdb`]: the link to the configuration DB (processing blocks, persisted subarray
 //!   state, the PB-state watch);
 //! * [`subarray`], [`master`]: the devices `SDPSubarray` and `SDPMaster`.
 
 pub mod cfgdb;
+pub mod csp;
 pub mod fsm;
 pub mod master;
 pub mod receive;

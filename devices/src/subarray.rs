@@ -469,11 +469,12 @@ impl Subarray {
         let Some(addr) = c.get("cspCbfOutlinkAddress").and_then(Value::as_str) else {
             return Err(failed(reason::LINK_MAP, "'cspCbfOutlinkAddress' not found in PB configuration", CMD));
         };
-        Err(failed(
-            reason::LINK_MAP,
-            format!("Cannot read the CBF output link map from {addr}: reading CSP attributes is not supported by this server yet (unset TOGGLE_CBF_OUTPUT_LINK to use the mock map)"),
-            CMD,
-        ))
+        let text = crate::csp::read_string_attribute(addr, crate::cfgdb::REQUEST_TIMEOUT)
+            .map_err(|e| failed(reason::LINK_MAP, format!("Cannot read the CBF output link map: {e}"), CMD))?;
+        if text.trim().is_empty() {
+            return Err(failed(reason::LINK_MAP, "CBF Output Link map is empty!", CMD));
+        }
+        serde_json::from_str(&text).map_err(|e| failed(reason::LINK_MAP, format!("cbfOutputLinks is not valid JSON: {e} (read from {addr})"), CMD))
     }
 
     fn configure_scan(&mut self, arg: &str) -> Result<(), DevFailed> {

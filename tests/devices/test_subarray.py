@@ -395,3 +395,69 @@ def test_obs_state_change_events(sub):
         assert wait_for(lambda: seen[-3:] == [READY, SCANNING, READY], timeout=5), seen
     finally:
         sub.unsubscribe_event(eid)
+
+
+# --- A6 with the CBF output link read from CSP ------------------------------------------------
+
+A6_LINK_SIMPLE = {"scanId": 4, "totalChannels": 7, "receiveAddresses": [{"phaseBinId": 0, "fspId": 1, "hosts": [
+    {"host": "192.168.0.0", "channels": [
+        {"portOffset": 9153, "startChannel": 153, "numChannels": 1}, {"portOffset": 9273, "startChannel": 273, "numChannels": 1},
+        {"portOffset": 9313, "startChannel": 313, "numChannels": 1}, {"portOffset": 9529, "startChannel": 529, "numChannels": 1},
+        {"portOffset": 9665, "startChannel": 665, "numChannels": 1}, {"portOffset": 9681, "startChannel": 681, "numChannels": 2}]}]}]}
+
+
+@pytest.fixture
+def fake_csp():
+    import subprocess
+    import sys
+    from pathlib import Path
+    from conftest import free_port
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "fake_csp.py"), "1", "-nodb", "-dlist",
+                             "mid_csp/elt/subarray01", "-ORBendPoint", f"giop:tcp:127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    url = f"tango://127.0.0.1:{port}/mid_csp/elt/subarray01"
+    wait_for(lambda: _pingable(url), timeout=30)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def _pingable(url):
+    try:
+        tango.DeviceProxy(url + "#dbase=no").ping()
+        return True
+    except tango.DevFailed:
+        return False
+
+
+def test_a6_receive_addresses_from_the_csp_link_map(fake_csp, etcd, server_factory):
+    srv = server_factory(env=dict(etcd.env, TOGGLE_CBF_OUTPUT_LINK="1"), instance="3", devices=("mid_sdp/elt/subarray_3",))
+    d = srv.proxy()
+    arg = json.loads(cfg_test(unique_pb_id()))
+    arg["configure"]["cspCbfOutlinkAddress"] = fake_csp + "/cbfOutLink#dbase=no"
+    d.Configure(json.dumps(arg))
+    assert d.obsState == READY
+    assert json.loads(d.receiveAddresses) == A6_LINK_SIMPLE
+    d.Init()
+
+    # a link map for a scan that is not configured: refused, nothing changes
+    csp = tango.DeviceProxy(fake_csp + "#dbase=no")
+    csp.SetLinkMap(json.dumps({"scanID": 9, "fsp": []}))
+    arg["configure"]["id"] = unique_pb_id()
+    before = snapshot(d)
+    desc = refused(lambda: d.Configure(json.dumps(arg)), "SDP_CbfOutputLinkError")
+    assert desc == "Unknown scan ID 9 in channel link map. Allowed values [4]"
+    csp.SetLinkMap("{}")
+    desc = refused(lambda: d.Configure(json.dumps(arg)), "SDP_CbfOutputLinkError")
+    assert desc == "CBF Output Link map is empty!"
+    assert snapshot(d) == before
+    assert etcd.raw(f"/pb/{arg['configure']['id']}") is None
+
+    # CSP not running: a clear error within the client timeout
+    arg["configure"]["cspCbfOutlinkAddress"] = "tango://127.0.0.1:1/mid_csp/elt/subarray01/cbfOutLink#dbase=no"
+    t = time.monotonic()
+    desc = refused(lambda: d.Configure(json.dumps(arg)), "SDP_CbfOutputLinkError")
+    assert time.monotonic() - t < 3
+    assert desc.startswith("Cannot read the CBF output link map")
+    assert snapshot(d) == before
