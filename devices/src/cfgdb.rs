@@ -59,7 +59,17 @@ pub struct ConfigDb {
     rt: tokio::runtime::Runtime,
     choice: BackendChoice,
     client: tokio::sync::Mutex<Option<Arc<Config>>>,
-    persisters: Mutex<HashMap<String, watch::Sender<Option<Value>>>>,
+    persisters: Mutex<HashMap<String, Persister>>,
+}
+
+/// How long a command waits for its state to be stored before leaving it to the background.
+pub const PERSIST_WAIT: Duration = Duration::from_millis(500);
+
+/// The background writer of one subarray's state.
+struct Persister {
+    tx: watch::Sender<Option<(u64, Value)>>,
+    done: watch::Receiver<u64>,
+    seq: u64,
 }
 
 impl std::fmt::Debug for ConfigDb {
@@ -161,21 +171,31 @@ impl ConfigDb {
         })
     }
 
-    /// Record the state of subarray `id` in the background: the latest value wins, failed
-    /// writes are retried until they succeed or a newer value replaces them.
+    /// Record the state of subarray `id`: a background writer stores the latest value and
+    /// retries failed writes until they succeed or a newer value replaces them. The caller
+    /// waits for the write at most [`PERSIST_WAIT`] (normally a few milliseconds), so a
+    /// command's state is on disk when it returns, yet an unreachable DB never blocks it long.
     pub fn persist(self: &Arc<Self>, id: &str, state: Value) {
-        let mut map = self.persisters.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tx) = map.get(id) {
-            tx.send_replace(Some(state));
-            return;
+        let (seq, mut done) = {
+            let mut map = self.persisters.lock().unwrap_or_else(|p| p.into_inner());
+            let p = map.entry(id.to_string()).or_insert_with(|| self.start_persister(id));
+            p.seq += 1;
+            p.tx.send_replace(Some((p.seq, state)));
+            (p.seq, p.done.clone())
+        };
+        let written = self.block(async move { tokio::time::timeout(PERSIST_WAIT, done.wait_for(|d| *d >= seq)).await.is_ok() });
+        if !written {
+            tracing::warn!("subarray {id} state not yet stored in the configuration DB; still trying in the background");
         }
-        let (tx, mut rx) = watch::channel(Some(state));
-        rx.mark_changed();
-        map.insert(id.to_string(), tx);
+    }
+
+    fn start_persister(self: &Arc<Self>, id: &str) -> Persister {
+        let (tx, mut rx) = watch::channel::<Option<(u64, Value)>>(None);
+        let (done_tx, done) = watch::channel(0u64);
         let (me, id) = (self.clone(), id.to_string());
         self.rt.spawn(async move {
             while rx.changed().await.is_ok() {
-                let Some(v) = rx.borrow_and_update().clone() else { continue };
+                let Some((seq, v)) = rx.borrow_and_update().clone() else { continue };
                 let mut delay = Duration::from_millis(200);
                 loop {
                     let write = async {
@@ -189,7 +209,10 @@ impl ConfigDb {
                         }
                     };
                     match tokio::time::timeout(REQUEST_TIMEOUT, write).await {
-                        Ok(Ok(())) => break,
+                        Ok(Ok(())) => {
+                            done_tx.send_replace(seq);
+                            break;
+                        }
                         Ok(Err(e)) => tracing::warn!("cannot record subarray {id} state: {e}; retrying"),
                         Err(_) => tracing::warn!("cannot record subarray {id} state: no answer; retrying"),
                     }
@@ -201,6 +224,7 @@ impl ConfigDb {
                 }
             }
         });
+        Persister { tx, done, seq: 0 }
     }
 
     /// Follow `/pb/<pb_id>/state` into `view` (JSON text, `null` while absent) until the
@@ -285,6 +309,9 @@ mod tests {
             let e = db.create_pb(pb, None).unwrap_err();
             assert_eq!(e.to_string(), "Cannot create /pb/pb-1, as it already exists!");
             assert_eq!(db.load_subarray("01").unwrap(), Some(serde_json::json!({"obs_state": "READY"})));
+            // persist waits for its write: the value is there when it returns
+            db.persist("01", serde_json::json!({"obs_state": "SCANNING"}));
+            assert_eq!(db.load_subarray("01").unwrap(), Some(serde_json::json!({"obs_state": "SCANNING"})));
         });
     }
 }

@@ -102,14 +102,15 @@ def test_state_persisted_and_restored_on_restart(fresh_etcd, server_factory):
     assert wait_for(lambda: "executing" in d.processingBlockState)
     addresses = d.receiveAddresses
 
-    stored = wait_for(lambda: (json.loads(fresh_etcd.raw("/subarray/01") or "{}").get("obs_state") == "SCANNING")
-                      and json.loads(fresh_etcd.raw("/subarray/01")))
+    # stored by the time the command returned: stop at once, then look
+    srv.stop()
+    stored = json.loads(fresh_etcd.raw("/subarray/01"))
+    assert stored["obs_state"] == "SCANNING"
     assert stored["state"] == "ON"
     assert stored["admin_mode"] == "MAINTENANCE"
     assert stored["pb_id"] == "pb-restart"
     assert json.loads(stored["receive_addresses"])["scanId"] == 3
 
-    srv.stop()
     srv2 = server_factory(env=fresh_etcd.env)
     d2 = srv2.proxy()
     assert d2.state() == tango.DevState.ON
@@ -123,7 +124,7 @@ def test_state_persisted_and_restored_on_restart(fresh_etcd, server_factory):
     # Init returns to the defaults, and that is what is stored
     d2.Init()
     assert d2.obsState == 0 and d2.state() == tango.DevState.OFF
-    assert wait_for(lambda: json.loads(fresh_etcd.raw("/subarray/01"))["state"] == "OFF")
+    assert json.loads(fresh_etcd.raw("/subarray/01"))["state"] == "OFF"
 
 
 def test_print_fsm_matches_docs():
