@@ -113,7 +113,8 @@ pub fn receive_addresses(link_map: &Value, params: &ReceiveParams) -> Result<Val
     // fictitious hosts, each taking the next slice of the sorted channels
     let num_hosts = (params.num_channels + params.max_channels_per_host - 1) / params.max_channels_per_host;
     // per FSP: list of (host, blocks [(start, count)])
-    let mut per_fsp: Vec<(i64, Vec<(String, Vec<(i64, i64)>)>)> = fsp_ids.iter().map(|f| (*f, Vec::new())).collect();
+    type Blocks = Vec<(i64, i64)>;
+    let mut per_fsp: Vec<(i64, Vec<(String, Blocks)>)> = fsp_ids.iter().map(|f| (*f, Vec::new())).collect();
     let mut start = 0usize;
     for h in 0..num_hosts {
         let ip = format!("192.168.{}.{}", h / 256, h % 256);
