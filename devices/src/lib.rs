@@ -7,8 +7,10 @@
 //! * [`csp`]: reading the CBF output link map from a CSP attribute;
 //! * [`cfgdb`]: the link to the configuration DB (processing blocks, persisted subarray
 //!   state, the PB-state watch);
+//! * [`autoreg`]: registering the default device in an empty Tango database;
 //! * [`subarray`], [`master`]: the devices `SDPSubarray` and `SDPMaster`.
 
+pub mod autoreg;
 pub mod cfgdb;
 pub mod csp;
 pub mod fsm;

@@ -32,7 +32,7 @@ class EmbeddedDb:
         self.procs.append(p)
         return p
 
-    def start(self):
+    def start(self, load=True):
         self.spawn([binary("sdp"), "database", "--port", str(self.port), "--state-dir", str(self.tmp / "state")], "db.log")
         deadline = time.monotonic() + 20
         while True:
@@ -43,6 +43,8 @@ class EmbeddedDb:
                 if time.monotonic() > deadline:
                     raise RuntimeError((self.tmp / "db.log").read_text())
                 time.sleep(0.1)
+        if not load:
+            return self
         subprocess.run([binary("sdp"), "database", "load", str(REPO_ROOT / "devices" / "devices.json"),
                         "--tango-host", self.tango_host], check=True, capture_output=True, timeout=30)
         return self
@@ -129,3 +131,19 @@ def test_cbf_output_link_property_needs_the_address(tangodb, fresh_etcd):
     assert "'cspCbfOutlinkAddress' not found in PB configuration" in info.value.args[0].desc
     assert (sub.state(), int(sub.obsState), sub.receiveAddresses) == before
     assert fresh_etcd.raw("/pb/pb-nolink") is None
+
+
+def test_auto_registration_in_an_empty_database(fresh_etcd):
+    db = EmbeddedDb().start(load=False)
+    try:
+        db.server("SDPSubarray", "2", fresh_etcd.env)
+        db.server("SDPMaster", "1", {})
+        sub = wait_device(f"tango://{db.tango_host}/mid_sdp/elt/subarray_2")
+        master = wait_device(f"tango://{db.tango_host}/{MASTER}")
+        assert sub.obsState == 0 and master.state() == tango.DevState.ON
+        assert db.database().get_device_info("mid_sdp/elt/subarray_2").class_name == "SDPSubarray"
+        # its state lives under its own number
+        sub.AssignResources("")
+        assert json.loads(fresh_etcd.raw("/subarray/02"))["state"] == "ON"
+    finally:
+        db.stop()
