@@ -239,6 +239,7 @@ impl ConfigDb {
             *view.lock().unwrap_or_else(|p| p.into_inner()) = text;
         };
         let task = self.rt.spawn(async move {
+            let mut delay = Duration::from_millis(500);
             loop {
                 let run = async {
                     let cfg = me.clone().client().await?;
@@ -251,10 +252,18 @@ impl ConfigDb {
                     }
                     Ok::<(), Error>(())
                 };
-                if let Err(e) = run.await {
-                    tracing::warn!("following /pb/{pb_id}/state: {e}; retrying");
+                match run.await {
+                    Err(e) => {
+                        tracing::warn!("following /pb/{pb_id}/state: {e}; retrying in {:.1} s", delay.as_secs_f32());
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(10));
+                    }
+                    Ok(()) => {
+                        // the watch ended (server closed it): start again shortly
+                        delay = Duration::from_millis(500);
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
         Follow(task.abort_handle())

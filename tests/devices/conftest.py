@@ -49,14 +49,21 @@ class Etcd:
         self.port = None
         self.proc = None
 
-    def start(self):
+    def restart(self):
+        """Stop and start again on the same client port with the same data."""
+        self.stop()
+        return self.start(keep_port=True)
+
+    def start(self, keep_port=False):
         exe = os.environ.get("ETCD_BIN") or shutil.which("etcd") or "/usr/bin/etcd"
         if not Path(exe).exists():
             pytest.exit("no etcd binary: apt-get install etcd-server (or set ETCD_BIN)", returncode=3)
         # etcd reads every ETCD_* variable as a flag: start it without ours
         env = {k: v for k, v in os.environ.items() if not k.startswith("ETCD")}
         for _ in range(3):
-            self.port, peer = free_port(), free_port()
+            if not (keep_port and self.port):
+                self.port = free_port()
+            peer = free_port()
             log = open(self.dir / "etcd.log", "w")
             self.proc = subprocess.Popen(
                 [exe, "--name", "devices", "--data-dir", str(self.dir / "data"),
