@@ -38,3 +38,34 @@ def test_etcd_down_and_back(fresh_etcd, server_factory):
     fresh_etcd.restart()
     fresh_etcd.sdpcfg("update", "/pb/pb-back/state", '{"state": "finished"}')
     assert wait_for(lambda: "finished" in d.processingBlockState, timeout=20), d.processingBlockState
+
+
+def test_two_subarrays_race_for_one_pb_id(fresh_etcd, server_factory):
+    """Two subarrays of one server configure the same PB id at once: the etcd transaction lets
+    exactly one win; the other fails with SDP_ProcessingBlockExists and stays IDLE."""
+    import threading
+    devices = ("mid_sdp/elt/subarray_1", "mid_sdp/elt/subarray_2")
+    srv = server_factory(env=fresh_etcd.env, devices=devices)
+    proxies = [srv.proxy(n) for n in devices]
+    results = {}
+
+    def go(i):
+        try:
+            proxies[i].Configure(cfg_seed("pb-race"))
+            results[i] = "ok"
+        except tango.DevFailed as e:
+            results[i] = e.args[0].reason
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(results.values()) == ["SDP_ProcessingBlockExists", "ok"], results
+    winner = [i for i, r in results.items() if r == "ok"][0]
+    loser = 1 - winner
+    assert proxies[winner].obsState == 2 and proxies[loser].obsState == 0
+    assert proxies[loser].state() == tango.DevState.OFF
+    stored = {n: json.loads(fresh_etcd.raw(f"/subarray/0{n}")) for n in (1, 2)}
+    assert stored[winner + 1]["pb_id"] == "pb-race" and stored[winner + 1]["obs_state"] == "READY"
+    assert stored[loser + 1]["pb_id"] is None and stored[loser + 1]["obs_state"] == "IDLE"
