@@ -461,3 +461,17 @@ def test_a6_receive_addresses_from_the_csp_link_map(fake_csp, etcd, server_facto
     assert time.monotonic() - t < 3
     assert desc.startswith("Cannot read the CBF output link map")
     assert snapshot(d) == before
+
+
+def test_admin_mode_change_events_carry_admin_mode(sub):
+    """2019 pushed the obsState value in adminMode events; ours carry adminMode."""
+    seen = []
+    eid = sub.subscribe_event("adminMode", tango.EventType.CHANGE_EVENT,
+                              lambda ev: seen.append(None if ev.err else int(ev.attr_value.value)))
+    try:
+        sub.obsState = SCANNING
+        sub.adminMode = "MAINTENANCE"
+        assert wait_for(lambda: seen and seen[-1] == MAINTENANCE, timeout=5), seen
+        assert seen[0] == ONLINE and SCANNING not in seen, seen
+    finally:
+        sub.unsubscribe_event(eid)
