@@ -475,3 +475,20 @@ def test_admin_mode_change_events_carry_admin_mode(sub):
         assert seen[0] == ONLINE and SCANNING not in seen, seen
     finally:
         sub.unsubscribe_event(eid)
+
+
+def test_tmc_leaf_node_usage(sub, etcd):
+    """How the TMC SDP subarray leaf node (Jan 2020) drove the device (spec 5.7): its
+    AssignResources/ReleaseResources arguments are ignored (even the malformed one), then
+    Configure, StartScan only in READY, EndScan only in SCANNING, EndSB only in READY."""
+    sub.AssignResources('{"processingBlockIdList": ["0001", "0002"]}')
+    assert sub.state() == tango.DevState.ON
+    pb_id = configured(sub)
+    assert json.loads(sub.receiveAddresses)["scanId"] == 4
+    sub.StartScan()
+    sub.EndScan()
+    sub.EndSB()
+    assert sub.obsState == IDLE
+    sub.ReleaseResources('{"dummy_key": "dummy_value}"')
+    assert sub.state() == tango.DevState.OFF
+    assert json.loads(etcd.raw(f"/pb/{pb_id}"))["pb_id"] == pb_id
