@@ -168,8 +168,15 @@ pub fn check_link_map(link_map: &Value, configured_scans: &[i64]) -> Result<(), 
     Ok(())
 }
 
-/// JSON text the way Python's `json.dumps` writes it (`", "` and `": "` separators, keys in
-/// insertion order), which is what the 2019 device published.
+/// Key order of the receiveAddresses JSON the 2019 device published (Python dicts keep
+/// insertion order); other keys follow, alphabetically.
+const KEY_ORDER: &[&str] = &[
+    "scanId", "totalChannels", "receiveAddresses", "phaseBinId", "fspId", "hosts", "host", "channels", "portOffset",
+    "startChannel", "numChannels",
+];
+
+/// JSON text the way Python's `json.dumps` writes it (`", "` and `": "` separators), with the
+/// keys of receiveAddresses in the 2019 order. Independent of serde_json's `preserve_order`.
 pub fn py_dumps(v: &Value) -> String {
     let mut out = String::new();
     write(&mut out, v);
@@ -190,7 +197,10 @@ fn write(out: &mut String, v: &Value) {
         }
         Value::Object(m) => {
             out.push('{');
-            for (i, (k, x)) in m.iter().enumerate() {
+            let rank = |k: &str| KEY_ORDER.iter().position(|o| *o == k).unwrap_or(KEY_ORDER.len());
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_by(|a, b| (rank(a.0), a.0).cmp(&(rank(b.0), b.0)));
+            for (i, (k, x)) in entries.into_iter().enumerate() {
                 if i > 0 {
                     out.push_str(", ");
                 }

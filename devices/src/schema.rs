@@ -124,8 +124,53 @@ fn parse_with(arg: &str, validator: &jsonschema::Validator, what: &str) -> Resul
     Ok(v)
 }
 
+/// The keys of `configure.scanParameters` in document order (serde_json's map is sorted
+/// unless its `preserve_order` feature is on, which this crate does not switch on for the
+/// whole workspace). Empty if the argument has no such object.
+pub fn scan_keys_in_order(arg: &str) -> Vec<String> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    struct Keys(Vec<String>);
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Keys, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some((k, IgnoredAny)) = m.next_entry::<String, IgnoredAny>()? {
+                        keys.push(k);
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    #[derive(serde::Deserialize)]
+    struct Conf {
+        #[serde(rename = "scanParameters")]
+        scan_parameters: Option<Keys>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Arg {
+        configure: Option<Conf>,
+    }
+    serde_json::from_str::<Arg>(arg).ok().and_then(|a| a.configure).and_then(|c| c.scan_parameters).map(|k| k.0).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn scan_keys_keep_document_order() {
+        let arg = r#"{"configure": {"id": "x", "scanParameters": {"12345": {"a": 1}, "1": {}, "7": {}}, "parameters": {}}}"#;
+        assert_eq!(super::scan_keys_in_order(arg), ["12345", "1", "7"]);
+        assert!(super::scan_keys_in_order("{}").is_empty());
+    }
+
     use super::*;
 
     const SEED: &str = r#"{ "configure": { "id": "xyz", "sbiId": "xyz", "workflow": { "type": "realtime", "version": "0.1.0", "id": "vis_receive" }, "parameters": {}, "scanParameters": { "1": {} } } }"#;

@@ -391,12 +391,12 @@ impl Subarray {
         let pb_id = c["id"].as_str().unwrap_or_default();
         let sbi_id = c["sbiId"].as_str().unwrap_or_default();
 
-        // scan ids: the keys of scanParameters, in the order given
+        // scan ids: the keys of scanParameters, in the order given (the first is the current scan)
         let Some(scans) = c.get("scanParameters").and_then(Value::as_object) else {
             return Err(invalid("Configure JSON validation error: 'scanParameters' is a required property (at JSON path /configure)".into()));
         };
         let mut scan_ids = Vec::new();
-        for k in scans.keys() {
+        for k in schema::scan_keys_in_order(arg) {
             let id = k.trim().parse::<i64>().map_err(|_| {
                 invalid(format!(
                     "Configure JSON validation error: scan id '{k}' is not an integer (at JSON path /configure/scanParameters)"
@@ -701,6 +701,16 @@ mod tests {
         d.configure(&arg).unwrap();
         assert!(t.elapsed() < std::time::Duration::from_secs(1));
         assert_eq!((d.core.obs, d.core.receive_addresses.as_str()), (ObsState::READY, "{}"));
+    }
+
+    #[test]
+    fn the_first_scan_in_the_document_is_the_current_one() {
+        let s = memory_services();
+        let mut d = Subarray::create("mid_sdp/elt/subarray_6", &s);
+        let arg = SEED.replace(r#""1": {}"#, r#""12345": {}, "1": {}"#).replace("\"xyz\", \"sbiId\"", "\"pb-order\", \"sbiId\"");
+        d.configure(&arg).unwrap();
+        assert_eq!(d.core.scan_ids, [12345, 1]);
+        assert!(d.core.receive_addresses.starts_with(r#"{"scanId": 12345, "totalChannels": 0, "#), "{}", d.core.receive_addresses);
     }
 
     #[test]
