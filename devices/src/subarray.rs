@@ -343,13 +343,15 @@ impl Subarray {
     }
 
     fn start_following(&mut self, pb_id: &str) {
-        *self.pb_state.lock().unwrap_or_else(|p| p.into_inner()) = "null".into();
+        // a view of its own: a stopped watch still finishing an update cannot touch it
+        self.follow = None;
+        self.pb_state = Arc::new(Mutex::new("null".into()));
         self.follow = self.services.db.as_ref().map(|db| db.follow_pb_state(pb_id, self.pb_state.clone()));
     }
 
     fn stop_following(&mut self) {
         self.follow = None;
-        self.pb_state.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.pb_state = Arc::new(Mutex::new(String::new()));
     }
 
     fn processing_block_state(&self) -> String {
