@@ -150,7 +150,7 @@ impl ConfigDb {
             loop {
                 txn.create_processing_block(&pb).await?;
                 if let Some((id, state)) = &subarray {
-                    put_subarray(&mut txn, id, state).await?;
+                    put_state(&mut txn, id, state).await?;
                 }
                 if txn.commit().await? {
                     return Ok(());
@@ -159,13 +159,13 @@ impl ConfigDb {
         })
     }
 
-    /// The persisted state of subarray `id`.
-    pub fn load_subarray(self: &Arc<Self>, id: &str) -> Result<Option<Value>, Error> {
+    /// The persisted state of subarray `id` (of the master for [`MASTER_KEY`]).
+    pub fn load_state(self: &Arc<Self>, id: &str) -> Result<Option<Value>, Error> {
         let (me, id) = (self.clone(), id.to_string());
         self.block_timeout(REQUEST_TIMEOUT, async move {
             let cfg = me.client().await?;
             let mut txn = cfg.txn();
-            let v = txn.get_subarray(&id).await?;
+            let v = if id == MASTER_KEY { txn.get_master().await? } else { txn.get_subarray(&id).await? };
             txn.commit().await?;
             Ok(v)
         })
@@ -202,7 +202,7 @@ impl ConfigDb {
                         let cfg = me.clone().client().await?;
                         let mut txn = cfg.txn();
                         loop {
-                            put_subarray(&mut txn, &id, &v).await?;
+                            put_state(&mut txn, &id, &v).await?;
                             if txn.commit().await? {
                                 return Ok::<(), Error>(());
                             }
@@ -270,7 +270,13 @@ impl ConfigDb {
     }
 }
 
-async fn put_subarray(txn: &mut sdp_config::Txn, id: &str, state: &Value) -> Result<(), Error> {
+/// The persister key of the master's state (`/master`); any other key is a subarray id.
+pub const MASTER_KEY: &str = "master";
+
+async fn put_state(txn: &mut sdp_config::Txn, id: &str, state: &Value) -> Result<(), Error> {
+    if id == MASTER_KEY {
+        return if txn.get_master().await?.is_some() { txn.update_master(state).await } else { txn.create_master(state).await };
+    }
     if txn.get_subarray(id).await?.is_some() {
         txn.update_subarray(id, state).await
     } else {
@@ -317,10 +323,10 @@ mod tests {
             db.create_pb(pb.clone(), Some(("01".into(), serde_json::json!({"obs_state": "READY"})))).unwrap();
             let e = db.create_pb(pb, None).unwrap_err();
             assert_eq!(e.to_string(), "Cannot create /pb/pb-1, as it already exists!");
-            assert_eq!(db.load_subarray("01").unwrap(), Some(serde_json::json!({"obs_state": "READY"})));
+            assert_eq!(db.load_state("01").unwrap(), Some(serde_json::json!({"obs_state": "READY"})));
             // persist waits for its write: the value is there when it returns
             db.persist("01", serde_json::json!({"obs_state": "SCANNING"}));
-            assert_eq!(db.load_subarray("01").unwrap(), Some(serde_json::json!({"obs_state": "SCANNING"})));
+            assert_eq!(db.load_state("01").unwrap(), Some(serde_json::json!({"obs_state": "SCANNING"})));
         });
     }
 }

@@ -304,7 +304,7 @@ impl Subarray {
         tracing::info!("Initialising SDP Subarray: {name}");
         if let Some(db) = &services.db {
             if first {
-                match db.load_subarray(&d.id) {
+                match db.load_state(&d.id) {
                     Ok(Some(v)) => {
                         d.core = Core::from_json(&v);
                         eprintln!(

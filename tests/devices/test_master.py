@@ -1,5 +1,7 @@
 """SDPMaster scenarios B1-B7 against the real SDPMaster binary (-nodb) and PyTango."""
 
+import json
+
 import pytest
 import tango
 
@@ -40,3 +42,20 @@ def test_b7_static_interface(master):
         master.command_inout(name)
         assert master.OperatingState == value
         assert master.state() == tango.DevState.ON
+
+
+def test_operating_state_persisted_in_master_key(fresh_etcd, server_factory):
+    from conftest import MASTER
+    srv = server_factory(exe="SDPMaster", devices=(MASTER,), env=fresh_etcd.env)
+    m = srv.proxy()
+    assert m.OperatingState == 0
+    m.standby()
+    assert json.loads(fresh_etcd.raw("/master"))["operating_state"] == "STANDBY"
+    srv.stop()
+    srv2 = server_factory(exe="SDPMaster", devices=(MASTER,), env=fresh_etcd.env)
+    m2 = srv2.proxy()
+    assert m2.OperatingState == 3
+    assert m2.state() == tango.DevState.ON
+    m2.Init()
+    assert m2.OperatingState == 0
+    assert json.loads(fresh_etcd.raw("/master"))["operating_state"] == "INIT"
