@@ -1,1 +1,38 @@
-fn main(){}
+//! `sdp`: the SKA SDP prototype control system's command-line entry point.
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+// processing controller, deployers and workflows (controller branch)
+mod common;
+mod controller;
+mod deployer;
+mod workflows;
+
+#[derive(Parser)]
+#[command(name = "sdp", version, about = "SKA SDP prototype control system")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    // `Database(cmd::database::DatabaseArgs)` (the embedded Tango database) goes here.
+    /// Processing controller: turns processing blocks into workflow deployments.
+    Controller(cmd::controller::ControllerArgs),
+    /// Deployer: makes deployments real (helm releases or local processes).
+    Deployer(cmd::deployer::DeployerArgs),
+    /// Run a workflow for one processing block (`sdp workflow testdask <pb_id>`).
+    Workflow(cmd::workflow::WorkflowArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Controller(a) => cmd::controller::run(a),
+        Command::Deployer(a) => cmd::deployer::run(a),
+        Command::Workflow(a) => cmd::workflow::run(a),
+    };
+    std::process::exit(code)
+}

@@ -1,0 +1,46 @@
+//! `sdp deployer --type helm|process`.
+
+use crate::common;
+use crate::deployer::{helm, process};
+use clap::Args;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct DeployerArgs {
+    /// Which deployments to make real: helm (Helm releases) or process (local processes).
+    /// Default: $SDP_DEPLOY_MODE, else helm.
+    #[arg(long = "type")]
+    kind: Option<String>,
+    /// process: where records and logs live (default $SDP_PROCESS_STATE_DIR, else ~/.local/state/sdp/process).
+    #[arg(long)]
+    state_dir: Option<std::path::PathBuf>,
+    /// process: seconds between SIGTERM and SIGKILL (default $SDP_PROCESS_GRACE, else 10).
+    #[arg(long)]
+    grace: Option<f64>,
+}
+
+pub fn run(a: DeployerArgs) -> i32 {
+    common::block_on(async move {
+        let mode = match a.kind.as_deref() {
+            Some(k) => common::DeployMode::parse(k)?,
+            None => common::DeployMode::from_env()?,
+        };
+        match mode {
+            common::DeployMode::Helm => helm::run(helm::Settings::from_env()?).await,
+            common::DeployMode::Process => {
+                let grace = match a.grace {
+                    Some(g) => g,
+                    None => match std::env::var("SDP_PROCESS_GRACE") {
+                        Ok(v) if !v.is_empty() => v.parse().map_err(|_| format!("SDP_PROCESS_GRACE must be seconds, not {v:?}"))?,
+                        _ => 10.0,
+                    },
+                };
+                let s = process::Settings {
+                    state_dir: a.state_dir.unwrap_or_else(process::default_state_dir),
+                    grace: Duration::from_secs_f64(grace.max(0.0)),
+                };
+                process::run(s).await
+            }
+        }
+    })
+}

@@ -1,0 +1,346 @@
+//! The processing controller: turns processing blocks into workflow deployments.
+//!
+//! Each pass reads one consistent snapshot (PBs, deployments, ownership records) and
+//! decides what is missing or left over; each decision is then carried out in its own
+//! small transaction that re-checks its premise, so the controller never needs one
+//! transaction as large as the whole database. Between passes it sleeps on watches of
+//! everything the pass read (`Txn::repeat(wait)`), never polling. A pass after its own
+//! writes finds nothing to do, so there is no busy loop, whatever the PB ids look like.
+//! The controller keeps no state of its own: a restart converges from the database.
+
+pub mod definitions;
+
+use crate::common::{self, DeployMode, Result};
+use definitions::Definitions;
+use sdp_config::{json, Config, Deployment, Txn};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// What the controller needs to know.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub mode: DeployMode,
+    pub definitions: Definitions,
+    /// `env.SDP_CONFIG_HOST` given to helm-deployed workflows.
+    pub config_host: String,
+    /// `env.SDP_HELM_NAMESPACE` given to helm-deployed workflows.
+    pub helm_namespace: String,
+    /// The `sdp` executable process-mode workflows run.
+    pub sdp_exe: String,
+}
+
+/// One decision of a pass.
+#[derive(Debug, Clone, PartialEq)]
+enum Action {
+    /// Deploy the PB's workflow.
+    Deploy { pb_id: String, deployment: Deployment },
+    /// Record that an existing `<pb>-workflow` deployment belongs to the PB.
+    Adopt { pb_id: String, deploy_id: String },
+    /// The PB cannot run: say so in its state (once).
+    Fail { pb_id: String, reason: String },
+    /// The PB is gone: delete a deployment it owned.
+    DeleteOwned { pb_id: String, deploy_id: String },
+    /// The deployment is gone but its ownership record is not.
+    DropRecord { pb_id: String, deploy_id: String },
+    /// The PB is gone but its state key is not.
+    DropState { pb_id: String },
+}
+
+pub fn workflow_deploy_id(pb_id: &str) -> String {
+    format!("{pb_id}-workflow")
+}
+
+impl Settings {
+    /// The deployment that runs PB `pb_id`'s workflow `id` (image `image`).
+    pub fn workflow_deployment(&self, pb_id: &str, id: &str, image: &str) -> Result<Deployment> {
+        let deploy_id = workflow_deploy_id(pb_id);
+        Ok(match self.mode {
+            DeployMode::Helm => Deployment::new(
+                &deploy_id,
+                "helm",
+                json!({"chart": "workflow", "values": {
+                    "env.SDP_CONFIG_HOST": self.config_host,
+                    "env.SDP_HELM_NAMESPACE": self.helm_namespace,
+                    "pb_id": pb_id,
+                    "wf_image": image,
+                }}),
+            )?,
+            DeployMode::Process => Deployment::new(
+                &deploy_id,
+                "process",
+                json!({
+                    "command": [self.sdp_exe, "workflow", id, pb_id],
+                    "env": common::process_env(DeployMode::Process),
+                    "image": image,
+                }),
+            )?,
+        })
+    }
+}
+
+/// Read the snapshot and decide.
+async fn pass(txn: &mut Txn, s: &Settings) -> Result<Vec<Action>> {
+    let pbs: BTreeSet<String> = txn.list_processing_blocks("").await?.into_iter().collect();
+    let below: Vec<String> = txn.list_keys("/pb/", 1).await?;
+    let deploys: BTreeSet<String> = txn.list_deployments("").await?.into_iter().collect();
+    let owned: BTreeSet<(String, String)> = common::list_ownership(txn, "").await?.into_iter().collect();
+    let mut actions = Vec::new();
+
+    for (pb_id, deploy_id) in &owned {
+        if !pbs.contains(pb_id) {
+            actions.push(Action::DeleteOwned { pb_id: pb_id.clone(), deploy_id: deploy_id.clone() });
+        } else if !deploys.contains(deploy_id) && *deploy_id != workflow_deploy_id(pb_id) {
+            actions.push(Action::DropRecord { pb_id: pb_id.clone(), deploy_id: deploy_id.clone() });
+        }
+    }
+    for key in &below {
+        if let Some((pb_id, "state")) = key.strip_prefix("/pb/").and_then(|r| r.split_once('/')) {
+            if !pbs.contains(pb_id) {
+                actions.push(Action::DropState { pb_id: pb_id.to_string() });
+            }
+        }
+    }
+    for pb_id in &pbs {
+        let wf = workflow_deploy_id(pb_id);
+        let recorded = owned.contains(&(pb_id.clone(), wf.clone()));
+        if deploys.contains(&wf) {
+            if !recorded {
+                actions.push(Action::Adopt { pb_id: pb_id.clone(), deploy_id: wf });
+            }
+            continue;
+        }
+        let failed = |state: &Option<Value>| state.as_ref().and_then(|v| v.get("status")).and_then(Value::as_str) == Some("FAILED");
+        let reason = match txn.get_processing_block(pb_id).await {
+            Ok(None) => continue,
+            Err(e) => format!("Processing block is not valid: {e}"),
+            Ok(Some(pb)) => {
+                let w = &pb.workflow;
+                match (w.kind.as_str(), s.definitions.image(&w.kind, &w.id, &w.version)) {
+                    ("realtime", Some(image)) => {
+                        // A PB that already failed stays failed (no retry loop); anything
+                        // else without its workflow deployment gets one.
+                        if failed(&txn.get_processing_block_state(pb_id).await.unwrap_or(None)) {
+                            continue;
+                        }
+                        match s.workflow_deployment(pb_id, &w.id, image) {
+                            Ok(deployment) => {
+                                actions.push(Action::Deploy { pb_id: pb_id.clone(), deployment });
+                                continue;
+                            }
+                            Err(e) => format!("Cannot make the workflow deployment: {e}"),
+                        }
+                    }
+                    ("batch", Some(_)) => format!("Workflow type = batch (ID = {} version = {}) is not supported at present", w.id, w.version),
+                    (kind, _) => format!("Workflow type = {kind} ID = {} version = {} is not supported", w.id, w.version),
+                }
+            }
+        };
+        if !failed(&txn.get_processing_block_state(pb_id).await.unwrap_or(None)) {
+            actions.push(Action::Fail { pb_id: pb_id.clone(), reason });
+        }
+    }
+    Ok(actions)
+}
+
+/// Carry out one decision in its own transaction, re-checking its premise.
+async fn execute(config: &Config, action: &Action) -> Result<()> {
+    let mut txn = config.txn();
+    loop {
+        let mut log: Option<String> = None;
+        match action {
+            Action::Deploy { pb_id, deployment } => {
+                if txn.get(&format!("/pb/{pb_id}")).await?.is_some()
+                    && txn.get(&format!("/deploy/{}", deployment.deploy_id)).await?.is_none()
+                {
+                    common::put_owned_deployment(&mut txn, "", pb_id, deployment, "controller").await?;
+                    log = Some(format!("Creating deployment {}", deployment.deploy_id));
+                }
+            }
+            Action::Adopt { pb_id, deploy_id } => {
+                if txn.get(&format!("/pb/{pb_id}")).await?.is_some() && txn.get(&format!("/deploy/{deploy_id}")).await?.is_some() {
+                    let own = common::ownership_path("", pb_id, deploy_id);
+                    if txn.get(&own).await?.is_none() {
+                        txn.create(&own, &json::dumps(&json!({"created_by": "controller"})), None).await?;
+                        log = Some(format!("Deployment {deploy_id} belongs to processing block {pb_id}"));
+                    }
+                }
+            }
+            Action::Fail { pb_id, reason } => {
+                if txn.get(&format!("/pb/{pb_id}")).await?.is_some() {
+                    let state = json!({"status": "FAILED", "reason": reason});
+                    match txn.get_processing_block_state(pb_id).await {
+                        Ok(Some(old)) if old.get("status").and_then(Value::as_str) == Some("FAILED") => {}
+                        Ok(Some(_)) | Err(_) => txn.update(&format!("/pb/{pb_id}/state"), &json::dumps(&state)).await?,
+                        Ok(None) => txn.create_processing_block_state(pb_id, &state).await?,
+                    }
+                    log = Some(format!("Processing block {pb_id}: {reason}; state set to FAILED"));
+                }
+            }
+            Action::DeleteOwned { pb_id, deploy_id } => {
+                if txn.get(&format!("/pb/{pb_id}")).await?.is_none() {
+                    if txn.get(&format!("/deploy/{deploy_id}")).await?.is_some() {
+                        log = Some(format!("Deleting deployment {deploy_id}"));
+                    }
+                    common::delete_owned_deployment(&mut txn, "", pb_id, deploy_id).await?;
+                }
+            }
+            Action::DropRecord { pb_id, deploy_id } => {
+                if txn.get(&format!("/deploy/{deploy_id}")).await?.is_none() {
+                    txn.delete(&common::ownership_path("", pb_id, deploy_id), false, false).await?;
+                }
+            }
+            Action::DropState { pb_id } => {
+                if txn.get(&format!("/pb/{pb_id}")).await?.is_none() {
+                    txn.delete(&format!("/pb/{pb_id}/state"), false, false).await?;
+                    log = Some(format!("Deleting state of deleted processing block {pb_id}"));
+                }
+            }
+        }
+        if txn.commit().await? {
+            if let Some(l) = log {
+                if matches!(action, Action::Fail { .. }) {
+                    tracing::error!("{l}");
+                } else {
+                    tracing::info!("{l}");
+                }
+            }
+            return Ok(());
+        }
+    }
+}
+
+/// Run until SIGTERM/SIGINT.
+pub async fn run(s: Settings) -> Result<()> {
+    let mut stop = common::shutdown_signal();
+    let config = common::connect().await?;
+    tracing::info!(
+        "processing controller started: mode {}, {} workflow versions known, database {}",
+        s.mode.as_str(),
+        s.definitions.len(),
+        config.db().backend().describe()
+    );
+    let mut txn = config.txn();
+    loop {
+        let result: Result<()> = async {
+            let actions = pass(&mut txn, &s).await?;
+            for a in &actions {
+                if let Err(e) = execute(&config, a).await {
+                    tracing::warn!("{a:?} failed: {e}");
+                }
+            }
+            txn.repeat(true, None);
+            tokio::select! {
+                r = txn.commit() => { r?; }
+                _ = stop.changed() => {}
+            }
+            Ok(())
+        }
+        .await;
+        if *stop.borrow() {
+            tracing::info!("Asked to terminate");
+            return Ok(());
+        }
+        if let Err(e) = result {
+            tracing::warn!("controller pass failed: {e}; starting over in 1 s");
+            txn = config.txn();
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(mode: DeployMode) -> Settings {
+        Settings {
+            mode,
+            definitions: Definitions::parse(definitions::BUILTIN).unwrap(),
+            config_host: "H".into(),
+            helm_namespace: "sdp".into(),
+            sdp_exe: "/bin/sdp".into(),
+        }
+    }
+
+    async fn decide(config: &Config, s: &Settings) -> Vec<Action> {
+        let mut txn = config.txn();
+        let a = pass(&mut txn, s).await.unwrap();
+        assert!(txn.commit().await.unwrap());
+        a
+    }
+
+    async fn converge(config: &Config, s: &Settings) {
+        for _ in 0..5 {
+            let actions = decide(config, s).await;
+            if actions.is_empty() {
+                return;
+            }
+            for a in &actions {
+                execute(config, a).await.unwrap();
+            }
+        }
+        panic!("no convergence");
+    }
+
+    async fn add_pb(config: &Config, id: &str, wf: &str) {
+        let (kind, rest) = wf.split_once(':').unwrap();
+        let (wid, ver) = rest.split_once(':').unwrap();
+        let pb = sdp_config::ProcessingBlock::new(id, Value::Null, sdp_config::Workflow::new(kind, wid, ver)).unwrap();
+        let mut txn = config.txn();
+        loop {
+            txn.create_processing_block(&pb).await.unwrap();
+            if txn.commit().await.unwrap() {
+                break;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn deploys_fails_once_and_cascades_on_memory() {
+        let config = Config::memory();
+        let s = settings(DeployMode::Helm);
+        add_pb(&config, "realtime-20191121-0000", "realtime:testdask:0.1.0").await;
+        add_pb(&config, "xyz", "realtime:vis_receive:0.1.0").await;
+        add_pb(&config, "realtime-20191121-0001", "realtime:nonexistent:0.1.0").await;
+        converge(&config, &s).await;
+        let db = config.db();
+        let (v, _) = db.get("/deploy/realtime-20191121-0000-workflow", None).await.unwrap();
+        let d = Deployment::from_json(&v.unwrap()).unwrap();
+        assert_eq!(d.args["values"]["wf_image"], "nexus.engageska-portugal.pt/sdp-prototype/workflow-testdask:0.1.0");
+        assert!(db.get("/deploy/xyz-workflow", None).await.unwrap().0.is_some());
+        let (st, r) = db.get("/pb/realtime-20191121-0001/state", None).await.unwrap();
+        let st: Value = serde_json::from_str(&st.unwrap()).unwrap();
+        assert_eq!(st["status"], "FAILED");
+        assert!(st["reason"].as_str().unwrap().contains("nonexistent"));
+        // Stable: nothing more to do, the failure is not rewritten.
+        assert!(decide(&config, &s).await.is_empty());
+        assert_eq!(db.get("/pb/realtime-20191121-0001/state", None).await.unwrap().1.mod_revision, r.mod_revision);
+        // A workflow-owned engine deployment goes with its PB; an unowned one stays.
+        let mut txn = config.txn();
+        loop {
+            let d = Deployment::new("xyz-dask", "helm", json!({"chart": "stable/dask"})).unwrap();
+            common::put_owned_deployment(&mut txn, "", "xyz", &d, "test").await.unwrap();
+            txn.create_deployment(&Deployment::new("xyz-mine", "helm", json!({"chart": "c"})).unwrap()).await.unwrap();
+            if txn.commit().await.unwrap() {
+                break;
+            }
+        }
+        db.delete("/pb/xyz", Default::default()).await.unwrap();
+        converge(&config, &s).await;
+        let left = db.list_keys("/deploy/", 0).await.unwrap();
+        assert_eq!(left, vec!["/deploy/realtime-20191121-0000-workflow", "/deploy/xyz-mine"]);
+        assert_eq!(db.list_keys("/ownership/", 1).await.unwrap(), vec!["/ownership/realtime-20191121-0000/realtime-20191121-0000-workflow"]);
+    }
+
+    #[test]
+    fn process_mode_runs_this_binary() {
+        let s = settings(DeployMode::Process);
+        let d = s.workflow_deployment("p-1", "testdask", "img").unwrap();
+        assert_eq!(d.kind, "process");
+        assert_eq!(d.args["command"], json!(["/bin/sdp", "workflow", "testdask", "p-1"]));
+        assert_eq!(d.args["env"]["SDP_DEPLOY_MODE"], "process");
+    }
+}
