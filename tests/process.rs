@@ -58,7 +58,7 @@ async fn process_deployer_starts_stops_restarts_and_adopts() {
     let st = eventually!(10, "spawn failure", get_json(&db, "/deploy/t-missing/state").await);
     assert_eq!(st["status"], "FAILED");
     assert!(st["error"].as_str().unwrap().contains("cannot start /nonexistent/program"), "{st}");
-    sdpcfg_ok(port, &["deploy", "process", "t-once", "{command: [true], restart: never}"]);
+    sdpcfg_ok(port, &["deploy", "process", "t-once", "{command: ['true'], restart: never}"]);
     let st = eventually!(10, "finished", get_json(&db, "/deploy/t-once/state").await);
     assert_eq!((st["status"].as_str(), st["exit_code"].as_i64()), (Some("FINISHED"), Some(0)));
     for d in ["t-fail", "t-missing", "t-once"] {
@@ -250,4 +250,33 @@ async fn workflows_teststate_testdeploy_vis_receive_as_processes() {
     }
     eventually!(20, "database empty", when(keys(&db, "/", 8).await.is_empty()));
     eventually!(15, "no processes", when(recorded_pids(&state).is_empty()));
+}
+
+/// A deployer killed between writing a record and learning the pid leaves a record
+/// without a pid; its successor finds the process by the token in its environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployer_finds_a_process_whose_start_was_not_recorded() {
+    let Some(etcd) = etcd() else { return };
+    let port = etcd.port();
+    let tmp = TempDir::new("token");
+    let state = tmp.path().join("state");
+    std::fs::create_dir_all(state.join("t-orphan")).unwrap();
+    let args = json!({"command": ["sleep", "300"]});
+    sdpcfg_ok(port, &["create", "/deploy/t-orphan", &json!({"args": args, "deploy_id": "t-orphan", "type": "process"}).to_string()]);
+    let token = "t-orphan-0-test-token";
+    let rec = json!({"deploy_id": "t-orphan", "replica": 0, "pid": null, "start_time": null, "token": token,
+                     "spec": sdp_config::json::dumps(&args)});
+    std::fs::write(state.join("t-orphan/0.json"), rec.to_string()).unwrap();
+    let child = std::process::Command::new("setsid").args(["sleep", "300"]).env("SDP_PROCESS_TOKEN", token).spawn().unwrap();
+    let pid = child.id() as i32;
+    eventually!(5, "exec", when(std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|e| e.windows(token.len()).any(|w| w == token.as_bytes()))));
+    let state_s = state.display().to_string();
+    let mut dep = Daemon::start(port, &["deployer", "--type", "process", "--state-dir", &state_s, "--grace", "1"], &[], &tmp.path().join("d.log"));
+    eventually!(10, "adopted", when(pids_of(&state, "t-orphan") == vec![pid]));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(pids_of(&state, "t-orphan"), vec![pid], "not started twice");
+    sdpcfg_ok(port, &["delete", "/deploy/t-orphan"]);
+    eventually!(5, "stopped", when(!alive(pid) || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))));
+    assert_eq!(dep.terminate(), Some(0));
+    drop(child);
 }

@@ -108,8 +108,6 @@ struct Running {
     pid: i32,
     start_time: u64,
     canonical: String,
-    /// Our own child (we reap it and learn its exit status).
-    child: bool,
     stopping: bool,
 }
 
@@ -126,6 +124,8 @@ struct Book {
 struct Exited {
     key: Key,
     pid: i32,
+    /// Exit code (or 128 + signal) of our own child; `None` for adopted processes.
+    code: Option<i32>,
 }
 
 /// Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); `None` if gone.
@@ -139,6 +139,31 @@ fn start_time(pid: i32) -> Option<u64> {
     fields.get(19)?.parse().ok()
 }
 
+/// Write a file so that readers see the old or the new content, never a part.
+fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The live process whose environment holds `SDP_PROCESS_TOKEN=<token>`: (pid, start time).
+fn find_by_token(token: &str) -> Option<(i32, u64)> {
+    let needle = format!("SDP_PROCESS_TOKEN={token}");
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+        if env.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
+            // Children inherit the token: the replica is the one leading its group.
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let pgrp = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().nth(2)?.parse::<i32>().ok());
+            if pgrp == Some(pid) {
+                return start_time(pid).map(|st| (pid, st));
+            }
+        }
+    }
+    None
+}
+
 fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     // SAFETY: plain syscall; the returned fd (if any) is owned by us.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
@@ -149,8 +174,9 @@ fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     }
 }
 
-/// Tell `tx` when `pid` exits (pidfd becomes readable), without polling.
-fn watch_exit(key: Key, pid: i32, tx: mpsc::UnboundedSender<Exited>) {
+/// Tell `tx` when `pid` exits (pidfd becomes readable), without polling; our own
+/// child is reaped first (its status tells the exit code).
+fn watch_exit(key: Key, pid: i32, child: bool, tx: mpsc::UnboundedSender<Exited>) {
     let fd = pidfd_open(pid);
     tokio::spawn(async move {
         if let Some(fd) = fd {
@@ -159,7 +185,10 @@ fn watch_exit(key: Key, pid: i32, tx: mpsc::UnboundedSender<Exited>) {
                 let _ = afd.readable().await;
             }
         }
-        let _ = tx.send(Exited { key, pid });
+        // The pidfd turns readable a moment before the child becomes a zombie: wait
+        // for it (blocking, off the runtime threads) rather than WNOHANG.
+        let code = if child { tokio::task::spawn_blocking(move || reap(pid)).await.ok().flatten() } else { None };
+        let _ = tx.send(Exited { key, pid, code });
     });
 }
 
@@ -174,7 +203,7 @@ fn signal_group(pid: i32, sig: i32) {
 fn reap(pid: i32) -> Option<i32> {
     let mut status = 0;
     // SAFETY: waitpid on our own child.
-    let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
     if r != pid {
         return None;
     }
@@ -218,25 +247,35 @@ impl Deployer {
                 }
                 let rec: Option<Value> = std::fs::read_to_string(&p).ok().and_then(|s| serde_json::from_str(&s).ok());
                 let Some(rec) = rec else { continue };
-                let (Some(id), Some(replica), Some(pid), Some(st)) = (
-                    rec["deploy_id"].as_str(),
-                    rec["replica"].as_u64(),
-                    rec["pid"].as_i64(),
-                    rec["start_time"].as_u64(),
-                ) else {
+                let (Some(id), Some(replica)) = (rec["deploy_id"].as_str(), rec["replica"].as_u64()) else {
+                    continue;
+                };
+                // A record without a pid: the deployer died between writing it and
+                // starting the process. Find the process by its token, if it exists.
+                let found = match (rec["pid"].as_i64(), rec["start_time"].as_u64()) {
+                    (Some(pid), Some(st)) => Some((pid, st)),
+                    _ => rec["token"].as_str().and_then(find_by_token).map(|(p, st)| (p as i64, st)),
+                };
+                let Some((pid, st)) = found else {
+                    let _ = std::fs::remove_file(&p);
                     continue;
                 };
                 let key = (id.to_string(), replica as usize);
+                if rec["pid"].is_null() {
+                    let mut rec = rec.clone();
+                    rec["pid"] = json!(pid);
+                    rec["start_time"] = json!(st);
+                    let _ = write_atomic(&p, &json::dumps(&rec));
+                }
                 if start_time(pid as i32) == Some(st) {
                     tracing::info!("adopting {}[{}]: pid {pid}", key.0, key.1);
-                    watch_exit(key.clone(), pid as i32, self.exits_tx.clone());
+                    watch_exit(key.clone(), pid as i32, false, self.exits_tx.clone());
                     self.running.insert(
                         key,
                         Running {
                             pid: pid as i32,
                             start_time: st,
                             canonical: rec["spec"].as_str().unwrap_or_default().to_string(),
-                            child: false,
                             stopping: false,
                         },
                     );
@@ -276,18 +315,38 @@ impl Deployer {
                 Ok(())
             });
         }
-        let child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", spec.program))?;
+        // Write the record before the process exists, with a token the process carries
+        // in its environment: a deployer killed right after the spawn leaves a record
+        // by which its successor finds the process (no untracked process ever runs).
+        let token = format!(
+            "{}-{}-{}-{}",
+            key.0,
+            key.1,
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+        );
+        cmd.env("SDP_PROCESS_TOKEN", &token);
+        let mut rec = json!({"deploy_id": key.0, "replica": key.1, "pid": null, "start_time": null, "token": token,
+                             "spec": spec.canonical, "command": std::iter::once(&spec.program).chain(&spec.args).collect::<Vec<_>>()});
+        write_atomic(&self.record_path(key), &json::dumps(&rec)).map_err(|e| format!("cannot write the record: {e}"))?;
+        let child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_file(self.record_path(key));
+                return Err(format!("cannot start {}: {e}", spec.program));
+            }
+        };
         let pid = child.id() as i32;
-        drop(child); // reaped by `reap` when its pidfd says it exited
+        drop(child); // reaped by `watch_exit` when its pidfd says it exited
         let st = start_time(pid).unwrap_or(0);
-        let rec = json!({"deploy_id": key.0, "replica": key.1, "pid": pid, "start_time": st, "spec": spec.canonical,
-                         "command": std::iter::once(&spec.program).chain(&spec.args).collect::<Vec<_>>()});
-        if let Err(e) = std::fs::write(self.record_path(key), json::dumps(&rec)) {
+        rec["pid"] = json!(pid);
+        rec["start_time"] = json!(st);
+        if let Err(e) = write_atomic(&self.record_path(key), &json::dumps(&rec)) {
             tracing::warn!("cannot write the record of {}[{}]: {e}", key.0, key.1);
         }
-        watch_exit(key.clone(), pid, self.exits_tx.clone());
+        watch_exit(key.clone(), pid, true, self.exits_tx.clone());
         tracing::info!("started {}[{}]: pid {pid}: {} {}", key.0, key.1, spec.program, spec.args.join(" "));
-        Ok(Running { pid, start_time: st, canonical: spec.canonical.clone(), child: true, stopping: false })
+        Ok(Running { pid, start_time: st, canonical: spec.canonical.clone(), stopping: false })
     }
 
     fn stop(&mut self, key: &Key) {
@@ -316,7 +375,7 @@ impl Deployer {
             return;
         }
         let r = self.running.remove(&e.key).unwrap();
-        let code = if r.child { reap(r.pid) } else { None };
+        let code = e.code;
         signal_group(r.pid, libc::SIGKILL); // anything the leader left behind in its group
         let _ = std::fs::remove_file(self.record_path(&e.key));
         let (id, replica) = (&e.key.0, e.key.1);

@@ -46,7 +46,11 @@ impl Drop for TempDir {
                 libc::kill(-pid, libc::SIGKILL);
             }
         }
-        let _ = std::fs::remove_dir_all(&self.0);
+        if std::env::var_os("SDP_TEST_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        } else {
+            eprintln!("kept {}", self.0.display());
+        }
     }
 }
 
