@@ -187,6 +187,19 @@ async fn testdask_without_dask_says_so_in_the_pb_state() {
     assert_eq!(st["status"], "FAILED");
     assert!(st["reason"].as_str().unwrap().starts_with("Dask is missing"), "{st}");
     assert_eq!(keys(&db, "/deploy/", 0).await, vec![format!("/deploy/{pb}-workflow")]);
+
+    // A workflow process that dies is restarted by the deployer; the new one waits for
+    // the dead one's lease to expire, then claims the PB.
+    let old = pids_of(&state, &format!("{pb}-workflow"));
+    assert_eq!(old.len(), 1);
+    let owner = get_json(&db, &format!("/pb/{pb}/owner")).await.unwrap();
+    assert_eq!(owner["pid"], json!(old[0]));
+    unsafe {
+        libc::kill(old[0], libc::SIGKILL);
+    }
+    let new = eventually!(10, "restarted", Some(pids_of(&state, &format!("{pb}-workflow"))).filter(|p| p.len() == 1 && p != &old));
+    let owner = eventually!(20, "new owner", get_json(&db, &format!("/pb/{pb}/owner")).await.filter(|o| o["pid"] == json!(new[0])));
+    assert_eq!(owner["command"][2], "testdask");
     sdpcfg_ok(port, &["delete", &format!("/pb/{pb}")]);
     eventually!(15, "database empty", when(keys(&db, "/", 8).await.is_empty()));
     eventually!(10, "no processes", when(recorded_pids(&state).is_empty()));
