@@ -25,6 +25,11 @@ async fn process_deployer_starts_stops_restarts_and_adopts() {
     let args = ["deployer", "--type", "process", "--state-dir", &state_s, "--grace", "1"];
     let log = tmp.path().join("deployer.log");
     let mut dep = Daemon::start(port, &args, &[], &log);
+    // One deployer per state directory.
+    eventually!(5, "lock", when(std::fs::read_to_string(state.join(".lock")).is_ok_and(|p| p == dep.pid().to_string())));
+    let mut second = Daemon::start(port, &args, &[], &tmp.path().join("second.log"));
+    assert_eq!(second.child.wait().unwrap().code(), Some(1));
+    assert!(second.log_text().contains("another process deployer"), "{}", second.log_text());
 
     sdpcfg_ok(port, &["deploy", "process", "t-sleep", "{command: [sleep, '300'], replicas: 2}"]);
     sdpcfg_ok(port, &["deploy", "process", "t-echo", "{command: [sh, -c, 'echo hello $GREETING; exec sleep 300'], env: {GREETING: world}}"]);

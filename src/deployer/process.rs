@@ -461,6 +461,7 @@ impl Deployer {
 pub async fn run(s: Settings) -> Result<()> {
     let mut stop = common::shutdown_signal();
     std::fs::create_dir_all(&s.state_dir).map_err(|e| format!("state dir {}: {e}", s.state_dir.display()))?;
+    let _lock = lock_state_dir(&s.state_dir)?;
     let config = common::connect().await?;
     let (exits_tx, mut exits_rx) = mpsc::unbounded_channel();
     let mut d = Deployer { config, s, running: BTreeMap::new(), books: BTreeMap::new(), exits_tx, bad: BTreeMap::new() };
@@ -522,7 +523,7 @@ pub async fn run(s: Settings) -> Result<()> {
                 }
                 // Coalesce a burst of changes into one pass.
                 if let Some(w) = watch.as_mut() {
-                    while let Some(Some(_)) = tokio::time::timeout(Duration::from_millis(20), w.next()).await.ok() {}
+                    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(20), w.next()).await {}
                 }
             }
             Some(e) = exits_rx.recv() => {
@@ -538,6 +539,25 @@ pub async fn run(s: Settings) -> Result<()> {
             }
         }
     }
+}
+
+/// One deployer per state directory: an exclusive `flock` on `<dir>/.lock`, held for
+/// the life of the process (released by the kernel however the process ends).
+fn lock_state_dir(dir: &Path) -> Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    use std::os::fd::AsRawFd;
+    let path = dir.join(".lock");
+    let mut f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+    // SAFETY: flock on a file we opened.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let mut holder = String::new();
+        let _ = f.read_to_string(&mut holder);
+        return Err(format!("another process deployer (pid {}) uses {}", holder.trim(), dir.display()).into());
+    }
+    f.set_len(0)?;
+    f.seek(std::io::SeekFrom::Start(0))?;
+    write!(f, "{}", std::process::id())?;
+    Ok(f)
 }
 
 /// Default state directory: `$SDP_PROCESS_STATE_DIR`, else `$XDG_STATE_HOME/sdp/process`,
