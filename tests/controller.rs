@@ -256,3 +256,24 @@ async fn seed_flow_in_helm_mode() {
     eventually!(5, "db empty", when(keys(&db, "/", 8).await.is_empty()));
     assert!(wf.log_text().contains("cleaning up"), "{}", wf.log_text());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_calls_that_hang_time_out_and_are_reported() {
+    let Some(etcd) = etcd() else { return };
+    let port = etcd.port();
+    let db = db(&etcd).await;
+    let tmp = TempDir::new("helmtimeout");
+    let mut env = helm_env(&tmp);
+    env.push(("SDP_HELM_TIMEOUT".into(), "1".into()));
+    env.push(("SDP_HELM_STABLE_REPO".into(), "".into()));
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    std::fs::write(tmp.path().join("helm-state/sleep-install-slow-x"), "30").unwrap();
+    let _dep = Daemon::start(port, &["deployer", "--type", "helm"], &env_ref, &tmp.path().join("dep.log"));
+    sdpcfg_ok(port, &["deploy", "helm", "slow-x", "{chart: slow}"]);
+    let st = eventually!(10, "timeout reported", get_json(&db, "/deploy/slow-x/state").await);
+    assert_eq!(st["status"], "FAILED");
+    assert!(st["error"].as_str().unwrap().contains("timed out after 1s"), "{st}");
+    assert_eq!(helm_calls(&tmp)[0], "list -q -n sdp", "no stable repo configured: no repo calls");
+    std::fs::remove_file(tmp.path().join("helm-state/sleep-install-slow-x")).unwrap();
+    eventually!(15, "installed on retry", when(get(&db, "/deploy/slow-x/state").await.is_none()));
+}

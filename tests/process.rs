@@ -298,3 +298,36 @@ async fn deployer_finds_a_process_whose_start_was_not_recorded() {
     assert_eq!(dep.terminate(), Some(0));
     drop(child);
 }
+
+/// PB ids are reused (lowest free): a PB deleted and at once re-created under the same
+/// id with another workflow ends up run by that workflow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pb_id_reused_at_once_gets_its_own_workflow() {
+    let Some(etcd) = etcd() else { return };
+    let port = etcd.port();
+    let db = db(&etcd).await;
+    let tmp = TempDir::new("reuse");
+    let state = tmp.path().join("state");
+    let env = [
+        ("SDP_DEPLOY_MODE", "process"),
+        ("SDP_PROCESS_STATE_DIR", state.to_str().unwrap()),
+        ("SDP_TESTSTATE_SECONDS", "600"),
+        ("SDP_DASK", "/nonexistent/dask"),
+    ];
+    let _pc = Daemon::start(port, &["controller"], &env, &tmp.path().join("pc.log"));
+    let _dep = Daemon::start(port, &["deployer"], &env, &tmp.path().join("dep.log"));
+    let pb = format!("realtime-{}-0000", today());
+    sdpcfg_ok(port, &["process", "realtime:testdask:0.1.0"]);
+    eventually!(20, "testdask owns it", get_json(&db, &format!("/pb/{pb}/owner")).await.filter(|o| o["command"][2] == "testdask"));
+    sdpcfg_ok(port, &["delete", &format!("/pb/{pb}")]);
+    assert_eq!(sdpcfg_ok(port, &["process", "realtime:teststate:0.2.7"]), format!("OK, pb_id = {pb}\n"));
+    eventually!(30, "teststate owns it", get_json(&db, &format!("/pb/{pb}/owner")).await.filter(|o| o["command"][2] == "teststate"));
+    let st = eventually!(10, "teststate state", get_json(&db, &format!("/pb/{pb}/state")).await.filter(|s| s["state"] == "executing"));
+    assert_eq!(st["subarray"], "ON-test");
+    let wf = get_json(&db, &format!("/deploy/{pb}-workflow")).await.unwrap();
+    assert_eq!(wf["args"]["command"][2], "teststate");
+    eventually!(10, "one workflow process", when(pids_of(&state, &format!("{pb}-workflow")).len() == 1));
+    sdpcfg_ok(port, &["delete", &format!("/pb/{pb}")]);
+    eventually!(20, "database empty", when(keys(&db, "/", 8).await.is_empty()));
+    eventually!(15, "no processes", when(recorded_pids(&state).is_empty()));
+}

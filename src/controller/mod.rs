@@ -72,6 +72,10 @@ impl Settings {
                     "command": [self.sdp_exe, "workflow", id, pb_id],
                     "env": common::process_env(DeployMode::Process),
                     "image": image,
+                    // Like the pod of a Kubernetes Deployment: whatever ended it, run it
+                    // again while the deployment exists (a PB deleted and re-created
+                    // under the same id gets a fresh workflow process).
+                    "restart": "always",
                 }),
             )?,
         })
@@ -106,6 +110,20 @@ async fn pass(txn: &mut Txn, s: &Settings) -> Result<Vec<Action>> {
         if deploys.contains(&wf) {
             if !recorded {
                 actions.push(Action::Adopt { pb_id: pb_id.clone(), deploy_id: wf });
+                continue;
+            }
+            // Keep it as the PB and the settings want it: a PB re-created under the
+            // same id with another workflow, or a controller restarted with other
+            // settings, updates the deployment (the deployer then replaces the workflow).
+            if let (Ok(Some(pb)), Ok(Some(have))) = (txn.get_processing_block(pb_id).await, txn.get_deployment(&wf).await) {
+                let w = &pb.workflow;
+                if let ("realtime", Some(image)) = (w.kind.as_str(), s.definitions.image(&w.kind, &w.id, &w.version)) {
+                    if let Ok(want) = s.workflow_deployment(pb_id, &w.id, image) {
+                        if want != have {
+                            actions.push(Action::Deploy { pb_id: pb_id.clone(), deployment: want });
+                        }
+                    }
+                }
             }
             continue;
         }
@@ -149,11 +167,14 @@ async fn execute(config: &Config, action: &Action) -> Result<()> {
         let mut log: Option<String> = None;
         match action {
             Action::Deploy { pb_id, deployment } => {
-                if txn.get(&format!("/pb/{pb_id}")).await?.is_some()
-                    && txn.get(&format!("/deploy/{}", deployment.deploy_id)).await?.is_none()
-                {
-                    common::put_owned_deployment(&mut txn, "", pb_id, deployment, "controller").await?;
-                    log = Some(format!("Creating deployment {}", deployment.deploy_id));
+                if txn.get(&format!("/pb/{pb_id}")).await?.is_some() {
+                    let verb = match txn.get(&format!("/deploy/{}", deployment.deploy_id)).await? {
+                        None => "Creating",
+                        Some(_) => "Updating",
+                    };
+                    if common::put_owned_deployment(&mut txn, "", pb_id, deployment, "controller").await? {
+                        log = Some(format!("{verb} deployment {}", deployment.deploy_id));
+                    }
                 }
             }
             Action::Adopt { pb_id, deploy_id } => {

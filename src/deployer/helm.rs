@@ -100,12 +100,28 @@ impl Helm {
     async fn call(&self, args: &[String]) -> std::result::Result<String, String> {
         tracing::info!("{} {}", self.s.helm, args.join(" "));
         let mut cmd = tokio::process::Command::new(&self.s.helm);
-        cmd.args(args).stdin(std::process::Stdio::null()).kill_on_drop(true);
+        // Its own process group, so that a timeout ends helm and anything it started.
+        cmd.args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
         if let Some(d) = &self.s.chart_dir {
             cmd.current_dir(d);
         }
-        let out = match tokio::time::timeout(self.s.timeout, cmd.output()).await {
-            Err(_) => return Err(format!("helm {} timed out after {:?}", args.first().map_or("", |s| s), self.s.timeout)),
+        let child = cmd.spawn().map_err(|e| format!("cannot run {}: {e}", self.s.helm))?;
+        let pid = child.id().map(|p| p as i32);
+        let out = match tokio::time::timeout(self.s.timeout, child.wait_with_output()).await {
+            Err(_) => {
+                if let Some(pid) = pid {
+                    // SAFETY: kill(2) on the process group we created for this call.
+                    unsafe {
+                        libc::kill(-pid, libc::SIGKILL);
+                    }
+                }
+                return Err(format!("helm {} timed out after {:?}", args.first().map_or("", |s| s), self.s.timeout));
+            }
             Ok(Err(e)) => return Err(format!("cannot run {}: {e}", self.s.helm)),
             Ok(Ok(o)) => o,
         };

@@ -85,7 +85,7 @@ impl Ctx {
 
 /// Claim the PB: `Some(pb)` once ours, `None` if the PB does not exist (any more) or
 /// we were asked to stop while waiting for another owner to go.
-async fn claim(config: &Config, pb_id: &str, stop: &mut watch::Receiver<bool>) -> Result<Option<ProcessingBlock>> {
+async fn claim(config: &Config, pb_id: &str, name: &str, stop: &mut watch::Receiver<bool>) -> Result<Option<ProcessingBlock>> {
     let lease = config.client_lease().await?;
     let owner_path = format!("/pb/{pb_id}/owner");
     loop {
@@ -95,6 +95,11 @@ async fn claim(config: &Config, pb_id: &str, stop: &mut watch::Receiver<bool>) -
                 txn.commit().await?;
                 return Ok(None);
             };
+            if pb.workflow.id != name {
+                // E.g. the PB was re-created under this id for another workflow (ids are
+                // reused): not ours to run; the controller replaces this deployment.
+                return Err(format!("processing block {pb_id} is for workflow {}, not {name}", pb.workflow.id).into());
+            }
             let r = txn.take_processing_block(pb_id, lease).await;
             match r {
                 Ok(()) => {
@@ -178,7 +183,7 @@ pub async fn run(name: String, pb_id: String) -> Result<()> {
     let mode = DeployMode::from_env()?;
     let mut stop = common::shutdown_signal();
     let config = common::connect().await?;
-    let Some(pb) = claim(&config, &pb_id, &mut stop).await? else {
+    let Some(pb) = claim(&config, &pb_id, &name, &mut stop).await? else {
         tracing::info!("processing block {pb_id} does not exist (any more); nothing to do");
         config.close().await?;
         return Ok(());
