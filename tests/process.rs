@@ -24,7 +24,8 @@ async fn process_deployer_starts_stops_restarts_and_adopts() {
     let state_s = state.display().to_string();
     let args = ["deployer", "--type", "process", "--state-dir", &state_s, "--grace", "1"];
     let log = tmp.path().join("deployer.log");
-    let mut dep = Daemon::start(port, &args, &[], &log);
+    let denv = [("SDP_PROCESS_STABLE", "2")];
+    let mut dep = Daemon::start(port, &args, &denv, &log);
     // One deployer per state directory.
     eventually!(5, "lock", when(std::fs::read_to_string(state.join(".lock")).is_ok_and(|p| p == dep.pid().to_string())));
     let mut second = Daemon::start(port, &args, &[], &tmp.path().join("second.log"));
@@ -59,6 +60,16 @@ async fn process_deployer_starts_stops_restarts_and_adopts() {
     sdpcfg_ok(port, &["deploy", "process", "t-fail", "{command: [sh, -c, 'exit 3']}"]);
     let st = eventually!(10, "restart state", get_json(&db, "/deploy/t-fail/state").await.filter(|s| s["restarts"].as_u64() >= Some(2)));
     assert_eq!((st["status"].as_str(), st["exit_code"].as_i64()), (Some("RESTARTING"), Some(3)), "{st}");
+    // One that fails twice, then runs: its report is cleared once it has run for a while.
+    let flaky = format!(
+        r#"{{command: [sh, -c, 'n=$(cat count 2>/dev/null || echo 0); echo $((n+1)) > count; [ $n -ge 2 ] && exec sleep 300; exit 1'], cwd: '{}'}}"#,
+        tmp.path().display()
+    );
+    sdpcfg_ok(port, &["deploy", "process", "t-flaky", &flaky]);
+    eventually!(10, "flaky reported", get_json(&db, "/deploy/t-flaky/state").await.filter(|s| s["restarts"] == 2));
+    eventually!(15, "flaky healed", when(get(&db, "/deploy/t-flaky/state").await.is_none()));
+    assert_eq!(pids_of(&state, "t-flaky").len(), 1);
+    sdpcfg_ok(port, &["delete", "/deploy/t-flaky"]);
     sdpcfg_ok(port, &["deploy", "process", "t-missing", "{command: [/nonexistent/program]}"]);
     let st = eventually!(10, "spawn failure", get_json(&db, "/deploy/t-missing/state").await);
     assert_eq!(st["status"], "FAILED");

@@ -35,9 +35,14 @@ pub fn run(a: DeployerArgs) -> i32 {
                         _ => 10.0,
                     },
                 };
+                let stable = match std::env::var("SDP_PROCESS_STABLE") {
+                    Ok(v) if !v.is_empty() => v.parse().map_err(|_| format!("SDP_PROCESS_STABLE must be seconds, not {v:?}"))?,
+                    _ => 10.0f64,
+                };
                 let s = process::Settings {
                     state_dir: a.state_dir.unwrap_or_else(process::default_state_dir),
                     grace: Duration::from_secs_f64(grace.max(0.0)),
+                    stable: Duration::from_secs_f64(stable.max(0.0)),
                 };
                 process::run(s).await
             }

@@ -30,6 +30,8 @@ use tokio::sync::mpsc;
 pub struct Settings {
     pub state_dir: PathBuf,
     pub grace: Duration,
+    /// How long a restarted replica must run before its failure report is cleared.
+    pub stable: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +120,11 @@ struct Book {
     next_start: Option<Instant>,
     /// The spec whose process finished for good (not restarted).
     finished: Option<String>,
+    /// After failures: when the current process will have run long enough to count as
+    /// healthy again (its failure report is then cleared).
+    healthy_at: Option<Instant>,
 }
+
 
 #[derive(Debug)]
 struct Exited {
@@ -385,6 +391,7 @@ impl Deployer {
         }
         let Some(spec) = wanted.get(id) else { return };
         let book = self.books.entry(e.key.clone()).or_default();
+        book.healthy_at = None;
         let failed = code != Some(0);
         let restart = match spec.restart {
             Restart::Always => true,
@@ -437,6 +444,10 @@ impl Deployer {
             let spec = spec.clone();
             match self.spawn(&key, &spec) {
                 Ok(r) => {
+                    let book = self.books.get_mut(&key).unwrap();
+                    if book.failures > 0 {
+                        book.healthy_at = Some(Instant::now() + self.s.stable);
+                    }
                     self.running.insert(key, r);
                 }
                 Err(e) => {
@@ -453,7 +464,29 @@ impl Deployer {
     }
 
     fn next_timer(&self) -> Option<Instant> {
-        self.books.values().filter_map(|b| b.next_start).min()
+        self.books.values().flat_map(|b| [b.next_start, b.healthy_at]).flatten().min()
+    }
+
+    /// Replicas that have run for `stable` since their last failure: clear the report.
+    async fn forget_old_failures(&mut self) {
+        let now = Instant::now();
+        let mut healed = Vec::new();
+        for (key, book) in self.books.iter_mut() {
+            if book.healthy_at.is_some_and(|t| t <= now) {
+                book.healthy_at = None;
+                if self.running.get(key).is_some_and(|r| !r.stopping) {
+                    book.failures = 0;
+                    healed.push(key.clone());
+                }
+            }
+        }
+        for key in healed {
+            let replicas_failing = self.books.iter().any(|(k, b)| k.0 == key.0 && b.failures > 0);
+            if !replicas_failing {
+                tracing::info!("{} has run for {:?} since its last failure", key.0, self.s.stable);
+                report(&self.config, &key.0, None).await;
+            }
+        }
     }
 }
 
@@ -498,6 +531,7 @@ pub async fn run(s: Settings) -> Result<()> {
                 }
                 d.bad.retain(|id, _| deps.contains_key(id));
                 d.reconcile(&wanted).await;
+                d.forget_old_failures().await;
                 if watch.is_none() {
                     match watch_from(&d.config, rev).await {
                         Ok(w) => watch = Some(w),
