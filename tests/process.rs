@@ -269,6 +269,28 @@ async fn workflows_teststate_testdeploy_vis_receive_as_processes() {
         when(std::fs::read(&file).is_ok_and(|b| b.starts_with(b"visibilities")))
     });
 
+    // Defined but not implemented here (testdlg): the workflow says so and stays up.
+    sdpcfg_ok(port, &["process", "realtime:testdlg:0.1.0"]);
+    let dlg = format!("realtime-{d}-0003");
+    let st = eventually!(20, "testdlg state", get_json(&db, &format!("/pb/{dlg}/state")).await);
+    assert_eq!(st["status"], "FAILED");
+    assert!(st["reason"].as_str().unwrap().contains("testdlg is not available"), "{st}");
+    let pid = pids_of(&state, &format!("{dlg}-workflow"));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(pids_of(&state, &format!("{dlg}-workflow")), pid, "not restarted");
+    sdpcfg_ok(port, &["delete", &format!("/pb/{dlg}")]);
+
+    // A PB re-created at once under a used id with an unknown workflow: the old
+    // workflow deployment goes and the PB fails.
+    sdpcfg_ok(port, &["process", "realtime:testdlg:0.1.0"]);
+    eventually!(20, "testdlg owns it", get_json(&db, &format!("/pb/{dlg}/owner")).await);
+    sdpcfg_ok(port, &["delete", &format!("/pb/{dlg}")]);
+    sdpcfg_ok(port, &["process", "realtime:nonexistent:0.1.0"]);
+    let st = eventually!(10, "FAILED", get_json(&db, &format!("/pb/{dlg}/state")).await.filter(|s| s["reason"].as_str().is_some_and(|r| r.contains("nonexistent"))));
+    assert_eq!(st["status"], "FAILED");
+    eventually!(10, "old workflow retired", when(get(&db, &format!("/deploy/{dlg}-workflow")).await.is_none()));
+    sdpcfg_ok(port, &["delete", &format!("/pb/{dlg}")]);
+
     // Unknown workflow: FAILED once, no processes.
     sdpcfg_ok(port, &["process", "realtime:nonexistent:0.1.0"]);
     let st = eventually!(10, "FAILED", get_json(&db, &format!("/pb/realtime-{d}-0003/state")).await);

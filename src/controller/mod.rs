@@ -40,10 +40,17 @@ enum Action {
     Fail { pb_id: String, reason: String },
     /// The PB is gone: delete a deployment it owned.
     DeleteOwned { pb_id: String, deploy_id: String },
+    /// The PB's workflow cannot be deployed (any more): delete its workflow deployment.
+    Retire { pb_id: String, deploy_id: String },
     /// The deployment is gone but its ownership record is not.
     DropRecord { pb_id: String, deploy_id: String },
     /// The PB is gone but its state key is not.
     DropState { pb_id: String },
+}
+
+/// The state the controller gives a PB it cannot run.
+fn fail_state(reason: &str) -> Value {
+    json!({"status": "FAILED", "reason": reason})
 }
 
 pub fn workflow_deploy_id(pb_id: &str) -> String {
@@ -117,17 +124,20 @@ async fn pass(txn: &mut Txn, s: &Settings) -> Result<Vec<Action>> {
             // settings, updates the deployment (the deployer then replaces the workflow).
             if let (Ok(Some(pb)), Ok(Some(have))) = (txn.get_processing_block(pb_id).await, txn.get_deployment(&wf).await) {
                 let w = &pb.workflow;
-                if let ("realtime", Some(image)) = (w.kind.as_str(), s.definitions.image(&w.kind, &w.id, &w.version)) {
-                    if let Ok(want) = s.workflow_deployment(pb_id, &w.id, image) {
-                        if want != have {
-                            actions.push(Action::Deploy { pb_id: pb_id.clone(), deployment: want });
+                match (w.kind.as_str(), s.definitions.image(&w.kind, &w.id, &w.version)) {
+                    ("realtime", Some(image)) => {
+                        if let Ok(want) = s.workflow_deployment(pb_id, &w.id, image) {
+                            if want != have {
+                                actions.push(Action::Deploy { pb_id: pb_id.clone(), deployment: want });
+                            }
                         }
                     }
+                    // Not (or no longer) deployable: retire it; the next pass fails the PB.
+                    _ => actions.push(Action::Retire { pb_id: pb_id.clone(), deploy_id: wf }),
                 }
             }
             continue;
         }
-        let failed = |state: &Option<Value>| state.as_ref().and_then(|v| v.get("status")).and_then(Value::as_str) == Some("FAILED");
         let reason = match txn.get_processing_block(pb_id).await {
             Ok(None) => continue,
             Err(e) => format!("Processing block is not valid: {e}"),
@@ -135,11 +145,6 @@ async fn pass(txn: &mut Txn, s: &Settings) -> Result<Vec<Action>> {
                 let w = &pb.workflow;
                 match (w.kind.as_str(), s.definitions.image(&w.kind, &w.id, &w.version)) {
                     ("realtime", Some(image)) => {
-                        // A PB that already failed stays failed (no retry loop); anything
-                        // else without its workflow deployment gets one.
-                        if failed(&txn.get_processing_block_state(pb_id).await.unwrap_or(None)) {
-                            continue;
-                        }
                         match s.workflow_deployment(pb_id, &w.id, image) {
                             Ok(deployment) => {
                                 actions.push(Action::Deploy { pb_id: pb_id.clone(), deployment });
@@ -153,7 +158,10 @@ async fn pass(txn: &mut Txn, s: &Settings) -> Result<Vec<Action>> {
                 }
             }
         };
-        if !failed(&txn.get_processing_block_state(pb_id).await.unwrap_or(None)) {
+        // Written once: a pass that finds exactly this state does nothing (a state left
+        // by an earlier PB of the same id, or by a workflow, is replaced).
+        let want = fail_state(&reason);
+        if txn.get_processing_block_state(pb_id).await.ok().flatten().as_ref() != Some(&want) {
             actions.push(Action::Fail { pb_id: pb_id.clone(), reason });
         }
     }
@@ -188,13 +196,18 @@ async fn execute(config: &Config, action: &Action) -> Result<()> {
             }
             Action::Fail { pb_id, reason } => {
                 if txn.get(&format!("/pb/{pb_id}")).await?.is_some() {
-                    let state = json!({"status": "FAILED", "reason": reason});
+                    let state = fail_state(reason);
                     match txn.get_processing_block_state(pb_id).await {
-                        Ok(Some(old)) if old.get("status").and_then(Value::as_str) == Some("FAILED") => {}
-                        Ok(Some(_)) | Err(_) => txn.update(&format!("/pb/{pb_id}/state"), &json::dumps(&state)).await?,
-                        Ok(None) => txn.create_processing_block_state(pb_id, &state).await?,
+                        Ok(Some(old)) if old == state => {}
+                        Ok(Some(_)) | Err(_) => {
+                            txn.update(&format!("/pb/{pb_id}/state"), &json::dumps(&state)).await?;
+                            log = Some(format!("Processing block {pb_id}: {reason}; state set to FAILED"));
+                        }
+                        Ok(None) => {
+                            txn.create_processing_block_state(pb_id, &state).await?;
+                            log = Some(format!("Processing block {pb_id}: {reason}; state set to FAILED"));
+                        }
                     }
-                    log = Some(format!("Processing block {pb_id}: {reason}; state set to FAILED"));
                 }
             }
             Action::DeleteOwned { pb_id, deploy_id } => {
@@ -203,6 +216,12 @@ async fn execute(config: &Config, action: &Action) -> Result<()> {
                         log = Some(format!("Deleting deployment {deploy_id}"));
                     }
                     common::delete_owned_deployment(&mut txn, "", pb_id, deploy_id).await?;
+                }
+            }
+            Action::Retire { pb_id, deploy_id } => {
+                if txn.get(&format!("/deploy/{deploy_id}")).await?.is_some() {
+                    common::delete_owned_deployment(&mut txn, "", pb_id, deploy_id).await?;
+                    log = Some(format!("Deleting deployment {deploy_id}: the workflow of processing block {pb_id} cannot be deployed"));
                 }
             }
             Action::DropRecord { pb_id, deploy_id } => {
