@@ -9,20 +9,22 @@ SHELL := /bin/bash
 VENV      ?= .venv
 PY        := $(VENV)/bin/python
 PORT      ?= 45450
-APT_PKGS  := protobuf-compiler etcd-server etcd-client
+APT_PKGS  := protobuf-compiler etcd-server etcd-client tango-test mariadb-server dbconfig-no-thanks tango-db
 # the server the interop suite drives: rust (our binary) or pytango (reference_device.py)
 TANGO_SERVER      ?= rust
 TANGO_TEST_BINARY ?= target/debug/TestDevice
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps apt-deps venv build test cargo-test interop interop-reference run fuzz fuzz-corpus
+.PHONY: help deps apt-deps venv build test cargo-test interop interop-reference run database-tests fuzz fuzz-corpus
 
 help:
 	@echo "make run        build and start the test device server on 127.0.0.1:$(PORT) (nodb)"
 	@echo "make test       deps + build + cargo test + PyTango interop suite"
 	@echo "make deps       apt packages ($(APT_PKGS)) and the Python venv $(VENV)"
 	@echo "make interop-reference   run the interop suite against the PyTango reference server"
+	@echo "make database-tests      Tango database suite: embedded, PyTango sqlite, C++ DataBaseds + MariaDB"
 	@echo "make fuzz       cargo-fuzz the GIOP/CDR decoders for FUZZ_SECONDS (default 60); see fuzz/README.md"
+	@echo "make deploy_all KUBE_NAMESPACE=integration   Helm-install SDP on Kubernetes (see docs/kubernetes.md; also delete_all, show, lint, template, images, charts-test)"
 
 ## deps: apt packages that are missing (only those), and the venv (only when out of date)
 deps: apt-deps venv
@@ -66,7 +68,16 @@ interop: venv
 interop-reference: venv
 	TANGO_SERVER=pytango $(VENV)/bin/pytest tests/interop -q
 
-test: deps build cargo-test interop
+## database-tests: the Tango database suite against each database: our embedded one, PyTango's
+## sqlite DataBaseds and Debian's C++ DataBaseds on a throwaway MariaDB (all on 127.0.0.1)
+TANGO_DB_KINDS ?= embedded pytango mariadb
+database-tests: venv
+	@set -e; for kind in $(TANGO_DB_KINDS); do \
+	  echo "== database suite against: $$kind"; \
+	  TANGO_DB_KIND=$$kind TANGO_TEST_BINARY=$(TANGO_TEST_BINARY) $(VENV)/bin/pytest tests/database -q -p no:cacheprovider; \
+	done
+
+test: deps build cargo-test interop database-tests
 
 run: build
 	@echo "Starting TestDevice (instance 'test', no database) on 127.0.0.1:$(PORT). Ctrl-C stops it."
@@ -86,3 +97,77 @@ fuzz: fuzz-corpus
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run giop_decode corpus/giop_decode seeds/giop_decode -- \
 	  -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
+
+## bench: ours vs cppTango TangoTest vs PyTango, same client and run -> bench/results.md + .png
+.PHONY: bench
+bench: deps
+	@dpkg-query -W -f='$${Status}' tango-test 2>/dev/null | grep -q "install ok installed" || \
+	  { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq tango-test; }
+	$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install -q matplotlib
+	cargo build --release -p tango --bins
+	bench/run.sh
+
+# ---- Kubernetes: Helm charts and container images (charts/, Dockerfile, docs/kubernetes.md) ----
+# deploy_all/delete_all/show/images need helm, kubectl and docker with a cluster;
+# lint, template and charts-test render the charts offline with the Helm SDK in $(VENV).
+KUBE_NAMESPACE     ?= default
+KUBE_NAMESPACE_SDP ?= $(KUBE_NAMESPACE)-sdp
+HELM_RELEASE       ?= test
+HELM_CHART         ?= charts/sdp-prototype
+HELM_ARGS          ?=
+HELM               ?= helm
+KUBECTL            ?= kubectl
+DOCKER             ?= docker
+IMAGE_REGISTRY     ?= localhost:5000
+IMAGE_TAG          ?= 0.1.0
+IMAGE_TARGETS      := runtime:ska-sdp itango:ska-sdp-itango \
+                      workflow-testdask:ska-sdp-workflow-testdask workflow-testdeploy:ska-sdp-workflow-testdeploy \
+                      workflow-teststate:ska-sdp-workflow-teststate workflow-vis-receive:ska-sdp-workflow-vis-receive
+RENDER             := $(PY) tests/charts/render.py
+
+.PHONY: namespace namespace_sdp deploy_all delete_all show lint template images push-images charts-test
+
+namespace:
+	$(KUBECTL) create namespace $(KUBE_NAMESPACE) --dry-run=client -o yaml | $(KUBECTL) apply -f -
+
+namespace_sdp:
+	$(KUBECTL) create namespace $(KUBE_NAMESPACE_SDP) --dry-run=client -o yaml | $(KUBECTL) apply -f -
+
+## deploy_all: SDP in $(KUBE_NAMESPACE), its workflows in $(KUBE_NAMESPACE_SDP) (install or upgrade)
+deploy_all: namespace namespace_sdp
+	$(HELM) upgrade --install $(HELM_RELEASE) $(HELM_CHART) --namespace $(KUBE_NAMESPACE) \
+	  --set global.helmNamespace=$(KUBE_NAMESPACE_SDP) \
+	  --set global.image.registry=$(IMAGE_REGISTRY) --set global.image.tag=$(IMAGE_TAG) $(HELM_ARGS)
+
+## delete_all: the release, and whatever the Helm deployer left in $(KUBE_NAMESPACE_SDP)
+delete_all:
+	-$(HELM) uninstall $(HELM_RELEASE) --namespace $(KUBE_NAMESPACE)
+	-$(HELM) list -q --namespace $(KUBE_NAMESPACE_SDP) | xargs -r $(HELM) uninstall --namespace $(KUBE_NAMESPACE_SDP)
+	@echo "Namespaces $(KUBE_NAMESPACE) and $(KUBE_NAMESPACE_SDP) and the etcd/Tango DB volumes are kept:"
+	@echo "  $(KUBECTL) delete pvc -n $(KUBE_NAMESPACE) -l app.kubernetes.io/instance=$(HELM_RELEASE)"
+
+show:
+	$(HELM) status $(HELM_RELEASE) --namespace $(KUBE_NAMESPACE)
+	$(KUBECTL) get all,configmap,pvc -n $(KUBE_NAMESPACE) -l app.kubernetes.io/instance=$(HELM_RELEASE)
+	$(KUBECTL) get all -n $(KUBE_NAMESPACE_SDP)
+
+lint: venv
+	$(RENDER) --lint-only $(HELM_CHART) charts/workflow
+
+## template: the manifests deploy_all would apply, rendered offline
+template: venv
+	@$(RENDER) $(HELM_CHART) --release $(HELM_RELEASE) --namespace $(KUBE_NAMESPACE) \
+	  --set global.helmNamespace=$(KUBE_NAMESPACE_SDP)
+
+images:
+	@set -e; for t in $(IMAGE_TARGETS); do \
+	  echo "== $${t#*:}"; $(DOCKER) build --target $${t%%:*} -t $(IMAGE_REGISTRY)/$${t#*:}:$(IMAGE_TAG) .; done
+
+push-images: images
+	@set -e; for t in $(IMAGE_TARGETS); do $(DOCKER) push $(IMAGE_REGISTRY)/$${t#*:}:$(IMAGE_TAG); done
+
+## charts-test: part of make test (this extra prerequisite runs after the others)
+test: charts-test
+charts-test: venv
+	$(VENV)/bin/pytest tests/charts -q
+# ---- end of Kubernetes section ----

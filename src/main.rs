@@ -18,7 +18,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    // `Database(cmd::database::DatabaseArgs)` (the embedded Tango database) goes here.
+    /// Run the embedded Tango database (sys/database/2), or load registrations into a database.
+    Database(cmd::database::DatabaseArgs),
+    /// Start the whole system on this machine: Tango database, etcd, device servers,
+    /// processing controller and local-process deployer.
+    Up(cmd::up::UpArgs),
     /// Processing controller: turns processing blocks into workflow deployments.
     Controller(cmd::controller::ControllerArgs),
     /// Deployer: makes deployments real (helm releases or local processes).
@@ -30,6 +34,8 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
+        Command::Database(a) => cmd::database::run(a),
+        Command::Up(a) => cmd::up::run(a),
         Command::Controller(a) => cmd::controller::run(a),
         Command::Deployer(a) => cmd::deployer::run(a),
         Command::Workflow(a) => cmd::workflow::run(a),

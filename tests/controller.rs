@@ -93,7 +93,8 @@ async fn controller_rejects_definitions_that_break_the_schema() {
     let file = tmp.path().join("workflows.json");
     std::fs::write(&file, r#"{"version": {"date-time": "x"}, "repositories": [{"name": "n", "path": "p"}], "workflows": [{"id": "a", "repository": "n", "image": "i", "versions": []}]}"#).unwrap();
     let log = tmp.path().join("pc.log");
-    let mut pc = Daemon::start(1, &["controller", "--workflows", file.to_str().unwrap()], &[], &log);
+    // As the chart configures it: SDP_WORKFLOWS_FILE.
+    let mut pc = Daemon::start(1, &["controller"], &[("SDP_WORKFLOWS_FILE", file.to_str().unwrap())], &log);
     let st = pc.child.wait().unwrap();
     assert_eq!(st.code(), Some(1));
     let text = pc.log_text();
@@ -197,7 +198,8 @@ async fn seed_flow_in_helm_mode() {
     let mut env_ref: Vec<(&str, &str)> = env.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     env_ref.push(("SDP_DEPLOY_MODE", "helm"));
     let _pc = Daemon::start(port, &["controller"], &env_ref, &tmp.path().join("pc.log"));
-    let _dep = Daemon::start(port, &["deployer"], &env_ref, &tmp.path().join("dep.log"));
+    // As the chart runs it: `sdp deployer helm`.
+    let _dep = Daemon::start(port, &["deployer", "helm"], &env_ref, &tmp.path().join("dep.log"));
     assert_eq!(sdpcfg_ok(port, &["ls", "-R", "/"]), "Keys with / prefix: \n");
     let pb = format!("realtime-{}-0000", today());
     assert_eq!(sdpcfg_ok(port, &["process", "realtime:testdask:0.1.0"]), format!("OK, pb_id = {pb}\n"));

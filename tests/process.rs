@@ -103,6 +103,17 @@ async fn process_deployer_starts_stops_restarts_and_adopts() {
     sdpcfg_ok(port, &["delete", "/deploy/t-sleep"]);
     eventually!(6, "all gone", when(recorded_pids(&state).is_empty() && last.iter().all(|p| !alive(*p))));
     assert_eq!(dep.terminate(), Some(0));
+
+    // With --stop-on-exit (the one-machine launcher's choice) SIGTERM stops them first.
+    let mut stop_args = args.to_vec();
+    stop_args.push("--stop-on-exit");
+    let mut dep = Daemon::start(port, &stop_args, &[], &log);
+    sdpcfg_ok(port, &["deploy", "process", "t-last", "{command: [sleep, '300']}"]);
+    eventually!(10, "t-last", when(pids_of(&state, "t-last").len() == 1));
+    let pid = pids_of(&state, "t-last")[0];
+    assert_eq!(dep.terminate(), Some(0));
+    assert!(!alive(pid), "stopped with the deployer");
+    assert!(recorded_pids(&state).is_empty());
 }
 
 fn venv_dask() -> Option<PathBuf> {

@@ -17,6 +17,8 @@ struct Out {
 
 fn etcd() -> Option<EtcdServer> {
     if sdp_config::server::etcd_binary().is_none() {
+        // In CI a missing etcd is a broken setup, not a reason to skip.
+        assert!(std::env::var("CI").map_or(true, |v| v.is_empty()), "CI is set but there is no `etcd` on PATH (apt-get install etcd-server)");
         eprintln!("\n\n*** SKIPPING sdpcfg acceptance test: no `etcd` on PATH (apt-get install etcd-server) ***\n");
         return None;
     }
@@ -327,4 +329,24 @@ fn edit_round_trips_through_yaml() {
     let o = run(&s, &["edit", "/plain"]);
     assert_eq!((o.code, o.stderr.as_str()), (1, "ValueError: EDITOR is not set: cannot edit\n"));
     let _ = std::fs::remove_file(editor);
+}
+
+#[test]
+fn concurrent_process_commands_get_distinct_ids() {
+    let Some(s) = etcd() else { return };
+    let children: Vec<_> = (0..8)
+        .map(|_| command(s.port(), &["process", "realtime:testdask:0.1.0"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+        .collect();
+    let mut ids: Vec<String> = children
+        .into_iter()
+        .map(|c| {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8(o.stdout).unwrap().trim().strip_prefix("OK, pb_id = ").expect("OK line").to_string()
+        })
+        .collect();
+    ids.sort();
+    let want: Vec<String> = (0..8).map(|i| format!("realtime-{}-{i:04}", today())).collect();
+    assert_eq!(ids, want);
+    assert_eq!(etcdctl_keys(&s), want.iter().map(|id| format!("2/pb/{id}")).collect::<Vec<_>>());
 }

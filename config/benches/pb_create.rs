@@ -5,8 +5,8 @@
 //!     BENCH_SECONDS=5 BENCH_CLIENTS=4 cargo bench -p sdp-config --bench pb_create
 //!
 //! Set TMPDIR=/dev/shm to keep etcd's fsync cost out of the numbers. A PB creation is
-//! three round trips (list today's ids, read the chosen key, commit) against one for
-//! a put, so expect a ratio near 1/3 with one client.
+//! two round trips (list today's ids, commit) against one for a put, so expect a
+//! ratio near 1/2 with one client.
 
 use sdp_config::backend::{KeyRange, Op};
 use sdp_config::{Backend, Config, MemoryBackend, ProcessingBlock, Workflow};

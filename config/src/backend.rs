@@ -166,10 +166,31 @@ pub trait Backend: Send + Sync + 'static {
     /// Watch `range` for changes from `start_revision` (or from now).
     async fn watch(&self, range: &KeyRange, start_revision: Option<i64>) -> Result<WatchStream>;
 
+    /// Watch several ranges from one revision as one stream (a key in two ranges may
+    /// be reported twice). The default merges single watches; etcd multiplexes them on
+    /// one gRPC stream.
+    async fn watch_many(&self, ranges: &[KeyRange], start_revision: Option<i64>) -> Result<WatchStream> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut tasks = Vec::new();
+        for range in ranges {
+            let mut stream = self.watch(range, start_revision).await?;
+            let tx = tx.clone();
+            tasks.push(AbortOnDrop(tokio::spawn(async move {
+                while let Some(batch) = stream.next().await {
+                    if tx.send(batch).is_err() {
+                        return;
+                    }
+                }
+            })));
+        }
+        Ok(WatchStream::new(rx, Some(Box::new(tasks))))
+    }
+
     /// Grant a lease of `ttl` seconds; returns its id.
     async fn lease_grant(&self, ttl: i64) -> Result<i64>;
 
-    /// Refresh a lease; returns the new TTL, or 0 if the lease no longer exists.
+    /// Refresh a lease; returns a positive number (the new TTL where the backend
+    /// reports it) while the lease exists, 0 once it no longer does.
     async fn lease_keep_alive(&self, id: i64) -> Result<i64>;
 
     /// Revoke a lease: every key attached to it is deleted at once.
@@ -178,4 +199,13 @@ pub trait Backend: Send + Sync + 'static {
     /// Remaining TTL of a lease in whole seconds (0 in its last second), or -1 if it
     /// does not exist (expired, revoked).
     async fn lease_time_to_live(&self, id: i64) -> Result<i64>;
+}
+
+/// Aborts a task when dropped (guards of watch streams).
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -227,12 +227,15 @@ impl KeyWatch {
 
 /// A lease kept alive by a background task (refresh every TTL/4, like the Python
 /// client). Keys attached to it vanish when it is revoked, or `ttl` seconds after its
-/// holder stops refreshing it (process died, lease dropped).
+/// holder stops refreshing it (process died, lease dropped). [`Lease::lost`] tells the
+/// holder when the lease is gone although it was not revoked through this handle
+/// (revoked elsewhere, or expired while etcd was unreachable).
 pub struct Lease {
     id: i64,
     ttl: i64,
     backend: Arc<dyn Backend>,
     keeper: tokio::task::JoinHandle<()>,
+    lost: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Lease {
@@ -240,17 +243,22 @@ impl Lease {
         let id = backend.lease_grant(ttl).await?;
         let b = backend.clone();
         let period = Duration::from_millis((ttl.max(1) as u64) * 1000 / 4);
+        let (lost_tx, lost) = tokio::sync::watch::channel(false);
         let keeper = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(period).await;
                 match b.lease_keep_alive(id).await {
-                    Ok(0) => return, // gone: revoked or expired
+                    Ok(0) => {
+                        tracing::warn!("lease {id:x} is gone (revoked or expired)");
+                        let _ = lost_tx.send(true);
+                        return;
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!("lease {id:x} keep-alive failed: {e}"),
                 }
             }
         });
-        Ok(Lease { id, ttl, backend, keeper })
+        Ok(Lease { id, ttl, backend, keeper, lost })
     }
 
     pub fn id(&self) -> i64 {
@@ -264,6 +272,13 @@ impl Lease {
     /// Is the lease still granted?
     pub async fn alive(&self) -> Result<bool> {
         Ok(self.backend.lease_time_to_live(self.id).await? >= 0)
+    }
+
+    /// Resolves once the keep-alive finds the lease gone (its keys, e.g. a PB owner
+    /// entry, are gone with it). Noticed within TTL/4.
+    pub async fn lost(&self) {
+        let mut rx = self.lost.clone();
+        let _ = rx.wait_for(|lost| *lost).await;
     }
 
     /// Revoke now: every key attached to the lease is deleted.

@@ -61,7 +61,7 @@ impl EtcdBackend {
         }
         match options.protocol.as_str() {
             "http" => {}
-            "https" => copts = tls_options(copts, options.cert.as_deref()).map_err(|e| unreachable(e))?,
+            "https" => copts = tls_options(copts, options.cert.as_deref()).map_err(unreachable)?,
             other => return Err(unreachable(format!("unsupported protocol {other:?} (use http or https)"))),
         }
         let connect = ec::Client::connect([endpoint.as_str()], Some(copts));
@@ -134,6 +134,23 @@ fn convert_kv(kv: &ec::KeyValue) -> KeyValue {
         version: kv.version(),
         lease: kv.lease(),
     }
+}
+
+fn convert_events(resp: &ec::WatchResponse) -> Vec<Event> {
+    resp.events()
+        .iter()
+        .filter_map(|ev| {
+            let mut kv = convert_kv(ev.kv()?);
+            let kind = match ev.event_type() {
+                ec::EventType::Put => EventKind::Put,
+                ec::EventType::Delete => {
+                    kv.value.clear();
+                    EventKind::Delete
+                }
+            };
+            Some(Event { kind, kv })
+        })
+        .collect()
 }
 
 fn range_key(range: &KeyRange) -> (String, bool) {
@@ -216,54 +233,59 @@ impl Backend for EtcdBackend {
     }
 
     async fn watch(&self, range: &KeyRange, start_revision: Option<i64>) -> Result<WatchStream> {
-        let (key, prefix) = range_key(range);
-        let mut opts = ec::WatchOptions::new();
-        if prefix {
-            opts = opts.with_prefix();
-        }
-        if let Some(r) = start_revision {
-            opts = opts.with_start_revision(r);
-        }
-        let mut wc = self.client.watch_client();
-        let mut stream = self.timed("watch", wc.watch(key, Some(opts))).await?;
-        // Wait until the server confirms the watch, so that no change made after this
-        // call returns can be missed.
-        let first = self.timed("watch", stream.message()).await?;
-        let mut pending = Vec::new();
-        match first {
-            Some(resp) if resp.canceled() => {
-                return Err(Error::Connection(format!(
-                    "etcd at {}: watch refused: {} (compacted at {})",
-                    self.endpoint,
-                    resp.cancel_reason(),
-                    resp.compact_revision()
-                )))
-            }
-            Some(resp) => pending.push(resp),
-            None => return Err(Error::Connection(format!("etcd at {}: watch stream closed", self.endpoint))),
-        }
+        self.watch_many(std::slice::from_ref(range), start_revision).await
+    }
+
+    async fn watch_many(&self, ranges: &[KeyRange], start_revision: Option<i64>) -> Result<WatchStream> {
         let (tx, rx) = mpsc::unbounded_channel();
+        let Some((first, rest)) = ranges.split_first() else {
+            return Ok(WatchStream::new(rx, Some(Box::new(tx))));
+        };
+        let opts = |range: &KeyRange| {
+            let (key, prefix) = range_key(range);
+            let mut o = ec::WatchOptions::new();
+            if prefix {
+                o = o.with_prefix();
+            }
+            if let Some(r) = start_revision {
+                o = o.with_start_revision(r);
+            }
+            (key, o)
+        };
+        let mut wc = self.client.watch_client();
+        let (key, o) = opts(first);
+        let mut stream = self.timed("watch", wc.watch(key, Some(o))).await?;
+        for range in rest {
+            let (key, o) = opts(range);
+            self.timed("watch", stream.watch(key, Some(o))).await?;
+        }
+        // Wait until the server confirms every watch, so that no change made after
+        // this call returns can be missed. Events may already arrive meanwhile.
+        let mut pending = Vec::new();
+        let mut created = 0;
+        while created < ranges.len() {
+            match self.timed("watch", stream.message()).await? {
+                Some(resp) if resp.canceled() => {
+                    return Err(Error::Connection(format!(
+                        "etcd at {}: watch refused: {} (compacted at {})",
+                        self.endpoint,
+                        resp.cancel_reason(),
+                        resp.compact_revision()
+                    )))
+                }
+                Some(resp) => {
+                    if resp.created() {
+                        created += 1;
+                    }
+                    pending.push(resp);
+                }
+                None => return Err(Error::Connection(format!("etcd at {}: watch stream closed", self.endpoint))),
+            }
+        }
         let endpoint = self.endpoint.clone();
         let task = tokio::spawn(async move {
-            let convert = |resp: &ec::WatchResponse| -> Vec<Event> {
-                resp.events()
-                    .iter()
-                    .filter_map(|ev| {
-                        let kv = ev.kv()?;
-                        let mut kv = convert_kv(kv);
-                        let kind = match ev.event_type() {
-                            ec::EventType::Put => EventKind::Put,
-                            ec::EventType::Delete => {
-                                kv.value.clear();
-                                EventKind::Delete
-                            }
-                        };
-                        Some(Event { kind, kv })
-                    })
-                    .collect()
-            };
             for resp in pending {
-                let evs = convert(&resp);
+                let evs = convert_events(&resp);
                 if !evs.is_empty() && tx.send(Ok(evs)).is_err() {
                     return;
                 }
@@ -278,7 +300,7 @@ impl Backend for EtcdBackend {
                                     "etcd at {endpoint}: watch cancelled: {}", resp.cancel_reason()))));
                                 return;
                             }
-                            let evs = convert(&resp);
+                            let evs = convert_events(&resp);
                             if !evs.is_empty() && tx.send(Ok(evs)).is_err() {
                                 return;
                             }
@@ -304,10 +326,18 @@ impl Backend for EtcdBackend {
 
     async fn lease_keep_alive(&self, id: i64) -> Result<i64> {
         let mut lc = self.client.lease_client();
-        let (mut keeper, mut stream) = self.timed("lease keep-alive", lc.keep_alive(id)).await?;
-        self.timed("lease keep-alive", keeper.keep_alive()).await?;
-        let resp = self.timed("lease keep-alive", stream.message()).await?;
-        Ok(resp.map_or(0, |r| r.ttl().max(0)))
+        // etcd-client's keep_alive() sends one refresh and waits for its answer; etcd
+        // answers TTL 0 for an unknown lease, which etcd-client reports as an error.
+        match tokio::time::timeout(self.timeout, lc.keep_alive(id)).await {
+            Ok(Ok(_)) => Ok(1),
+            Ok(Err(ec::Error::LeaseKeepAliveError(_))) => Ok(0),
+            Ok(Err(e)) => Err(Error::Connection(format!(
+                "etcd at {}: lease keep-alive failed: {}",
+                self.endpoint,
+                describe_err(&e)
+            ))),
+            Err(_) => Err(Error::Connection(format!("etcd at {}: lease keep-alive got no answer", self.endpoint))),
+        }
     }
 
     async fn lease_revoke(&self, id: i64) -> Result<()> {
@@ -320,13 +350,5 @@ impl Backend for EtcdBackend {
         let mut lc = self.client.lease_client();
         let resp = self.timed("lease time-to-live", lc.time_to_live(id, None)).await?;
         Ok(resp.ttl())
-    }
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

@@ -30,4 +30,4 @@ pub use etcd::{EtcdBackend, EtcdOptions};
 pub use memory::MemoryBackend;
 pub use path::Recurse;
 pub use txn::Txn;
-pub use server::EtcdServer;
+pub use server::{EtcdServer, EtcdServerOptions};

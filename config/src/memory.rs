@@ -264,34 +264,6 @@ impl Drop for WatchGuard {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn history_is_compacted_but_state_kept() {
-        let m = MemoryBackend::new();
-        let put = |k: &str, v: &str| Op::Put { key: k.into(), value: v.into(), lease: None };
-        m.txn(vec![], vec![put("1/keep", "x")]).await.unwrap();
-        m.txn(vec![], vec![put("1/gone", "x")]).await.unwrap();
-        m.txn(vec![], vec![Op::Delete(KeyRange::Key("1/gone".into()))]).await.unwrap();
-        for i in 0..(HISTORY + 1500) {
-            m.txn(vec![], vec![put("1/churn", &i.to_string())]).await.unwrap();
-        }
-        let g = m.lock();
-        assert!(g.log.len() as i64 <= HISTORY + 1000);
-        assert!(g.keys["1/churn"].len() as i64 <= HISTORY + 1000);
-        assert!(!g.keys.contains_key("1/gone"));
-        let compacted = g.compacted;
-        drop(g);
-        let (kvs, _) = m.range(&KeyRange::Prefix("1/".into()), None, false).await.unwrap();
-        assert_eq!(kvs.iter().map(|kv| kv.key.as_str()).collect::<Vec<_>>(), vec!["1/churn", "1/keep"]);
-        assert!(m.range(&KeyRange::Key("1/keep".into()), Some(compacted - 1), false).await.is_err());
-        assert_eq!(m.range(&KeyRange::Key("1/keep".into()), Some(compacted), false).await.unwrap().0.len(), 1);
-        assert!(m.watch(&KeyRange::Key("1/keep".into()), Some(compacted)).await.is_err());
-    }
-}
-
 #[async_trait]
 impl Backend for MemoryBackend {
     fn describe(&self) -> String {
@@ -443,5 +415,34 @@ impl Backend for MemoryBackend {
             }
             None => -1,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn history_is_compacted_but_state_kept() {
+        let m = MemoryBackend::new();
+        let put = |k: &str, v: &str| Op::Put { key: k.into(), value: v.into(), lease: None };
+        m.txn(vec![], vec![put("1/keep", "x")]).await.unwrap();
+        m.txn(vec![], vec![put("1/gone", "x")]).await.unwrap();
+        m.txn(vec![], vec![Op::Delete(KeyRange::Key("1/gone".into()))]).await.unwrap();
+        for i in 0..(HISTORY + 1500) {
+            m.txn(vec![], vec![put("1/churn", &i.to_string())]).await.unwrap();
+        }
+        let compacted = {
+            let g = m.lock();
+            assert!(g.log.len() as i64 <= HISTORY + 1000);
+            assert!(g.keys["1/churn"].len() as i64 <= HISTORY + 1000);
+            assert!(!g.keys.contains_key("1/gone"));
+            g.compacted
+        };
+        let (kvs, _) = m.range(&KeyRange::Prefix("1/".into()), None, false).await.unwrap();
+        assert_eq!(kvs.iter().map(|kv| kv.key.as_str()).collect::<Vec<_>>(), vec!["1/churn", "1/keep"]);
+        assert!(m.range(&KeyRange::Key("1/keep".into()), Some(compacted - 1), false).await.is_err());
+        assert_eq!(m.range(&KeyRange::Key("1/keep".into()), Some(compacted), false).await.unwrap().0.len(), 1);
+        assert!(m.watch(&KeyRange::Key("1/keep".into()), Some(compacted)).await.is_err());
     }
 }

@@ -13,6 +13,17 @@ pub struct EtcdServer {
     child: Child,
     data_dir: PathBuf,
     client_port: u16,
+    /// Remove the data directory on drop (throwaway servers only).
+    remove_data: bool,
+}
+
+/// Where a (non-throwaway) etcd keeps its data and listens.
+#[derive(Debug, Clone, Default)]
+pub struct EtcdServerOptions {
+    /// Data directory, kept after the server stops; `None`: a temporary one, removed.
+    pub data_dir: Option<PathBuf>,
+    /// Client port on 127.0.0.1; `None`: a free one.
+    pub client_port: Option<u16>,
 }
 
 fn free_port() -> Result<u16> {
@@ -30,21 +41,34 @@ pub fn etcd_binary() -> Option<PathBuf> {
 }
 
 impl EtcdServer {
-    /// Start etcd and wait until its client port accepts connections (up to 20 s).
+    /// Start a throwaway etcd (free ports, temporary data removed on drop) and wait
+    /// until its client port accepts connections (up to 20 s).
     pub fn start() -> Result<Self> {
+        Self::start_with(&EtcdServerOptions::default())
+    }
+
+    /// Start etcd as `options` say (for the one-machine launcher: a kept data dir and
+    /// a fixed port).
+    pub fn start_with(options: &EtcdServerOptions) -> Result<Self> {
         let bin = etcd_binary().ok_or_else(|| {
             Error::Connection("no etcd binary on PATH (apt-get install etcd-server, or set SDP_ETCD_BIN)".into())
         })?;
-        let data_dir = std::env::temp_dir().join(format!(
-            "sdp-etcd-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
-        ));
+        let remove_data = options.data_dir.is_none();
+        let data_dir = options.data_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!(
+                "sdp-etcd-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+            ))
+        });
         std::fs::create_dir_all(&data_dir).map_err(|e| Error::Connection(format!("{}: {e}", data_dir.display())))?;
         // Retry on the (unlikely) race of another process taking a port we picked.
         let mut last_err = String::new();
         for _ in 0..3 {
-            let client_port = free_port()?;
+            let client_port = match options.client_port {
+                Some(p) => p,
+                None => free_port()?,
+            };
             let peer_port = free_port()?;
             let client_url = format!("http://127.0.0.1:{client_port}");
             let peer_url = format!("http://127.0.0.1:{peer_port}");
@@ -86,7 +110,7 @@ impl EtcdServer {
                 }
             }
             let child = cmd.spawn().map_err(|e| Error::Connection(format!("cannot start {}: {e}", bin.display())))?;
-            let mut server = EtcdServer { child, data_dir: data_dir.clone(), client_port };
+            let mut server = EtcdServer { child, data_dir: data_dir.clone(), client_port, remove_data };
             match server.wait_ready(Duration::from_secs(20)) {
                 Ok(()) => return Ok(server),
                 Err(e) => {
@@ -98,8 +122,10 @@ impl EtcdServer {
             }
         }
         let log = std::fs::read_to_string(data_dir.with_extension("log")).unwrap_or_default();
-        let _ = std::fs::remove_dir_all(&data_dir);
-        let _ = std::fs::remove_file(data_dir.with_extension("log"));
+        if remove_data {
+            let _ = std::fs::remove_dir_all(&data_dir);
+            let _ = std::fs::remove_file(data_dir.with_extension("log"));
+        }
         Err(Error::Connection(format!("etcd did not start: {last_err}\n{log}")))
     }
 
@@ -149,7 +175,9 @@ impl Drop for EtcdServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
-        let _ = std::fs::remove_file(self.data_dir.with_extension("log"));
+        if self.remove_data {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+            let _ = std::fs::remove_file(self.data_dir.with_extension("log"));
+        }
     }
 }

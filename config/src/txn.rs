@@ -38,7 +38,6 @@ use crate::error::{Error, Result};
 use crate::path::{self, Recurse};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 #[derive(Debug, Clone, Copy)]
 struct LoopRequest {
@@ -62,6 +61,10 @@ pub struct Txn {
     /// Listed raw prefix → raw keys the database returned for it (empty when the
     /// listing only guards against creations, see [`Txn::list_keys_guard_creations`]).
     lists: BTreeMap<String, Vec<String>>,
+    /// Every raw prefix scanned at the snapshot, and every key those scans found: a
+    /// key under a scanned prefix that was not found is known to be absent.
+    scanned: Vec<String>,
+    scanned_keys: std::collections::HashSet<String>,
     /// Buffered writes: raw key → (value, lease) or `None` for delete.
     updates: BTreeMap<String, Option<(String, Option<i64>)>>,
     on_commit: Vec<Callback>,
@@ -83,6 +86,8 @@ impl Txn {
             reads: BTreeMap::new(),
             cache: HashMap::new(),
             lists: BTreeMap::new(),
+            scanned: Vec::new(),
+            scanned_keys: std::collections::HashSet::new(),
             updates: BTreeMap::new(),
             on_commit: Vec::new(),
             loop_request: None,
@@ -118,6 +123,8 @@ impl Txn {
         self.reads.clear();
         self.cache.clear();
         self.lists.clear();
+        self.scanned.clear();
+        self.scanned_keys.clear();
         self.updates.clear();
         self.on_commit.clear();
         self.loop_request = None;
@@ -133,6 +140,15 @@ impl Txn {
         }
         if let Some(v) = self.cache.get(&key) {
             return Ok(v.clone());
+        }
+        if self.revision.is_some()
+            && !self.scanned_keys.contains(&key)
+            && self.scanned.iter().any(|p| key.starts_with(p.as_str()))
+        {
+            // A listing at this snapshot already showed the key is absent: no round trip.
+            self.reads.insert(key.clone(), 0);
+            self.cache.insert(key, None);
+            return Ok(None);
         }
         let (kvs, rev) = self.db.backend().range(&KeyRange::Key(key.clone()), self.revision, false).await?;
         self.revision.get_or_insert(rev);
@@ -175,6 +191,10 @@ impl Txn {
                 } else {
                     keys.remove(k);
                 }
+            }
+            self.scanned_keys.extend(raw.iter().cloned());
+            if !self.scanned.contains(&prefix) {
+                self.scanned.push(prefix.clone());
             }
             let entry = self.lists.entry(prefix).or_default();
             if check_deletes {
@@ -315,52 +335,37 @@ impl Txn {
     }
 
     async fn wait_for_change(&mut self, from: Option<i64>, timeout: Option<Duration>) -> Result<()> {
-        let mut items: Vec<(KeyRange, bool)> = Vec::new();
+        let mut ranges: Vec<KeyRange> = self.reads.keys().map(|k| KeyRange::Key(k.clone())).collect();
+        ranges.extend(self.lists.keys().map(|p| KeyRange::Prefix(p.clone())));
         let listed: Vec<&String> = self.lists.keys().collect();
-        for key in self.reads.keys() {
-            items.push((KeyRange::Key(key.clone()), false));
-        }
-        for prefix in &listed {
-            items.push((KeyRange::Prefix((*prefix).clone()), true));
-        }
         self.last_watch = (
             self.reads.keys().filter_map(|k| path::untag(k).map(str::to_string)).collect(),
             listed.iter().filter_map(|k| path::untag(k).map(str::to_string)).collect(),
         );
-        let (tx, mut rx) = mpsc::unbounded_channel::<Result<()>>();
-        let mut tasks = Vec::new();
-        if let Some(from) = from {
-            for (range, membership_only) in items {
-                let mut stream = self.db.backend().watch(&range, Some(from)).await?;
-                let tx = tx.clone();
-                tasks.push(AbortOnDrop(tokio::spawn(async move {
-                    while let Some(batch) = stream.next().await {
-                        match batch {
-                            Err(e) => {
-                                let _ = tx.send(Err(e));
-                                return;
-                            }
-                            Ok(events) => {
-                                let relevant = events.iter().any(|e| {
-                                    !membership_only || e.kind == EventKind::Delete || e.kv.version == 1
-                                });
-                                if relevant {
-                                    let _ = tx.send(Ok(()));
-                                    return;
-                                }
-                            }
-                        }
-                    }
-                })));
-            }
-        }
-        drop(tx);
+        let keys: std::collections::BTreeSet<String> = self.reads.keys().cloned().collect();
+        let prefixes: Vec<String> = self.lists.keys().cloned().collect();
+        let mut stream = match from {
+            Some(from) if !ranges.is_empty() => Some(self.db.backend().watch_many(&ranges, Some(from)).await?),
+            _ => None,
+        };
+        // A read key wakes us on any change; a listed range only when a key appears in
+        // it or leaves it.
+        let relevant = |e: &Event| {
+            keys.contains(&e.kv.key)
+                || ((e.kind == EventKind::Delete || e.kv.version == 1)
+                    && prefixes.iter().any(|p| e.kv.key.starts_with(p.as_str())))
+        };
         let woken = async {
-            match rx.recv().await {
-                Some(r) => r,
+            let Some(stream) = stream.as_mut() else {
                 // Nothing to watch: only the timeout can end the wait.
-                None => std::future::pending().await,
+                return std::future::pending().await;
+            };
+            while let Some(batch) = stream.next().await {
+                if batch?.iter().any(relevant) {
+                    return Ok(());
+                }
             }
+            Err(Error::Connection(format!("watch on {} ended", self.db.backend().describe())))
         };
         match timeout {
             Some(t) => match tokio::time::timeout(t, woken).await {
@@ -369,13 +374,5 @@ impl Txn {
             },
             None => woken.await,
         }
-    }
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

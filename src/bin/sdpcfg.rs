@@ -138,8 +138,15 @@ fn parse(args: Vec<String>) -> Result<(Cmd, Opts), ExitCode> {
     let m = match cli().try_get_matches_from(&args) {
         Ok(m) => m,
         Err(e) => {
-            let first = e.to_string().lines().next().unwrap_or("error: invalid arguments").to_string();
-            return Err(usage_error(&[first], false));
+            // clap's message, on one line (it may span a few before its own usage part).
+            let text = e.to_string();
+            let msg: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+                .map(str::trim)
+                .collect();
+            let msg = if msg.is_empty() { "error: invalid arguments".to_string() } else { msg.join(" ") };
+            return Err(usage_error(&[msg], false));
         }
     };
     let sub = m.subcommand();
@@ -379,6 +386,54 @@ fn main() -> ExitCode {
         None => {
             eprintln!("KeyboardInterrupt");
             ExitCode::from(130)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Option<(Cmd, Opts)> {
+        let mut v = vec!["sdpcfg".to_string()];
+        v.extend(args.iter().map(|s| s.to_string()));
+        parse(v).ok()
+    }
+
+    #[test]
+    fn grammar_of_the_python_tool() {
+        let (c, o) = p(&["ls", "values", "-R", "/pb"]).unwrap();
+        assert!(matches!(c, Cmd::List { ref path, values: true, recursive: true, watch: false } if path == "/pb"));
+        assert!(!o.quiet && o.prefix.is_empty());
+        let (c, o) = p(&["-R", "list", "/pb/"]).map_or((None, None), |(c, o)| (Some(c), Some(o)));
+        assert!(c.is_none() && o.is_none(), "-R belongs after ls/delete");
+        let (c, o) = p(&["get", "/x", "-q"]).unwrap();
+        assert!(matches!(c, Cmd::Get { watch: false, .. }) && o.quiet);
+        let (c, _) = p(&["watch", "ls", "-R", "/w"]).unwrap();
+        assert!(matches!(c, Cmd::List { watch: true, recursive: true, values: false, .. }));
+        let (c, _) = p(&["watch", "/w/key"]).unwrap();
+        assert!(matches!(c, Cmd::Get { watch: true, .. }));
+        let (c, o) = p(&["--prefix", "/__t", "process", "realtime:a:1", "{x: 1}"]).unwrap();
+        assert!(matches!(c, Cmd::Process { ref workflow, parameters: Some(ref s) } if workflow == &Workflow::new("realtime", "a", "1") && s == "{x: 1}"));
+        assert_eq!(o.prefix, "/__t");
+        let (c, _) = p(&["delete", "-R", "/foo"]).unwrap();
+        assert!(matches!(c, Cmd::Delete { recursive: true, .. }));
+        let (c, _) = p(&["deploy", "helm", "n", "{}"]).unwrap();
+        assert!(matches!(c, Cmd::Deploy { ref kind, ref name, .. } if kind == "helm" && name == "n"));
+    }
+
+    #[test]
+    fn rejected_before_connecting() {
+        for bad in [
+            &["get", "foo"][..],
+            &["get", "/b@d"],
+            &["process", "realtime:x"],
+            &["ls", "extra", "/x"],
+            &["create", "/x"],
+            &["frobnicate"],
+            &[],
+        ] {
+            assert!(p(bad).is_none(), "{bad:?}");
         }
     }
 }

@@ -9,7 +9,8 @@ pub struct ControllerArgs {
     /// Deployment mode: helm (Kubernetes) or process (this machine). Default: $SDP_DEPLOY_MODE, else helm.
     #[arg(long)]
     mode: Option<String>,
-    /// Workflow definitions (JSON, the 2019 workflows.json format). Default: $SDP_WORKFLOWS, else built in.
+    /// Workflow definitions (JSON, the 2019 workflows.json format). Default: $SDP_WORKFLOWS_FILE
+    /// (or $SDP_WORKFLOWS), else built in.
     #[arg(long)]
     workflows: Option<String>,
 }
@@ -20,7 +21,8 @@ pub fn run(a: ControllerArgs) -> i32 {
             Some(m) => DeployMode::parse(m)?,
             None => DeployMode::from_env()?,
         };
-        let file = a.workflows.or_else(|| std::env::var("SDP_WORKFLOWS").ok().filter(|s| !s.is_empty()));
+        let var = |k: &str| std::env::var(k).ok().filter(|s| !s.is_empty());
+        let file = a.workflows.or_else(|| var("SDP_WORKFLOWS_FILE")).or_else(|| var("SDP_WORKFLOWS"));
         let definitions = Definitions::load(file.as_deref())?;
         let env = |k: &str, d: &str| std::env::var(k).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| d.to_string());
         let settings = Settings {

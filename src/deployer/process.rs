@@ -32,6 +32,9 @@ pub struct Settings {
     pub grace: Duration,
     /// How long a restarted replica must run before its failure report is cleared.
     pub stable: Duration,
+    /// On SIGTERM/SIGINT, stop every process first (default: leave them to the next
+    /// deployer, which adopts them).
+    pub stop_on_exit: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -568,7 +571,22 @@ pub async fn run(s: Settings) -> Result<()> {
             }
             _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {}
             _ = stop.changed() => {
-                tracing::info!("Asked to terminate; {} processes keep running for the next deployer", d.running.len());
+                if !d.s.stop_on_exit {
+                    tracing::info!("Asked to terminate; {} processes keep running for the next deployer", d.running.len());
+                    return Ok(());
+                }
+                tracing::info!("Asked to terminate; stopping {} processes first", d.running.len());
+                let keys: Vec<Key> = d.running.keys().cloned().collect();
+                for k in &keys {
+                    d.stop(k);
+                }
+                let limit = tokio::time::Instant::now() + d.s.grace + Duration::from_secs(2);
+                while !d.running.is_empty() {
+                    match tokio::time::timeout_at(limit, exits_rx.recv()).await {
+                        Ok(Some(e)) => d.exited(e, &wanted).await,
+                        _ => break,
+                    }
+                }
                 return Ok(());
             }
         }

@@ -11,7 +11,7 @@ use crate::any::{decode_any, encode_any, CmdValue};
 use crate::cdr::{CdrError, CdrWriter};
 use crate::giop::{encode_reply, encode_system_exception, ReplyStatus, Request, Target};
 use crate::idl::*;
-use crate::object::{attr_not_found, DeviceObject};
+use crate::object::{attr_not_found, BlackBoxEntry, Detail, DeviceObject};
 
 /// The IDL version we implement: `_is_a` answers true up to `Device_5`.
 pub const IDL_VERSION: i32 = 5;
@@ -27,6 +27,9 @@ pub struct ServerIdentity {
     pub exec: String,
     pub instance: String,
     pub host: String,
+    /// `TANGO_HOST` as given when the server runs with a database (`None` with `-nodb`);
+    /// DB-mode event topics embed it verbatim.
+    pub tango_host: Option<String>,
 }
 
 impl ServerIdentity {
@@ -42,12 +45,20 @@ impl ServerIdentity {
 pub struct Dispatcher {
     pub identity: ServerIdentity,
     objects: HashMap<String, Arc<dyn DeviceObject>>,
+    /// extra object key → device name (both lower-cased)
+    aliases: HashMap<String, String>,
 }
 
 /// A caller as the black box describes it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Peer {
-    pub host: String,
+    pub host: Arc<str>,
+}
+
+impl Default for Peer {
+    fn default() -> Self {
+        Peer { host: Arc::from("localhost") }
+    }
 }
 
 enum Outcome {
@@ -58,7 +69,7 @@ enum Outcome {
 }
 
 fn ok(f: impl FnOnce(&mut CdrWriter)) -> Outcome {
-    let mut w = CdrWriter::new();
+    let mut w = CdrWriter::with_capacity(256);
     f(&mut w);
     Outcome::Ok(w)
 }
@@ -66,11 +77,29 @@ fn ok(f: impl FnOnce(&mut CdrWriter)) -> Outcome {
 impl Dispatcher {
     pub fn new(identity: ServerIdentity, objects: Vec<Arc<dyn DeviceObject>>) -> Self {
         let objects = objects.into_iter().map(|o| (o.name().to_ascii_lowercase(), o)).collect();
-        Dispatcher { identity, objects }
+        Dispatcher { identity, objects, aliases: HashMap::new() }
+    }
+
+    /// Serve the object `device` also under the object key `key` (case-insensitive).
+    /// `objects()` still lists each object once.
+    pub fn add_alias(&mut self, key: &str, device: &str) {
+        self.aliases.insert(key.to_ascii_lowercase(), device.to_ascii_lowercase());
     }
 
     pub fn object(&self, name: &str) -> Option<&Arc<dyn DeviceObject>> {
-        self.objects.get(&name.to_ascii_lowercase())
+        let key = name.to_ascii_lowercase();
+        self.objects.get(&key).or_else(|| self.aliases.get(&key).and_then(|d| self.objects.get(d)))
+    }
+
+    /// The object an object key names. Keys are lower-cased device names: when they are,
+    /// the lookup allocates nothing (it is on every request's path).
+    fn object_by_key(&self, key: &[u8]) -> Option<&Arc<dyn DeviceObject>> {
+        match std::str::from_utf8(key) {
+            Ok(k) if !k.bytes().any(|b| b.is_ascii_uppercase()) => {
+                self.objects.get(k).or_else(|| self.aliases.get(k).and_then(|d| self.objects.get(d)))
+            }
+            _ => self.object(&String::from_utf8_lossy(key)),
+        }
     }
 
     pub fn objects(&self) -> impl Iterator<Item = &Arc<dyn DeviceObject>> {
@@ -87,8 +116,7 @@ impl Dispatcher {
                 });
             }
             Target::Key(key) => {
-                let name = String::from_utf8_lossy(key).to_ascii_lowercase();
-                match self.objects.get(&name) {
+                match self.object_by_key(key) {
                     None => Outcome::System("OBJECT_NOT_EXIST", OMNI_OBJECT_NOT_EXIST_NOMATCH),
                     Some(obj) => match self.operation(obj.as_ref(), req, peer) {
                         Ok(o) => o,
@@ -105,6 +133,8 @@ impl Dispatcher {
         }
         let (v, id) = (req.version, req.request_id);
         Some(match outcome {
+            // The body was encoded from offset 0 and the reply body starts at offset 24, a
+            // multiple of 8: the bytes are already aligned and are copied as they are.
             Outcome::Ok(body) => encode_reply(v, id, ReplyStatus::NoException, |w| w.write_raw(body.as_bytes())),
             Outcome::User(e) => encode_reply(v, id, ReplyStatus::UserException, |w| encode_dev_failed(w, &e)),
             Outcome::MultiDevFailed(errs) => encode_reply(v, id, ReplyStatus::UserException, |w| {
@@ -120,13 +150,15 @@ impl Dispatcher {
         })
     }
 
-    fn record(&self, obj: &dyn DeviceObject, what: String, ident: Option<&ClntIdent>, peer: &Peer) {
-        let who = match ident {
-            Some(c) => format!(" ({})", c.describe()),
-            None => String::new(),
-        };
-        let host = if peer.host.is_empty() { "localhost" } else { &peer.host };
-        obj.black_box().record(format!("{} : {what} requested from {host}{who}", black_box_time()));
+    fn record(&self, obj: &dyn DeviceObject, what: &'static str, op: &'static str, detail: Detail, ident: Option<&ClntIdent>, peer: &Peer) {
+        obj.black_box().record(BlackBoxEntry {
+            at: std::time::SystemTime::now(),
+            what,
+            op,
+            detail,
+            host: peer.host.clone(),
+            client: ident.cloned(),
+        });
     }
 
     fn operation(&self, obj: &dyn DeviceObject, req: &Request, peer: &Peer) -> Result<Outcome, CdrError> {
@@ -134,7 +166,8 @@ impl Dispatcher {
         // the body bytes were already aligned when the request was built.
         let mut r = req.body();
         let op = req.operation.as_str();
-        let rec = |what: String, ident: Option<&ClntIdent>| self.record(obj, what, ident, peer);
+        let rec = |op: &'static str, detail: Detail, ident: Option<&ClntIdent>| self.record(obj, "Operation", op, detail, ident, peer);
+        let rec_attr = |attr: &'static str| self.record(obj, "Attribute", attr, Detail::None, None, peer);
         Ok(match op {
             "_is_a" => {
                 let id = r.read_string()?;
@@ -142,16 +175,16 @@ impl Dispatcher {
             }
             "_non_existent" => ok(|w| w.write_bool(false)),
             "ping" => {
-                rec("Operation ping".into(), None);
+                rec("ping", Detail::None, None);
                 ok(|_| {})
             }
             "info" => {
-                rec("Operation info".into(), None);
+                rec("info", Detail::None, None);
                 let i = self.dev_info(obj);
                 ok(|w| w.write(&i))
             }
             "info_3" => {
-                rec("Operation info_3".into(), None);
+                rec("info_3", Detail::None, None);
                 let i = self.dev_info(obj);
                 let i3 = DevInfo_3 {
                     dev_class: i.dev_class,
@@ -164,12 +197,12 @@ impl Dispatcher {
                 ok(|w| w.write(&i3))
             }
             "_get_state" => {
-                rec("Attribute state requested".into(), None);
+                rec_attr("state");
                 let s = obj.state();
                 ok(|w| w.write(&s))
             }
             "_get_status" => {
-                rec("Attribute status requested".into(), None);
+                rec_attr("status");
                 let s = obj.status();
                 ok(|w| w.write_string(&s))
             }
@@ -193,18 +226,18 @@ impl Dispatcher {
                 }
             }
             "command_list_query_2" => {
-                rec("Operation command_list_query_2".into(), None);
+                rec("command_list_query_2", Detail::None, None);
                 let l = obj.command_list();
                 ok(|w| w.write_seq(&l))
             }
             "command_list_query" => {
-                rec("Operation command_list_query".into(), None);
+                rec("command_list_query", Detail::None, None);
                 let l: Vec<DevCmdInfo> = obj.command_list().iter().map(DevCmdInfo::from).collect();
                 ok(|w| w.write_seq(&l))
             }
             "command_query_2" | "command_query" => {
                 let name = r.read_string()?;
-                rec(format!("Operation {op} (cmd = {name})"), None);
+                rec(static_op(op), Detail::Cmd(name.clone(), false), None);
                 match obj.command_list().into_iter().find(|c| c.cmd_name.eq_ignore_ascii_case(&name)) {
                     None => Outcome::User(command_not_found(&name)),
                     Some(c) if op == "command_query_2" => ok(|w| w.write(&c)),
@@ -224,11 +257,7 @@ impl Dispatcher {
                         None
                     }
                 };
-                let source = match op {
-                    "command_inout" => "",
-                    _ => " from cache_device",
-                };
-                rec(format!("Operation {op} (cmd = {name}){source}"), ident.as_ref());
+                rec(static_op(op), Detail::Cmd(name.clone(), op != "command_inout"), ident.as_ref());
                 let arg = match arg {
                     Ok(a) => a,
                     Err(e) => {
@@ -248,7 +277,7 @@ impl Dispatcher {
                 let names: Vec<String> = r.read_seq()?;
                 r.read::<DevSource>()?;
                 let ident = if op == "read_attributes_3" { None } else { Some(r.read::<ClntIdent>()?) };
-                rec(format!("Operation {op} (attr = {})", names.join(", ")), ident.as_ref());
+                rec(static_op(op), Detail::Attrs(names.clone()), ident.as_ref());
                 let vals = obj.read_attributes(&names);
                 match op {
                     "read_attributes_5" => ok(|w| w.write_seq(&vals)),
@@ -265,7 +294,7 @@ impl Dispatcher {
             "write_attributes_4" => {
                 let vals: Vec<AttributeValue_4> = r.read_seq()?;
                 let ident = r.read::<ClntIdent>()?;
-                rec(format!("Operation write_attributes_4 (attr = {})", names_of(&vals)), Some(&ident));
+                rec("write_attributes_4", Detail::Attrs(names_of(&vals)), Some(&ident));
                 match obj.write_attributes(vals) {
                     Ok(()) => ok(|_| {}),
                     Err(errs) => Outcome::MultiDevFailed(errs),
@@ -276,7 +305,7 @@ impl Dispatcher {
                 let r_names: Vec<String> =
                     if op == "write_read_attributes_5" { r.read_seq()? } else { vals.iter().map(|v| v.name.clone()).collect() };
                 let ident = r.read::<ClntIdent>()?;
-                rec(format!("Operation {op} (attr = {})", names_of(&vals)), Some(&ident));
+                rec(static_op(op), Detail::Attrs(names_of(&vals)), Some(&ident));
                 match obj.write_attributes(vals) {
                     Err(errs) => Outcome::MultiDevFailed(errs),
                     Ok(()) => {
@@ -292,7 +321,7 @@ impl Dispatcher {
             }
             "get_attribute_config_5" | "get_attribute_config_3" => {
                 let names: Vec<String> = r.read_seq()?;
-                rec(format!("Operation {op}"), None);
+                rec(static_op(op), Detail::None, None);
                 match obj.attribute_config(&names) {
                     Err(e) => Outcome::User(e),
                     Ok(c) if op == "get_attribute_config_5" => ok(|w| w.write_seq(&c)),
@@ -305,7 +334,7 @@ impl Dispatcher {
             "set_attribute_config_5" => {
                 let cfgs: Vec<AttributeConfig_5> = r.read_seq()?;
                 let ident = r.read::<ClntIdent>()?;
-                rec("Operation set_attribute_config_5".into(), Some(&ident));
+                rec("set_attribute_config_5", Detail::None, Some(&ident));
                 match obj.set_attribute_config(cfgs) {
                     Ok(()) => ok(|_| {}),
                     Err(e) => Outcome::User(e),
@@ -346,8 +375,18 @@ impl Dispatcher {
     }
 }
 
-fn names_of(v: &[AttributeValue_4]) -> String {
-    v.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
+fn names_of(v: &[AttributeValue_4]) -> Vec<String> {
+    v.iter().map(|a| a.name.clone()).collect()
+}
+
+/// The operations the black box records, as static names.
+fn static_op(op: &str) -> &'static str {
+    const OPS: &[&str] = &[
+        "command_query", "command_query_2", "command_inout", "command_inout_2", "command_inout_4", "read_attributes_3",
+        "read_attributes_4", "read_attributes_5", "write_read_attributes_4", "write_read_attributes_5",
+        "get_attribute_config_3", "get_attribute_config_5",
+    ];
+    OPS.iter().copied().find(|o| *o == op).unwrap_or("unknown")
 }
 
 pub(crate) fn command_not_found(name: &str) -> DevFailed {
@@ -401,8 +440,8 @@ fn to_v3(v: AttributeValue_5) -> AttributeValue_3 {
 }
 
 /// `dd/mm/yyyy hh:mm:ss:cc` in UTC, the black box's time format.
-fn black_box_time() -> String {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+pub(crate) fn black_box_time(at: std::time::SystemTime) -> String {
+    let d = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
     let (y, m, dd) = civil_from_days(days);
@@ -447,7 +486,7 @@ mod tests {
 
     #[test]
     fn unknown_object_is_object_not_exist() {
-        let d = Dispatcher::new(ServerIdentity { exec: "X".into(), instance: "i".into(), host: "h".into() }, vec![]);
+        let d = Dispatcher::new(ServerIdentity { exec: "X".into(), instance: "i".into(), host: "h".into(), tango_host: None }, vec![]);
         let req = crate::giop::encode_request(Version::V1_0, 8, true, b"mid_sdp/elt/no_such_device", "ping", |_| {});
         let crate::giop::Message::Request(req) = crate::giop::decode(req).unwrap() else { panic!() };
         let reply = d.handle(&req, &Peer::default()).unwrap();

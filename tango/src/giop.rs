@@ -443,7 +443,7 @@ fn finish(mut w: CdrWriter) -> Vec<u8> {
 /// Build a Reply in `version` with an empty service context list; `body` writes the result
 /// (alignment origin = message start, as the client decodes it).
 pub fn encode_reply(version: Version, request_id: u32, status: ReplyStatus, body: impl FnOnce(&mut CdrWriter)) -> Vec<u8> {
-    let mut w = CdrWriter::with_capacity(64);
+    let mut w = CdrWriter::with_capacity(256);
     header(&mut w, version, MsgType::Reply);
     if version >= Version::V1_2 {
         w.write_u32(request_id);

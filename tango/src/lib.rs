@@ -12,6 +12,10 @@ pub mod idl;
 pub mod ior;
 
 pub mod admin;
+pub mod client;
+pub mod database;
+pub mod dbclient;
+pub mod registration;
 pub mod device;
 pub mod dispatch;
 pub mod events;
@@ -21,4 +25,5 @@ pub mod test_device;
 
 pub use device::{Attr, Cmd, Device, DeviceClass, TangoEnum};
 pub use idl::{DevFailed, DevState};
+pub use registration::DeviceContext;
 pub use server::{Server, ServerOptions};

@@ -41,20 +41,65 @@ pub trait DeviceObject: Send + Sync {
 }
 
 /// The last requests a device received, newest first (`black_box(n)`).
+///
+/// Entries are recorded raw and formatted only when somebody reads the black box: recording
+/// is on every request's path, reading almost never happens.
 #[derive(Default)]
 pub struct BlackBox {
-    entries: Mutex<VecDeque<String>>,
+    entries: Mutex<VecDeque<BlackBoxEntry>>,
+}
+
+/// One request as the black box remembers it.
+#[derive(Debug, Clone)]
+pub struct BlackBoxEntry {
+    pub at: std::time::SystemTime,
+    /// `Operation ping`, `Attribute state`, ...
+    pub what: &'static str,
+    /// The IDL operation name.
+    pub op: &'static str,
+    /// Command name or attribute names, if the operation has them.
+    pub detail: Detail,
+    pub host: Arc<str>,
+    pub client: Option<ClntIdent>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Detail {
+    None,
+    Cmd(String, bool),
+    Attrs(Vec<String>),
+}
+
+impl BlackBoxEntry {
+    fn format(&self) -> String {
+        let mut s = format!("{} : {} {}", crate::dispatch::black_box_time(self.at), self.what, self.op);
+        match &self.detail {
+            Detail::None => {}
+            Detail::Cmd(c, from_cache) => {
+                s += &format!(" (cmd = {c})");
+                if *from_cache {
+                    s += " from cache_device";
+                }
+            }
+            Detail::Attrs(a) => s += &format!(" (attr = {})", a.join(", ")),
+        }
+        s += &format!(" requested from {}", self.host);
+        if let Some(c) = &self.client {
+            s += &format!(" ({})", c.describe());
+        }
+        s
+    }
 }
 
 const BLACK_BOX_DEPTH: usize = 50;
 
 impl BlackBox {
-    pub fn record(&self, what: String) {
-        let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if e.len() == BLACK_BOX_DEPTH {
-            e.pop_back();
+    pub fn record(&self, e: BlackBoxEntry) {
+        let mut q = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if q.len() == BLACK_BOX_DEPTH {
+            q.pop_back();
         }
-        e.push_front(what);
+        q.push_front(e);
     }
 
     pub fn last(&self, n: i32) -> Result<Vec<String>, DevFailed> {
@@ -69,7 +114,7 @@ impl BlackBox {
         if e.is_empty() {
             return Err(DevFailed::new("API_BlackBoxEmpty", "Nothing stored yet in black-box", "BlackBox::read"));
         }
-        Ok(e.iter().take(n as usize).cloned().collect())
+        Ok(e.iter().take(n as usize).map(BlackBoxEntry::format).collect())
     }
 }
 

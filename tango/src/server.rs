@@ -16,6 +16,7 @@ use crate::dispatch::{Dispatcher, Peer, ServerIdentity};
 use crate::events::{EventHub, TopicNaming};
 use crate::giop::{self, Assembler, FrameSplitter, Message, MsgType, Version};
 use crate::object::{DeviceCell, DeviceObject, Factory};
+use crate::registration::{self, DeviceContext};
 
 /// Default limit on one GIOP message (after fragment reassembly): cppTango's own default
 /// `MAX_TRANSFER_SIZE` is 256 MiB; we take 128 MiB.
@@ -97,7 +98,8 @@ impl ServerOptions {
     }
 }
 
-type MakeObject = Box<dyn Fn(&str) -> Arc<dyn DeviceObject> + Send + Sync>;
+/// Builds a device object from its context; with a database, `Init` re-reads the properties.
+type MakeObject = Box<dyn Fn(&DeviceContext, Option<Arc<crate::dbclient::Database>>) -> Arc<dyn DeviceObject> + Send + Sync>;
 
 struct ClassReg {
     name: String,
@@ -108,23 +110,56 @@ struct ClassReg {
 pub struct Server {
     exec: String,
     classes: Vec<ClassReg>,
+    /// Extra object keys served by a device: (key, device name).
+    aliases: Vec<(String, String)>,
 }
 
 impl Server {
     /// `exec` is the executable name (first part of the server name `exec/instance`).
     pub fn new(exec: &str) -> Server {
-        Server { exec: exec.into(), classes: Vec::new() }
+        Server { exec: exec.into(), classes: Vec::new(), aliases: Vec::new() }
     }
 
     /// Host devices of type `D`, built by `factory` from their name.
-    pub fn class<D: Device>(mut self, factory: impl Fn(&str) -> D + Send + Sync + 'static) -> Self {
+    pub fn class<D: Device>(self, factory: impl Fn(&str) -> D + Send + Sync + 'static) -> Self {
+        self.class_with(move |ctx: &DeviceContext| factory(&ctx.name))
+    }
+
+    /// Host devices of type `D`, built by `factory` from their context: name, class and the
+    /// properties the database holds for them (empty with `-nodb`). `Init` rebuilds the device
+    /// with its properties read again from the database, as cppTango devices do.
+    pub fn class_with<D: Device>(mut self, factory: impl Fn(&DeviceContext) -> D + Send + Sync + 'static) -> Self {
         let class = Arc::new(D::class());
         let name = class.name().to_string();
-        let factory: Factory<D> = Arc::new(factory);
+        let factory = Arc::new(factory);
         self.classes.push(ClassReg {
             name,
-            make: Box::new(move |dev: &str| Arc::new(DeviceCell::new(dev, class.clone(), factory.clone())) as Arc<dyn DeviceObject>),
+            make: Box::new(move |ctx: &DeviceContext, db: Option<Arc<crate::dbclient::Database>>| {
+                let (current, factory) = (std::sync::Mutex::new(ctx.clone()), factory.clone());
+                let first = std::sync::atomic::AtomicBool::new(true);
+                let per_device: Factory<D> = Arc::new(move |_: &str| {
+                    let mut cur = current.lock().unwrap_or_else(|p| p.into_inner());
+                    // The first call is the construction (properties just read); later ones are Init.
+                    if !first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                        if let Some(db) = &db {
+                            match registration::reload_properties(db, &cur) {
+                                Ok(fresh) => *cur = fresh,
+                                Err(e) => tracing::warn!(device = %cur.name, "Init: cannot re-read properties from the Tango database ({e}); keeping the previous ones"),
+                            }
+                        }
+                    }
+                    factory(&cur)
+                });
+                Arc::new(DeviceCell::new(&ctx.name, class.clone(), per_device)) as Arc<dyn DeviceObject>
+            }),
         });
+        self
+    }
+
+    /// Also serve `device` under the object key `key` (e.g. the database device under
+    /// `database`, the key clients use in `corbaloc:iiop:host:port/database`).
+    pub fn alias(mut self, key: &str, device: &str) -> Self {
+        self.aliases.push((key.into(), device.into()));
         self
     }
 
@@ -159,47 +194,105 @@ impl Server {
 
     /// Bind and start serving; returns once the listener is up.
     pub async fn start(self, opts: ServerOptions) -> Result<RunningServer, String> {
-        if !opts.nodb {
-            return Err(format!(
-                "{}: running with a Tango database is not supported yet; start with -nodb -dlist <devices>",
-                self.exec
-            ));
-        }
         if self.classes.is_empty() {
             return Err("no device class registered".into());
         }
-        if opts.dlist.is_empty() {
+        if opts.nodb && opts.dlist.is_empty() {
             return Err(format!("{}: -nodb needs -dlist <domain/family/member,...>", self.exec));
         }
+        // Database mode: TANGO_HOST names the database (checked before anything is bound).
+        let db = if opts.nodb {
+            None
+        } else {
+            let host = crate::dbclient::TangoHost::from_env().map_err(|e| format!("{}: {e}; or start with -nodb -dlist <devices>", self.exec))?;
+            Some(Arc::new(crate::dbclient::Database::new(host)))
+        };
         let bind_host = opts.host.clone().unwrap_or_else(|| "0.0.0.0".into());
         let listener = TcpListener::bind((bind_host.as_str(), opts.port))
             .await
             .map_err(|e| format!("{}: cannot listen on {bind_host}:{}: {e}", self.exec, opts.port))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let identity = ServerIdentity { exec: self.exec.clone(), instance: opts.instance.clone(), host: host_name() };
+        let identity = ServerIdentity {
+            exec: self.exec.clone(),
+            instance: opts.instance.clone(),
+            host: host_name(),
+            tango_host: db.as_ref().map(|d| d.tango_host().to_string()),
+        };
 
-        // With -dlist, every listed device belongs to the first class (as in cppTango).
-        let class = &self.classes[0];
-        let devices: Vec<Arc<dyn DeviceObject>> = opts.dlist.iter().map(|d| (class.make)(d)).collect();
+        let contexts: Vec<DeviceContext> = match &db {
+            // With -dlist, every listed device belongs to the first class (as in cppTango).
+            None => opts.dlist.iter().map(|d| DeviceContext::new(d, &self.classes[0].name)).collect(),
+            Some(db) => {
+                let classes: Vec<String> = self.classes.iter().map(|c| c.name.clone()).collect();
+                let v = registration::learn_devices(db.clone(), &identity.server_id(), &classes).await?;
+                if v.is_empty() {
+                    tracing::warn!(
+                        "no device of server {} is defined in the Tango database (classes {classes:?}): only the admin device runs; \
+                         register devices with DbAddDevice (tango.Database().add_device) or `sdp database load`",
+                        identity.server_id()
+                    );
+                }
+                v
+            }
+        };
+        let devices: Vec<Arc<dyn DeviceObject>> = contexts
+            .iter()
+            .map(|ctx| {
+                let class = self.classes.iter().find(|c| c.name == ctx.class).expect("contexts come from the registered classes");
+                (class.make)(ctx, db.clone())
+            })
+            .collect();
+        let device_names: Vec<String> = contexts.iter().map(|c| c.name.clone()).collect();
         let (stop_tx, stop_rx) = watch::channel(false);
         let control = Arc::new(Stopper(stop_tx.clone()));
         let events = start_events(&identity, &opts, addr, &devices)?;
         let admin = admin_device(&identity.admin_name(), devices.clone(), control.clone(), Some(events));
         let mut objects = devices.clone();
         objects.push(admin);
-        let dispatcher = Arc::new(Dispatcher::new(identity.clone(), objects));
-        tracing::info!(
-            server = %identity.server_id(),
-            address = %addr,
-            devices = ?opts.dlist,
-            "ready: tango://{}:{}/{}#dbase=no",
-            opts.host.as_deref().unwrap_or("127.0.0.1"),
-            addr.port(),
-            opts.dlist[0]
-        );
+        let mut dispatcher = Dispatcher::new(identity.clone(), objects);
+        for (key, device) in &self.aliases {
+            dispatcher.add_alias(key, device);
+        }
+        let dispatcher = Arc::new(dispatcher);
         let max = opts.max_message;
+        if let Some(db) = &db {
+            // The host clients will connect to: the endpoint's host, or this machine's name
+            // when listening on every interface.
+            let ior_host = match opts.host.as_deref() {
+                None | Some("0.0.0.0") | Some("::") | Some("") => host_name(),
+                Some(h) => h.to_string(),
+            };
+            let mut names = device_names.clone();
+            names.push(identity.admin_name());
+            registration::export_all(db.clone(), names, ior_host.clone(), addr.port(), host_name()).await?;
+            tracing::info!(
+                server = %identity.server_id(),
+                address = %addr,
+                devices = ?device_names,
+                "ready: exported to the Tango database at TANGO_HOST={} as {ior_host}:{}",
+                db.tango_host(),
+                addr.port()
+            );
+        } else {
+            tracing::info!(
+                server = %identity.server_id(),
+                address = %addr,
+                devices = ?device_names,
+                "ready: tango://{}:{}/{}#dbase=no",
+                opts.host.as_deref().unwrap_or("127.0.0.1"),
+                addr.port(),
+                device_names[0]
+            );
+        }
         start_polling(&devices, stop_rx.clone());
-        let task = tokio::spawn(accept_loop(listener, dispatcher.clone(), stop_rx, max));
+        let serve = accept_loop(listener, dispatcher.clone(), stop_rx, max);
+        let server_id = identity.server_id();
+        let task = tokio::spawn(async move {
+            serve.await;
+            if let Some(db) = db {
+                registration::unexport(db, server_id).await;
+            }
+        });
         Ok(RunningServer { addr, stop: stop_tx, task, dispatcher, _classes: self.classes.iter().map(|c| c.name.clone()).collect() })
     }
 }
@@ -209,9 +302,14 @@ fn start_events(identity: &ServerIdentity, opts: &ServerOptions, addr: SocketAdd
     let bind_host = opts.host.clone().unwrap_or_else(|| "0.0.0.0".into());
     // Clients must reach the endpoints: never advertise 0.0.0.0.
     let advertise = if bind_host == "0.0.0.0" { identity.host.clone() } else { bind_host.clone() };
-    let naming = TopicNaming {
+    let prefix = match &identity.tango_host {
+        // database mode: the TANGO_HOST the server uses (the first one of a list)
+        Some(th) if !opts.nodb => format!("tango://{}/", th.split(',').next().unwrap_or(th).trim()),
         // nodb: cppTango names topics after the host name and the GIOP port
-        prefix: format!("tango://{}:{}/", identity.host, addr.port()),
+        _ => format!("tango://{}:{}/", identity.host, addr.port()),
+    };
+    let naming = TopicNaming {
+        prefix,
         nodb: opts.nodb,
         admin: identity.admin_name().to_ascii_lowercase(),
     };
@@ -321,7 +419,7 @@ async fn serve_connection(mut sock: TcpStream, peer: SocketAddr, d: Arc<Dispatch
     let mut assembler = Assembler::new(max);
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut version = Version::V1_2;
-    let peer_info = Peer { host: if peer.ip().is_loopback() { "localhost".into() } else { peer.ip().to_string() } };
+    let peer_info = Peer { host: if peer.ip().is_loopback() { Arc::from("localhost") } else { Arc::from(peer.ip().to_string()) } };
     tracing::debug!(%peer, "connection opened");
     let mut chunk = vec![0u8; 64 * 1024];
     let multi_thread = tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
@@ -344,10 +442,13 @@ async fn serve_connection(mut sock: TcpStream, peer: SocketAddr, d: Arc<Dispatch
             };
             let reply = match giop::decode(whole) {
                 Err(e) => return reject(sock, peer, version, e).await,
-                // Device code is synchronous and may block (a slow command, a database call):
-                // tell the runtime, so other connections keep being served meanwhile.
+                // Device code is synchronous. Commands may block (a slow command, a database
+                // call): for them, tell the runtime, so other connections keep being served.
+                // Attribute reads and writes are expected to be quick and run inline: handing
+                // the worker over costs two thread switches per request, the largest part of a
+                // read's cost on a small machine.
                 Ok(Message::Request(req)) => {
-                    if multi_thread {
+                    if multi_thread && req.operation.starts_with("command_inout") {
                         tokio::task::block_in_place(|| d.handle(&req, &peer_info))
                     } else {
                         d.handle(&req, &peer_info)

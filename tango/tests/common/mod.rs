@@ -69,7 +69,7 @@ pub fn dispatcher() -> Dispatcher {
         Arc::new(DeviceCell::new(DEVICE, Arc::new(TestDevice::class()), Arc::new(TestDevice::new)));
     let admin = admin_device(ADMIN, vec![dev.clone()], Arc::new(NoControl), None);
     Dispatcher::new(
-        ServerIdentity { exec: "SDPSubarray".into(), instance: "test".into(), host: "vm".into() },
+        ServerIdentity { exec: "SDPSubarray".into(), instance: "test".into(), host: "vm".into(), tango_host: None },
         vec![dev, admin],
     )
 }

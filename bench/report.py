@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Turn bench/results.jsonl into a markdown report with ratios and a PNG plot.
+
+    python bench/report.py results.jsonl results.md results.png
+"""
+import json
+import sys
+from collections import defaultdict
+
+SERVERS = ["rust", "cpptango-tangotest", "pytango"]
+NAMES = {"rust": "ours (Rust)", "cpptango-tangotest": "cppTango TangoTest", "pytango": "PyTango"}
+SCEN = ["read_long", "read_double", "write_double", "cmd_string", "cmd_sink", "events"]
+
+
+def load(path):
+    rows = [json.loads(l) for l in open(path) if l.strip()]
+    startup = {(r["label"], r["placement"]): r for r in rows if "start_to_first_call_s" in r}
+    runs = {(r["label"], r["placement"], r["scenario"], r["procs"]): r for r in rows if "procs" in r}
+    loadgen = [r for r in rows if r.get("label") == "tango-loadgen"]
+    return startup, runs, loadgen
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if a is not None and b else "–"
+
+
+def fmt(v, nd=0):
+    return "–" if v is None else (f"{v:.{nd}f}" if isinstance(v, float) else str(v))
+
+
+def main(src, md_path, png_path):
+    startup, runs, loadgen = load(src)
+    placements = sorted({k[1] for k in runs} | {k[1] for k in startup})
+    procs = sorted({k[3] for k in runs})
+    out = ["# Benchmark: our Tango server vs cppTango TangoTest and PyTango", "",
+           "Same PyTango 10.3.1 client (`bench/bench_client.py`), same machine, same run. "
+           "`same` = server and client pinned to CPU 0; `split` = server CPU 0, client CPU 1. "
+           "CPU µs/op is the server's own CPU time per operation (from /proc), the measure that "
+           "does not depend on how fast the Python client is. Ratios are ours / theirs "
+           "(CPU: lower is better; throughput: higher is better).", ""]
+    out += ["## Start-up and memory", "", "| placement | server | start to first call (s) | idle RSS (MB) |", "|---|---|---|---|"]
+    for p in placements:
+        for s in SERVERS:
+            r = startup.get((s, p))
+            if r:
+                rss = r.get("server_rss_kb_idle")
+                out.append(f"| {p} | {NAMES[s]} | {fmt(r.get('start_to_first_call_s'), 3)} | {fmt(rss / 1024 if rss else None, 1)} |")
+    out.append("")
+    for p in placements:
+        out += [f"## Requests ({p})", "",
+                "| scenario | clients | ours ops/s | TangoTest ops/s | PyTango ops/s | ours p50/p99 µs | ours CPU µs/op | TangoTest CPU µs/op | PyTango CPU µs/op | CPU ours/TangoTest | CPU ours/PyTango | ops ours/TangoTest |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for sc in SCEN:
+            for n in procs:
+                rr = [runs.get((s, p, sc, n)) for s in SERVERS]
+                if not any(rr):
+                    continue
+                ops = [(r.get("ops_per_s") or r.get("events_per_s")) if r else None for r in rr]
+                cpu = [r.get("server_cpu_us_per_op") if r else None for r in rr]
+                us = rr[0]
+                lat = f"{fmt(us.get('p50_us'))}/{fmt(us.get('p99_us'))}" if us else "–"
+                if sc == "events" and us:
+                    lat += f" (lost {us.get('lost_events')})"
+                out.append(f"| {sc} | {n} | {fmt(ops[0])} | {fmt(ops[1])} | {fmt(ops[2])} | {lat} | {fmt(cpu[0], 1)} | {fmt(cpu[1], 1)} | {fmt(cpu[2], 1)} | "
+                           f"{ratio(cpu[0], cpu[1])} | {ratio(cpu[0], cpu[2])} | {ratio(ops[0], ops[1])} |")
+        out.append("")
+    if loadgen:
+        out += ["## Our server's own ceiling (`tango-loadgen`, pipelined GIOP reads)", "",
+                "| placement | connections | pipeline | reads/s | errors |", "|---|---|---|---|---|"]
+        for r in loadgen:
+            out.append(f"| {r['placement']} | {r['connections']} | {r['pipeline']} | {r['reads_per_s']} | {r['errors']} |")
+        out.append("")
+    out.append(f"![server CPU per operation]({png_path.split('/')[-1]})")
+    open(md_path, "w").write("\n".join(out) + "\n")
+
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing: no plot", file=sys.stderr)
+        return
+    fig, axes = plt.subplots(1, len(placements), figsize=(6 * len(placements), 4), squeeze=False)
+    for ax, p in zip(axes[0], placements):
+        data = defaultdict(list)
+        labels = [sc for sc in SCEN[:5] if any(runs.get((s, p, sc, 1)) for s in SERVERS)]
+        width = 0.27
+        for i, s in enumerate(SERVERS):
+            vals = [(runs.get((s, p, sc, 1)) or {}).get("server_cpu_us_per_op") or 0 for sc in labels]
+            ax.bar([x + (i - 1) * width for x in range(len(labels))], vals, width, label=NAMES[s])
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels(labels, rotation=20)
+        ax.set_ylabel("server CPU µs per operation (1 client)")
+        ax.set_title(f"placement: {p}")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Benchmark our Tango server against cppTango's TangoTest and a PyTango high-level server,
+# same client, same machine, same run, for each CPU placement. Writes JSON lines to
+# bench/results.jsonl (one per measurement), then bench/report.py makes results.md + .png.
+#
+# Env: PY (python with pytango; default .venv/bin/python), DURATION (s per scenario, default 3),
+#      PROCS (default 1,4,8), SERVERS (default "rust cpp py"),
+#      PLACEMENTS (default "same split": server and client on cpu0 / server cpu0, client cpu1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PY:-.venv/bin/python}"
+OUT="${OUT:-bench/results.jsonl}"
+DURATION="${DURATION:-3}"
+PROCS="${PROCS:-1,4,8}"
+SERVERS="${SERVERS:-rust cpp py}"
+PLACEMENTS="${PLACEMENTS:-same split}"
+TANGOTEST="${TANGOTEST:-/usr/lib/tango/TangoTest}"
+: > "$OUT"
+pidfile="$(mktemp)"
+trap 'p=$(cat "$pidfile" 2>/dev/null); [ -n "$p" ] && kill "$p" 2>/dev/null; rm -f "$pidfile"' EXIT
+freeport() { "$PY" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+stop() { local p; p=$(cat "$pidfile"); kill "$p" 2>/dev/null || true; for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; : >"$pidfile"; }
+ncpu=$(nproc)
+
+for placement in $PLACEMENTS; do
+  scpu=0; ccpu=0
+  if [ "$placement" = split ]; then ccpu=$(( ncpu > 1 ? 1 : 0 )); fi
+  spin=(taskset -c "$scpu"); cpin=(taskset -c "$ccpu")
+  for s in $SERVERS; do
+    port=$(freeport)
+    case "$s" in
+      rust) url="tango://127.0.0.1:$port/test/bench/1#dbase=no"; label=rust
+            cmd=(target/release/BenchDevice bench -nodb -dlist test/bench/1 -ORBendPoint "giop:tcp:127.0.0.1:$port")
+            scen="read_long,read_double,write_double,cmd_string,cmd_sink,events" ;;
+      cpp)  url="tango://127.0.0.1:$port/sys/tg_test/1#dbase=no"; label=cpptango-tangotest
+            cmd=("$TANGOTEST" test -nodb -dlist sys/tg_test/1 -ORBendPoint "giop:tcp:127.0.0.1:$port")
+            scen="read_long,read_double,write_double,cmd_string" ;;
+      py)   url="tango://127.0.0.1:$port/test/bench/1#dbase=no"; label=pytango
+            cmd=("$PY" bench/bench_server.py bench -nodb -dlist test/bench/1 -ORBendPoint "giop:tcp:127.0.0.1:$port")
+            scen="read_long,read_double,write_double,cmd_string,cmd_sink,events" ;;
+      *) echo "unknown server $s" >&2; exit 2 ;;
+    esac
+    echo "== $label ($placement: server cpu$scpu, client cpu$ccpu)" >&2
+    "$PY" bench/measure_startup.py --label "$label" --url "$url" --keep "$pidfile" -- "${spin[@]}" "${cmd[@]}" \
+      | "$PY" -c "import json,sys; [print(json.dumps({**json.loads(l), 'placement': '$placement'})) for l in sys.stdin]" >> "$OUT"
+    "${cpin[@]}" "$PY" bench/bench_client.py --url "$url" --label "$label" --server-pid "$(cat "$pidfile")" \
+      --duration "$DURATION" --warmup 1 --procs "$PROCS" --scenarios "$scen" \
+      | "$PY" -c "import json,sys; [print(json.dumps({**json.loads(l), 'placement': '$placement'})) for l in sys.stdin]" >> "$OUT"
+    if [ "$s" = rust ]; then
+      dev=test/bench/1
+      "${cpin[@]}" target/release/tango-loadgen "127.0.0.1:$port" "$dev" double_scalar --connections 32 --pipeline 16 --seconds "$DURATION" \
+        | "$PY" -c "import json,sys; [print(json.dumps({**json.loads(l), 'placement': '$placement'})) for l in sys.stdin]" >> "$OUT"
+    fi
+    stop
+  done
+done
+"$PY" bench/report.py "$OUT" bench/results.md bench/results.png
+echo "wrote bench/results.md and bench/results.png" >&2

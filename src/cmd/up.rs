@@ -1,0 +1,300 @@
+//! `sdp up`: the whole system on one machine, as child processes of this one.
+//!
+//! In order, each waited for until it answers: the embedded Tango database, etcd (data in the
+//! state dir), the registration of the device servers, `SDPMaster/1` and `SDPSubarray/1..N`
+//! (exported in the database), the processing controller and the local-process deployer.
+//! Ctrl-C or SIGTERM stops them in reverse order (SIGTERM, then SIGKILL after a grace period),
+//! so device servers unexport themselves and no process is left behind. The state dir keeps
+//! the Tango registrations and etcd's data, so a second `sdp up` resumes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    /// Where the Tango database, etcd and the process deployer keep their state, and where
+    /// the components' logs go.
+    #[arg(long, default_value = ".sdp")]
+    state_dir: PathBuf,
+    /// Address of the embedded Tango database (what clients put in TANGO_HOST).
+    #[arg(long, default_value = "127.0.0.1:10000")]
+    tango_host: String,
+    /// Configuration database: `etcd` (start Debian's etcd with its data in the state dir),
+    /// or HOST:PORT of an etcd that already runs.
+    #[arg(long, default_value = "etcd")]
+    config: String,
+    /// Client port of the etcd we start (0: any free port).
+    #[arg(long, default_value_t = 2379)]
+    etcd_port: u16,
+    /// Number of SDPSubarray devices (mid_sdp/elt/subarray_1..N).
+    #[arg(long, default_value_t = 1)]
+    subarrays: u32,
+    /// Seconds a component gets between SIGTERM and SIGKILL when stopping.
+    #[arg(long, default_value_t = 5.0)]
+    grace: f64,
+}
+
+/// A started component.
+struct Part {
+    name: String,
+    child: Child,
+}
+
+/// Children in start order; stopped in reverse order on drop.
+struct Supervisor {
+    parts: Vec<Part>,
+    etcd: Option<sdp_config::EtcdServer>,
+    grace: Duration,
+}
+
+impl Supervisor {
+    fn stop_all(&mut self) {
+        while let Some(mut p) = self.parts.pop() {
+            stop_child(&mut p.child, self.grace);
+            println!("stopped {}", p.name);
+        }
+        if self.etcd.take().is_some() {
+            println!("stopped etcd");
+        }
+    }
+
+    fn last(&mut self) -> &mut Part {
+        self.parts.last_mut().expect("a component was started")
+    }
+
+    /// The first component that exited on its own, if any.
+    fn exited(&mut self) -> Option<(String, std::process::ExitStatus)> {
+        self.parts.iter_mut().find_map(|p| p.child.try_wait().ok().flatten().map(|s| (p.name.clone(), s)))
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+fn stop_child(child: &mut Child, grace: Duration) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    // SAFETY: kill(2) on a pid we own (our child, not yet reaped) with a valid signal.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let t0 = Instant::now();
+    while t0.elapsed() < grace {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A sibling binary (same directory as `sdp`), else one on PATH.
+fn binary(name: &str) -> PathBuf {
+    std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join(name))).filter(|p| p.is_file()).unwrap_or_else(|| PathBuf::from(name))
+}
+
+fn spawn(name: &str, program: &Path, args: &[String], env: &[(String, String)], logs: &Path) -> Result<Part, String> {
+    let log = std::fs::File::create(logs.join(format!("{}.log", name.replace('/', "-"))))
+        .map_err(|e| format!("cannot create the log of {name}: {e}"))?;
+    let mut cmd = Command::new(program);
+    cmd.args(args).envs(env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null()).stdout(log.try_clone().map_err(|e| e.to_string())?).stderr(log);
+    // Own process group: a Ctrl-C in the terminal reaches `sdp up` only, which then stops
+    // the components in order.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd.spawn().map_err(|e| format!("cannot start {name} ({}): {e}", program.display()))?;
+    Ok(Part { name: name.to_string(), child })
+}
+
+fn ready_line(what: &str, addr: &str, t0: Instant) {
+    println!("{what:<28} {addr:<34} ready in {:.2} s", t0.elapsed().as_secs_f64());
+}
+
+/// Wait until `check` succeeds, the child dies, or `limit` passes.
+fn wait_until(part: &mut Part, limit: Duration, mut check: impl FnMut() -> Result<(), String>) -> Result<(), String> {
+    let t0 = Instant::now();
+    let mut last = String::new();
+    while t0.elapsed() < limit {
+        if let Ok(Some(s)) = part.child.try_wait() {
+            return Err(format!("{} exited ({s}) before it was ready", part.name));
+        }
+        match check() {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e,
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("{} not ready after {} s: {last}", part.name, limit.as_secs()))
+}
+
+/// The dsconfig JSON registering the project's device servers.
+fn registrations(subarrays: u32) -> String {
+    let mut servers = serde_json::Map::new();
+    servers.insert("SDPMaster".into(), serde_json::json!({"1": {"SDPMaster": {"mid_sdp/elt/master": {}}}}));
+    let mut sub = serde_json::Map::new();
+    for i in 1..=subarrays {
+        sub.insert(i.to_string(), serde_json::json!({"SDPSubarray": {format!("mid_sdp/elt/subarray_{i}"): {}}}));
+    }
+    servers.insert("SDPSubarray".into(), serde_json::Value::Object(sub));
+    serde_json::json!({"servers": servers}).to_string()
+}
+
+/// Is `device` exported by a process that answers a ping?
+fn device_answers(db: &tango::dbclient::Database, device: &str) -> Result<(), String> {
+    let info = db.import_device(device).map_err(|e| e.to_string())?;
+    if !info.exported {
+        return Err(format!("{device} not exported yet"));
+    }
+    let ior = tango::ior::Ior::parse(&info.ior).map_err(|e| e.to_string())?;
+    let p = ior.iiop().ok_or("IOR without an IIOP profile")?;
+    let mut c = tango::client::Connection::connect(&format!("{}:{}", p.host, p.port), Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    let r = c.invoke(&p.object_key, "ping", |_| {}).map_err(|e| e.to_string())?;
+    tango::client::check_reply(&r).map_err(|e| e.to_string())
+}
+
+pub fn run(a: UpArgs) -> i32 {
+    match up(a) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("sdp up: {e}");
+            1
+        }
+    }
+}
+
+fn up(a: UpArgs) -> Result<(), String> {
+    let state = &a.state_dir;
+    let logs = state.join("logs");
+    std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
+    let (tango_bind, tango_port) = a
+        .tango_host
+        .rsplit_once(':')
+        .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| (h.to_string(), p)))
+        .ok_or_else(|| format!("--tango-host must be HOST:PORT, not {:?}", a.tango_host))?;
+    if a.subarrays == 0 || a.subarrays > 16 {
+        return Err(format!("--subarrays must be 1..16, not {}", a.subarrays));
+    }
+
+    // Signals: set a flag; the supervision loop stops everything in order.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let stop = stop.clone();
+        // SAFETY: the handler only stores to an atomic (async-signal-safe).
+        unsafe { signal_hook_registry::register(sig, move || stop.store(true, std::sync::atomic::Ordering::SeqCst)) }
+            .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+    }
+
+    let mut sup = Supervisor { parts: Vec::new(), etcd: None, grace: Duration::from_secs_f64(a.grace.max(0.1)) };
+    let sdp = binary("sdp");
+
+    // 1. Tango database
+    let t0 = Instant::now();
+    let host = tango::dbclient::TangoHost::parse(&a.tango_host)?;
+    let db = tango::dbclient::Database::new(host).with_timeout(Duration::from_secs(2));
+    sup.parts.push(spawn(
+        "tango-database",
+        &sdp,
+        &["database".into(), "--host".into(), tango_bind.clone(), "--port".into(), tango_port.to_string(), "--state-dir".into(), state.join("tango").display().to_string()],
+        &[],
+        &logs,
+    )?);
+    wait_until(sup.last(), Duration::from_secs(20), || db.command("DbInfo", tango::any::CmdValue::Void).map(|_| ()).map_err(|e| e.to_string()))?;
+    ready_line("Tango database", &format!("TANGO_HOST={}", a.tango_host), t0);
+
+    // 2. etcd
+    let t0 = Instant::now();
+    let (config_host, config_port) = if a.config == "etcd" {
+        let opts = sdp_config::EtcdServerOptions {
+            data_dir: Some(state.join("etcd")),
+            client_port: if a.etcd_port == 0 { None } else { Some(a.etcd_port) },
+        };
+        let etcd = sdp_config::EtcdServer::start_with(&opts).map_err(|e| format!("etcd: {e}"))?;
+        let port = etcd.port();
+        sup.etcd = Some(etcd);
+        ("127.0.0.1".to_string(), port)
+    } else if a.config == "memory" {
+        return Err("--config memory keeps the configuration inside one process, but the devices, controller and \
+                    deployer are separate processes: use --config etcd (Debian's etcd-server) or HOST:PORT"
+            .into());
+    } else {
+        let (h, p) = a.config.rsplit_once(':').ok_or_else(|| format!("--config must be etcd or HOST:PORT, not {:?}", a.config))?;
+        let p: u16 = p.parse().map_err(|_| format!("bad port in --config {:?}", a.config))?;
+        std::net::TcpStream::connect((h, p)).map_err(|e| format!("no etcd at {}: {e}", a.config))?;
+        (h.to_string(), p)
+    };
+    ready_line("etcd", &format!("{config_host}:{config_port}"), t0);
+
+    // 3. registrations
+    let t0 = Instant::now();
+    let cfg = tango::database::dsconfig::parse(&registrations(a.subarrays)).map_err(|e| format!("registrations: {e}"))?;
+    tango::database::dsconfig::apply(&db, &cfg).map_err(|e| format!("registering the device servers: {e}"))?;
+    ready_line("device registrations", &format!("SDPMaster/1, SDPSubarray/1..{}", a.subarrays), t0);
+
+    let env: Vec<(String, String)> = vec![
+        ("TANGO_HOST".into(), a.tango_host.clone()),
+        ("SDP_CONFIG_HOST".into(), config_host.clone()),
+        ("SDP_CONFIG_PORT".into(), config_port.to_string()),
+        ("SDP_DEPLOY_MODE".into(), "process".into()),
+        ("SDP_PROCESS_STATE_DIR".into(), state.join("processes").display().to_string()),
+    ];
+
+    // 4. device servers
+    let endpoint = format!("giop:tcp:{tango_bind}:");
+    let mut servers = vec![("SDPMaster".to_string(), "1".to_string(), "mid_sdp/elt/master".to_string())];
+    for i in 1..=a.subarrays {
+        servers.push(("SDPSubarray".into(), i.to_string(), format!("mid_sdp/elt/subarray_{i}")));
+    }
+    for (exec, inst, device) in servers {
+        let t0 = Instant::now();
+        let name = format!("{exec}/{inst}");
+        sup.parts.push(spawn(&name, &binary(&exec), &[inst.clone(), "-ORBendPoint".into(), endpoint.clone()], &env, &logs)?);
+        wait_until(sup.last(), Duration::from_secs(30), || device_answers(&db, &device))?;
+        ready_line(&name, &device, t0);
+    }
+
+    // 5. controller and deployer
+    for (name, args) in [
+        ("processing controller", vec!["controller".to_string()]),
+        // --stop-on-exit: Ctrl-C stops the workflows and engines with the deployer (a plain
+        // deployer restart would leave them running for its successor to adopt), within
+        // our own grace period (--grace: theirs, SIGTERM→SIGKILL, is 60 % of it).
+        ("process deployer", vec!["deployer".into(), "--type".into(), "process".into(), "--state-dir".into(), state.join("processes").display().to_string(),
+                                  "--stop-on-exit".into(), "--grace".into(), format!("{:.1}", sup.grace.as_secs_f64() * 0.6)]),
+    ] {
+        let t0 = Instant::now();
+        sup.parts.push(spawn(&name.replace(' ', "-"), &sdp, &args, &env, &logs)?);
+        // No readiness protocol: alive after a short while means it connected and runs.
+        std::thread::sleep(Duration::from_millis(300));
+        if let Ok(Some(s)) = sup.last().child.try_wait() {
+            let log = std::fs::read_to_string(logs.join(format!("{}.log", name.replace(' ', "-")))).unwrap_or_default();
+            return Err(format!("{name} exited ({s}): {}", log.lines().last().unwrap_or("")));
+        }
+        ready_line(name, &format!("etcd {config_host}:{config_port}"), t0);
+    }
+
+    println!();
+    println!("The SDP is up. In another shell:");
+    println!("  export TANGO_HOST={}", a.tango_host);
+    println!("  export SDP_CONFIG_HOST={config_host} SDP_CONFIG_PORT={config_port}");
+    println!("Logs: {}. Ctrl-C stops everything.", logs.display());
+
+    loop {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            println!("stopping");
+            sup.stop_all();
+            return Ok(());
+        }
+        if let Some((name, status)) = sup.exited() {
+            sup.stop_all();
+            return Err(format!("{name} exited unexpectedly ({status}); stopped everything (logs in {})", logs.display()));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
