@@ -375,6 +375,30 @@ mod tests {
         assert_eq!(db.list_keys("/ownership/", 1).await.unwrap(), vec!["/ownership/realtime-20191121-0000/realtime-20191121-0000-workflow"]);
     }
 
+    #[tokio::test]
+    async fn a_reused_pb_id_gets_the_right_workflow_or_fails() {
+        let config = Config::memory();
+        let s = settings(DeployMode::Process);
+        add_pb(&config, "p-1", "realtime:testdask:0.1.0").await;
+        converge(&config, &s).await;
+        let db = config.db();
+        let wf = |v: Option<String>| Deployment::from_json(&v.unwrap()).unwrap().args["command"][2].clone();
+        assert_eq!(wf(db.get("/deploy/p-1-workflow", None).await.unwrap().0), "testdask");
+        // Deleted and re-created between two passes, with another workflow.
+        db.delete("/pb/p-1", Default::default()).await.unwrap();
+        add_pb(&config, "p-1", "realtime:teststate:0.2.7").await;
+        converge(&config, &s).await;
+        assert_eq!(wf(db.get("/deploy/p-1-workflow", None).await.unwrap().0), "teststate");
+        // ... and with one that cannot be deployed.
+        db.delete("/pb/p-1", Default::default()).await.unwrap();
+        add_pb(&config, "p-1", "realtime:nope:1").await;
+        converge(&config, &s).await;
+        assert!(db.get("/deploy/p-1-workflow", None).await.unwrap().0.is_none());
+        let st: Value = serde_json::from_str(&db.get("/pb/p-1/state", None).await.unwrap().0.unwrap()).unwrap();
+        assert_eq!(st, fail_state("Workflow type = realtime ID = nope version = 1 is not supported"));
+        assert!(db.list_keys("/ownership/", 1).await.unwrap().is_empty());
+    }
+
     #[test]
     fn process_mode_runs_this_binary() {
         let s = settings(DeployMode::Process);
