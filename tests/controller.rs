@@ -175,13 +175,26 @@ async fn helm_deployer_runs_exact_helm_command_lines() {
     assert!(tmp.path().join("helm-state/releases/sdp/broken-x").exists());
     assert!(!helm_calls(&tmp).iter().any(|l| l.contains("not-for-helm")), "process deployments are not helm's");
 
-    // A restarted deployer finds the releases and changes nothing that is in step.
+    // A restarted deployer finds the releases, checks their values, changes nothing that
+    // is in step and upgrades what changed while it was down.
     dep.kill();
+    let changed = json!({"args": {"chart": "nope", "values": {"x": {"y": true}}}, "deploy_id": "broken-x", "type": "helm"});
+    sdpcfg_ok(port, &["update", "/deploy/broken-x", &changed.to_string()]);
     let n = helm_calls(&tmp).len();
     let mut dep = Daemon::start(port, &["deployer", "--type", "helm"], &env_ref, &log);
-    eventually!(10, "restart list", when(helm_calls(&tmp).len() >= n + 3));
+    eventually!(10, "restart calls", when(helm_calls(&tmp).len() >= n + 6));
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(helm_calls(&tmp)[n..].to_vec(), vec!["repo add stable https://charts.helm.sh/stable", "repo update", "list -q -n sdp"]);
+    assert_eq!(
+        helm_calls(&tmp)[n..].to_vec(),
+        vec![
+            "repo add stable https://charts.helm.sh/stable",
+            "repo update",
+            "list -q -n sdp",
+            "get values already-there-x -n sdp -o json",
+            "get values broken-x -n sdp -o json",
+            "upgrade broken-x nope -n sdp --set x.y=true",
+        ]
+    );
     assert_eq!(dep.terminate(), Some(0));
     assert!(dep.log_text().contains("Asked to terminate"));
 }

@@ -5,8 +5,11 @@
 //! configured), then `helm list -q -n <ns>` to learn what exists. Then, on start and on
 //! every change: releases without a deployment are uninstalled, deployments without a
 //! release are installed (`helm install <id> <chart> -n <ns> [--repo R] [--ca-file C]
-//! [--set k=v,...]`), and a deployment whose args changed since this deployer
-//! installed it is upgraded (`helm upgrade`, same arguments). Every call has a timeout;
+//! [--set k=v,...]`), and a deployment whose args changed is upgraded (`helm upgrade`,
+//! same arguments). Releases found at start-up are checked with `helm get values`
+//! against their deployments, so changes made while no deployer ran are upgraded too
+//! (the values, typed as Helm types `--set` strings; a changed chart name alone is not
+//! seen then). Every call has a timeout;
 //! a failed call is retried with backoff and the error is kept in `/deploy/<id>/state`
 //! until a later attempt succeeds.
 
@@ -89,6 +92,60 @@ pub fn set_arg(values: &Value) -> Option<String> {
     } else {
         Some(pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
     }
+}
+
+/// The user-supplied values `helm get values -o json` reports for a release installed
+/// with `--set` from `values`: dotted keys nested, and each value typed the way Helm
+/// types `--set` strings (`true`/`false`, `null`, integers; anything else a string).
+pub fn values_as_helm_reports(values: &Value) -> Value {
+    fn typed(s: &str) -> Value {
+        match s.to_ascii_lowercase().as_str() {
+            "true" => return Value::Bool(true),
+            "false" => return Value::Bool(false),
+            "null" => return Value::Null,
+            _ => {}
+        }
+        let digits = s.strip_prefix('-').unwrap_or(s);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0')) {
+            if let Ok(n) = s.parse::<i64>() {
+                return Value::from(n);
+            }
+        }
+        Value::String(s.to_string())
+    }
+    fn scalar(v: &Value) -> Value {
+        match v {
+            Value::String(s) => typed(s),
+            Value::Array(a) => Value::Array(a.iter().map(scalar).collect()),
+            other => typed(&other.to_string()),
+        }
+    }
+    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    walk(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out);
+                }
+            }
+            other => out.push((prefix.to_string(), scalar(other))),
+        }
+    }
+    let mut pairs = Vec::new();
+    walk("", values, &mut pairs);
+    let mut root = serde_json::Map::new();
+    for (key, v) in pairs.into_iter().filter(|(k, _)| !k.is_empty()) {
+        let parts: Vec<&str> = key.split('.').collect();
+        let mut node = &mut root;
+        for p in &parts[..parts.len() - 1] {
+            let e = node.entry(p.to_string()).or_insert_with(|| Value::Object(Default::default()));
+            if !e.is_object() {
+                *e = Value::Object(Default::default());
+            }
+            node = e.as_object_mut().unwrap();
+        }
+        node.insert(parts[parts.len() - 1].to_string(), v);
+    }
+    Value::Object(root)
 }
 
 struct Helm {
@@ -180,6 +237,16 @@ impl Helm {
         }
     }
 
+    /// `helm get values <id> -n <ns> -o json` (`null` → `{}`).
+    async fn values(&self, id: &str) -> std::result::Result<Value, String> {
+        let mut a = vec!["get".to_string(), "values".into(), id.to_string()];
+        a.extend(self.ns());
+        a.extend(["-o".into(), "json".into()]);
+        let out = self.call(&a).await?;
+        let v: Value = serde_json::from_str(out.trim()).map_err(|e| format!("helm get values {id}: not JSON ({e})"))?;
+        Ok(if v.is_null() { Value::Object(Default::default()) } else { v })
+    }
+
     async fn upgrade(&self, d: &Deployment) -> std::result::Result<(), String> {
         self.call(&self.chart_args("upgrade", d)?).await.map(|_| ())
     }
@@ -224,6 +291,25 @@ pub async fn run(s: Settings) -> Result<()> {
         }
     };
     tracing::info!("Found {} existing deployments.", known.len());
+    // A release whose deployment changed while no deployer ran: compare its values with
+    // what the deployment asks for; a difference makes the first pass upgrade it.
+    if let Ok((target, _)) = desired(&config, "helm").await {
+        for (id, d) in &target {
+            let Some(slot) = known.get_mut(id) else { continue };
+            match helm.values(id).await {
+                Ok(have) => {
+                    let want = values_as_helm_reports(d.args.get("values").unwrap_or(&Value::Null));
+                    *slot = Some(if have == want {
+                        json::dumps(&d.args)
+                    } else {
+                        tracing::info!("release {id} does not have the values of its deployment: upgrading it");
+                        String::new()
+                    });
+                }
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+    }
     let mut retries: BTreeMap<String, Retry> = BTreeMap::new();
     let mut watch = None;
     let mut next_refresh = Instant::now() + refresh;
@@ -341,6 +427,17 @@ async fn reconcile(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_compared_as_helm_types_them() {
+        let v = json!({"worker.replicas": 2, "jupyter.enabled": "false", "scheduler.serviceType": "ClusterIP", "v": "0.1.0", "n": 1.5, "l": [1, "z"], "z": "007"});
+        assert_eq!(
+            values_as_helm_reports(&v),
+            json!({"jupyter": {"enabled": false}, "scheduler": {"serviceType": "ClusterIP"}, "worker": {"replicas": 2},
+                   "v": "0.1.0", "n": "1.5", "l": [1, "z"], "z": "007"})
+        );
+        assert_eq!(values_as_helm_reports(&Value::Null), json!({}));
+    }
 
     #[test]
     fn set_arg_is_sorted_flat_and_escaped() {
