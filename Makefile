@@ -47,9 +47,10 @@ apt-deps:
 
 venv: $(VENV)/.deps-stamp
 
-$(VENV)/.deps-stamp: tests/interop/requirements.txt
+$(VENV)/.deps-stamp: tests/interop/requirements.txt tests/workflows/requirements.txt
 	@test -x $(PY) && $(PY) -c 'import sys' 2>/dev/null || { rm -rf $(VENV); python3 -m venv $(VENV); }
 	$(PY) -m pip install -q -r tests/interop/requirements.txt
+	$(PY) -m pip install -q -r tests/workflows/requirements.txt  # Dask for the testdask workflow tests
 	@$(PY) -c 'import tango; assert tango.__version__ == "10.3.1", tango.__version__'
 	@touch $@
 

@@ -3,6 +3,11 @@
 use clap::{Parser, Subcommand};
 
 mod cmd;
+// processing controller, deployers and workflows (controller branch)
+mod common;
+mod controller;
+mod deployer;
+mod workflows;
 
 #[derive(Parser)]
 #[command(name = "sdp", version, about = "SKA SDP prototype control system")]
@@ -18,6 +23,12 @@ enum Command {
     /// Start the whole system on this machine: Tango database, etcd, device servers,
     /// processing controller and local-process deployer.
     Up(cmd::up::UpArgs),
+    /// Processing controller: turns processing blocks into workflow deployments.
+    Controller(cmd::controller::ControllerArgs),
+    /// Deployer: makes deployments real (helm releases or local processes).
+    Deployer(cmd::deployer::DeployerArgs),
+    /// Run a workflow for one processing block (`sdp workflow testdask <pb_id>`).
+    Workflow(cmd::workflow::WorkflowArgs),
 }
 
 fn main() {
@@ -25,6 +36,9 @@ fn main() {
     let code = match cli.command {
         Command::Database(a) => cmd::database::run(a),
         Command::Up(a) => cmd::up::run(a),
+        Command::Controller(a) => cmd::controller::run(a),
+        Command::Deployer(a) => cmd::deployer::run(a),
+        Command::Workflow(a) => cmd::workflow::run(a),
     };
     std::process::exit(code)
 }

@@ -115,8 +115,9 @@ impl ProcessingBlock {
     }
 }
 
-/// Deployment types the 0.0.5 library knew.
-pub const DEPLOYMENT_TYPES: [&str; 3] = ["helm", "process-direct", "kubernetes-direct"];
+/// Deployment types the 0.0.5 library knew, plus `process` (controller branch): a local
+/// process run by `sdp deployer --type process` (the one-machine counterpart of `helm`).
+pub const DEPLOYMENT_TYPES: [&str; 4] = ["helm", "process-direct", "kubernetes-direct", "process"];
 
 /// A deployment request (`/deploy/<deploy_id>`).
 #[derive(Debug, Clone, PartialEq)]

@@ -262,7 +262,11 @@ fn up(a: UpArgs) -> Result<(), String> {
     // 5. controller and deployer
     for (name, args) in [
         ("processing controller", vec!["controller".to_string()]),
-        ("process deployer", vec!["deployer".into(), "--type".into(), "process".into(), "--state-dir".into(), state.join("processes").display().to_string()]),
+        // --stop-on-exit: Ctrl-C stops the workflows and engines with the deployer (a plain
+        // deployer restart would leave them running for its successor to adopt), within
+        // our own grace period (--grace: theirs, SIGTERM→SIGKILL, is 60 % of it).
+        ("process deployer", vec!["deployer".into(), "--type".into(), "process".into(), "--state-dir".into(), state.join("processes").display().to_string(),
+                                  "--stop-on-exit".into(), "--grace".into(), format!("{:.1}", sup.grace.as_secs_f64() * 0.6)]),
     ] {
         let t0 = Instant::now();
         sup.parts.push(spawn(&name.replace(' ', "-"), &sdp, &args, &env, &logs)?);

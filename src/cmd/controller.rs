@@ -1,0 +1,37 @@
+//! `sdp controller`: the processing controller.
+
+use crate::common::{self, DeployMode};
+use crate::controller::{definitions::Definitions, Settings};
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub struct ControllerArgs {
+    /// Deployment mode: helm (Kubernetes) or process (this machine). Default: $SDP_DEPLOY_MODE, else helm.
+    #[arg(long)]
+    mode: Option<String>,
+    /// Workflow definitions (JSON, the 2019 workflows.json format). Default: $SDP_WORKFLOWS_FILE
+    /// (or $SDP_WORKFLOWS), else built in.
+    #[arg(long)]
+    workflows: Option<String>,
+}
+
+pub fn run(a: ControllerArgs) -> i32 {
+    common::block_on(async move {
+        let mode = match a.mode.as_deref() {
+            Some(m) => DeployMode::parse(m)?,
+            None => DeployMode::from_env()?,
+        };
+        let var = |k: &str| std::env::var(k).ok().filter(|s| !s.is_empty());
+        let file = a.workflows.or_else(|| var("SDP_WORKFLOWS_FILE")).or_else(|| var("SDP_WORKFLOWS"));
+        let definitions = Definitions::load(file.as_deref())?;
+        let env = |k: &str, d: &str| std::env::var(k).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| d.to_string());
+        let settings = Settings {
+            mode,
+            definitions,
+            config_host: env("SDP_CONFIG_HOST", "127.0.0.1"),
+            helm_namespace: env("SDP_HELM_NAMESPACE", "sdp"),
+            sdp_exe: common::sdp_exe(),
+        };
+        crate::controller::run(settings).await
+    })
+}

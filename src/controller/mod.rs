@@ -1,0 +1,410 @@
+//! The processing controller: turns processing blocks into workflow deployments.
+//!
+//! Each pass reads one consistent snapshot (PBs, deployments, ownership records) and
+//! decides what is missing or left over; each decision is then carried out in its own
+//! small transaction that re-checks its premise, so the controller never needs one
+//! transaction as large as the whole database. Between passes it sleeps on watches of
+//! everything the pass read (`Txn::repeat(wait)`), never polling. A pass after its own
+//! writes finds nothing to do, so there is no busy loop, whatever the PB ids look like.
+//! The controller keeps no state of its own: a restart converges from the database.
+
+pub mod definitions;
+
+use crate::common::{self, DeployMode, Result};
+use definitions::Definitions;
+use sdp_config::{json, Config, Deployment, Txn};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// What the controller needs to know.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub mode: DeployMode,
+    pub definitions: Definitions,
+    /// `env.SDP_CONFIG_HOST` given to helm-deployed workflows.
+    pub config_host: String,
+    /// `env.SDP_HELM_NAMESPACE` given to helm-deployed workflows.
+    pub helm_namespace: String,
+    /// The `sdp` executable process-mode workflows run.
+    pub sdp_exe: String,
+}
+
+/// One decision of a pass.
+#[derive(Debug, Clone, PartialEq)]
+enum Action {
+    /// Deploy the PB's workflow.
+    Deploy { pb_id: String, deployment: Deployment },
+    /// Record that an existing `<pb>-workflow` deployment belongs to the PB.
+    Adopt { pb_id: String, deploy_id: String },
+    /// The PB cannot run: say so in its state (once).
+    Fail { pb_id: String, reason: String },
+    /// The PB is gone: delete a deployment it owned.
+    DeleteOwned { pb_id: String, deploy_id: String },
+    /// The PB's workflow cannot be deployed (any more): delete its workflow deployment.
+    Retire { pb_id: String, deploy_id: String },
+    /// The deployment is gone but its ownership record is not.
+    DropRecord { pb_id: String, deploy_id: String },
+    /// The PB is gone but its state key is not.
+    DropState { pb_id: String },
+}
+
+/// The state the controller gives a PB it cannot run.
+fn fail_state(reason: &str) -> Value {
+    json!({"status": "FAILED", "reason": reason})
+}
+
+pub fn workflow_deploy_id(pb_id: &str) -> String {
+    format!("{pb_id}-workflow")
+}
+
+impl Settings {
+    /// The deployment that runs PB `pb_id`'s workflow `id` (image `image`).
+    pub fn workflow_deployment(&self, pb_id: &str, id: &str, image: &str) -> Result<Deployment> {
+        let deploy_id = workflow_deploy_id(pb_id);
+        Ok(match self.mode {
+            DeployMode::Helm => Deployment::new(
+                &deploy_id,
+                "helm",
+                json!({"chart": "workflow", "values": {
+                    "env.SDP_CONFIG_HOST": self.config_host,
+                    "env.SDP_HELM_NAMESPACE": self.helm_namespace,
+                    "pb_id": pb_id,
+                    "wf_image": image,
+                }}),
+            )?,
+            DeployMode::Process => Deployment::new(
+                &deploy_id,
+                "process",
+                json!({
+                    "command": [self.sdp_exe, "workflow", id, pb_id],
+                    "env": common::process_env(DeployMode::Process),
+                    "image": image,
+                    // Like the pod of a Kubernetes Deployment: whatever ended it, run it
+                    // again while the deployment exists (a PB deleted and re-created
+                    // under the same id gets a fresh workflow process).
+                    "restart": "always",
+                }),
+            )?,
+        })
+    }
+}
+
+/// Read the snapshot and decide.
+async fn pass(txn: &mut Txn, s: &Settings) -> Result<Vec<Action>> {
+    let pbs: BTreeSet<String> = txn.list_processing_blocks("").await?.into_iter().collect();
+    let below: Vec<String> = txn.list_keys("/pb/", 1).await?;
+    let deploys: BTreeSet<String> = txn.list_deployments("").await?.into_iter().collect();
+    let owned: BTreeSet<(String, String)> = common::list_ownership(txn, "").await?.into_iter().collect();
+    let mut actions = Vec::new();
+
+    for (pb_id, deploy_id) in &owned {
+        if !pbs.contains(pb_id) {
+            actions.push(Action::DeleteOwned { pb_id: pb_id.clone(), deploy_id: deploy_id.clone() });
+        } else if !deploys.contains(deploy_id) && *deploy_id != workflow_deploy_id(pb_id) {
+            actions.push(Action::DropRecord { pb_id: pb_id.clone(), deploy_id: deploy_id.clone() });
+        }
+    }
+    for key in &below {
+        if let Some((pb_id, "state")) = key.strip_prefix("/pb/").and_then(|r| r.split_once('/')) {
+            if !pbs.contains(pb_id) {
+                actions.push(Action::DropState { pb_id: pb_id.to_string() });
+            }
+        }
+    }
+    for pb_id in &pbs {
+        let wf = workflow_deploy_id(pb_id);
+        let recorded = owned.contains(&(pb_id.clone(), wf.clone()));
+        if deploys.contains(&wf) {
+            if !recorded {
+                actions.push(Action::Adopt { pb_id: pb_id.clone(), deploy_id: wf });
+                continue;
+            }
+            // Keep it as the PB and the settings want it: a PB re-created under the
+            // same id with another workflow, or a controller restarted with other
+            // settings, updates the deployment (the deployer then replaces the workflow).
+            if let (Ok(Some(pb)), Ok(Some(have))) = (txn.get_processing_block(pb_id).await, txn.get_deployment(&wf).await) {
+                let w = &pb.workflow;
+                match (w.kind.as_str(), s.definitions.image(&w.kind, &w.id, &w.version)) {
+                    ("realtime", Some(image)) => {
+                        if let Ok(want) = s.workflow_deployment(pb_id, &w.id, image) {
+                            if want != have {
+                                actions.push(Action::Deploy { pb_id: pb_id.clone(), deployment: want });
+                            }
+                        }
+                    }
+                    // Not (or no longer) deployable: retire it; the next pass fails the PB.
+                    _ => actions.push(Action::Retire { pb_id: pb_id.clone(), deploy_id: wf }),
+                }
+            }
+            continue;
+        }
+        let reason = match txn.get_processing_block(pb_id).await {
+            Ok(None) => continue,
+            Err(e) => format!("Processing block is not valid: {e}"),
+            Ok(Some(pb)) => {
+                let w = &pb.workflow;
+                match (w.kind.as_str(), s.definitions.image(&w.kind, &w.id, &w.version)) {
+                    ("realtime", Some(image)) => {
+                        match s.workflow_deployment(pb_id, &w.id, image) {
+                            Ok(deployment) => {
+                                actions.push(Action::Deploy { pb_id: pb_id.clone(), deployment });
+                                continue;
+                            }
+                            Err(e) => format!("Cannot make the workflow deployment: {e}"),
+                        }
+                    }
+                    ("batch", Some(_)) => format!("Workflow type = batch (ID = {} version = {}) is not supported at present", w.id, w.version),
+                    (kind, _) => format!("Workflow type = {kind} ID = {} version = {} is not supported", w.id, w.version),
+                }
+            }
+        };
+        // Written once: a pass that finds exactly this state does nothing (a state left
+        // by an earlier PB of the same id, or by a workflow, is replaced).
+        let want = fail_state(&reason);
+        if txn.get_processing_block_state(pb_id).await.ok().flatten().as_ref() != Some(&want) {
+            actions.push(Action::Fail { pb_id: pb_id.clone(), reason });
+        }
+    }
+    Ok(actions)
+}
+
+/// Carry out one decision in its own transaction, re-checking its premise.
+async fn execute(config: &Config, action: &Action) -> Result<()> {
+    let mut txn = config.txn();
+    loop {
+        let mut log: Option<String> = None;
+        match action {
+            Action::Deploy { pb_id, deployment } => {
+                if txn.get(&format!("/pb/{pb_id}")).await?.is_some() {
+                    let verb = match txn.get(&format!("/deploy/{}", deployment.deploy_id)).await? {
+                        None => "Creating",
+                        Some(_) => "Updating",
+                    };
+                    if common::put_owned_deployment(&mut txn, "", pb_id, deployment, "controller").await? {
+                        log = Some(format!("{verb} deployment {}", deployment.deploy_id));
+                    }
+                }
+            }
+            Action::Adopt { pb_id, deploy_id } => {
+                if txn.get(&format!("/pb/{pb_id}")).await?.is_some() && txn.get(&format!("/deploy/{deploy_id}")).await?.is_some() {
+                    let own = common::ownership_path("", pb_id, deploy_id);
+                    if txn.get(&own).await?.is_none() {
+                        txn.create(&own, &json::dumps(&json!({"created_by": "controller"})), None).await?;
+                        log = Some(format!("Deployment {deploy_id} belongs to processing block {pb_id}"));
+                    }
+                }
+            }
+            Action::Fail { pb_id, reason } => {
+                if txn.get(&format!("/pb/{pb_id}")).await?.is_some() {
+                    let state = fail_state(reason);
+                    match txn.get_processing_block_state(pb_id).await {
+                        Ok(Some(old)) if old == state => {}
+                        Ok(Some(_)) | Err(_) => {
+                            txn.update(&format!("/pb/{pb_id}/state"), &json::dumps(&state)).await?;
+                            log = Some(format!("Processing block {pb_id}: {reason}; state set to FAILED"));
+                        }
+                        Ok(None) => {
+                            txn.create_processing_block_state(pb_id, &state).await?;
+                            log = Some(format!("Processing block {pb_id}: {reason}; state set to FAILED"));
+                        }
+                    }
+                }
+            }
+            Action::DeleteOwned { pb_id, deploy_id } => {
+                if txn.get(&format!("/pb/{pb_id}")).await?.is_none() {
+                    if txn.get(&format!("/deploy/{deploy_id}")).await?.is_some() {
+                        log = Some(format!("Deleting deployment {deploy_id}"));
+                    }
+                    common::delete_owned_deployment(&mut txn, "", pb_id, deploy_id).await?;
+                }
+            }
+            Action::Retire { pb_id, deploy_id } => {
+                if txn.get(&format!("/deploy/{deploy_id}")).await?.is_some() {
+                    common::delete_owned_deployment(&mut txn, "", pb_id, deploy_id).await?;
+                    log = Some(format!("Deleting deployment {deploy_id}: the workflow of processing block {pb_id} cannot be deployed"));
+                }
+            }
+            Action::DropRecord { pb_id, deploy_id } => {
+                if txn.get(&format!("/deploy/{deploy_id}")).await?.is_none() {
+                    txn.delete(&common::ownership_path("", pb_id, deploy_id), false, false).await?;
+                }
+            }
+            Action::DropState { pb_id } => {
+                if txn.get(&format!("/pb/{pb_id}")).await?.is_none() {
+                    txn.delete(&format!("/pb/{pb_id}/state"), false, false).await?;
+                    log = Some(format!("Deleting state of deleted processing block {pb_id}"));
+                }
+            }
+        }
+        if txn.commit().await? {
+            if let Some(l) = log {
+                if matches!(action, Action::Fail { .. }) {
+                    tracing::error!("{l}");
+                } else {
+                    tracing::info!("{l}");
+                }
+            }
+            return Ok(());
+        }
+    }
+}
+
+/// Run until SIGTERM/SIGINT.
+pub async fn run(s: Settings) -> Result<()> {
+    let mut stop = common::shutdown_signal();
+    let config = common::connect().await?;
+    tracing::info!(
+        "processing controller started: mode {}, {} workflow versions known, database {}",
+        s.mode.as_str(),
+        s.definitions.len(),
+        config.db().backend().describe()
+    );
+    let mut txn = config.txn();
+    loop {
+        let result: Result<()> = async {
+            let actions = pass(&mut txn, &s).await?;
+            for a in &actions {
+                if let Err(e) = execute(&config, a).await {
+                    tracing::warn!("{a:?} failed: {e}");
+                }
+            }
+            txn.repeat(true, None);
+            tokio::select! {
+                r = txn.commit() => { r?; }
+                _ = stop.changed() => {}
+            }
+            Ok(())
+        }
+        .await;
+        if *stop.borrow() {
+            tracing::info!("Asked to terminate");
+            return Ok(());
+        }
+        if let Err(e) = result {
+            tracing::warn!("controller pass failed: {e}; starting over in 1 s");
+            txn = config.txn();
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(mode: DeployMode) -> Settings {
+        Settings {
+            mode,
+            definitions: Definitions::parse(definitions::BUILTIN).unwrap(),
+            config_host: "H".into(),
+            helm_namespace: "sdp".into(),
+            sdp_exe: "/bin/sdp".into(),
+        }
+    }
+
+    async fn decide(config: &Config, s: &Settings) -> Vec<Action> {
+        let mut txn = config.txn();
+        let a = pass(&mut txn, s).await.unwrap();
+        assert!(txn.commit().await.unwrap());
+        a
+    }
+
+    async fn converge(config: &Config, s: &Settings) {
+        for _ in 0..5 {
+            let actions = decide(config, s).await;
+            if actions.is_empty() {
+                return;
+            }
+            for a in &actions {
+                execute(config, a).await.unwrap();
+            }
+        }
+        panic!("no convergence");
+    }
+
+    async fn add_pb(config: &Config, id: &str, wf: &str) {
+        let (kind, rest) = wf.split_once(':').unwrap();
+        let (wid, ver) = rest.split_once(':').unwrap();
+        let pb = sdp_config::ProcessingBlock::new(id, Value::Null, sdp_config::Workflow::new(kind, wid, ver)).unwrap();
+        let mut txn = config.txn();
+        loop {
+            txn.create_processing_block(&pb).await.unwrap();
+            if txn.commit().await.unwrap() {
+                break;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn deploys_fails_once_and_cascades_on_memory() {
+        let config = Config::memory();
+        let s = settings(DeployMode::Helm);
+        add_pb(&config, "realtime-20191121-0000", "realtime:testdask:0.1.0").await;
+        add_pb(&config, "xyz", "realtime:vis_receive:0.1.0").await;
+        add_pb(&config, "realtime-20191121-0001", "realtime:nonexistent:0.1.0").await;
+        converge(&config, &s).await;
+        let db = config.db();
+        let (v, _) = db.get("/deploy/realtime-20191121-0000-workflow", None).await.unwrap();
+        let d = Deployment::from_json(&v.unwrap()).unwrap();
+        assert_eq!(d.args["values"]["wf_image"], "nexus.engageska-portugal.pt/sdp-prototype/workflow-testdask:0.1.0");
+        assert!(db.get("/deploy/xyz-workflow", None).await.unwrap().0.is_some());
+        let (st, r) = db.get("/pb/realtime-20191121-0001/state", None).await.unwrap();
+        let st: Value = serde_json::from_str(&st.unwrap()).unwrap();
+        assert_eq!(st["status"], "FAILED");
+        assert!(st["reason"].as_str().unwrap().contains("nonexistent"));
+        // Stable: nothing more to do, the failure is not rewritten.
+        assert!(decide(&config, &s).await.is_empty());
+        assert_eq!(db.get("/pb/realtime-20191121-0001/state", None).await.unwrap().1.mod_revision, r.mod_revision);
+        // A workflow-owned engine deployment goes with its PB; an unowned one stays.
+        let mut txn = config.txn();
+        loop {
+            let d = Deployment::new("xyz-dask", "helm", json!({"chart": "stable/dask"})).unwrap();
+            common::put_owned_deployment(&mut txn, "", "xyz", &d, "test").await.unwrap();
+            txn.create_deployment(&Deployment::new("xyz-mine", "helm", json!({"chart": "c"})).unwrap()).await.unwrap();
+            if txn.commit().await.unwrap() {
+                break;
+            }
+        }
+        db.delete("/pb/xyz", Default::default()).await.unwrap();
+        converge(&config, &s).await;
+        let left = db.list_keys("/deploy/", 0).await.unwrap();
+        assert_eq!(left, vec!["/deploy/realtime-20191121-0000-workflow", "/deploy/xyz-mine"]);
+        assert_eq!(db.list_keys("/ownership/", 1).await.unwrap(), vec!["/ownership/realtime-20191121-0000/realtime-20191121-0000-workflow"]);
+    }
+
+    #[tokio::test]
+    async fn a_reused_pb_id_gets_the_right_workflow_or_fails() {
+        let config = Config::memory();
+        let s = settings(DeployMode::Process);
+        add_pb(&config, "p-1", "realtime:testdask:0.1.0").await;
+        converge(&config, &s).await;
+        let db = config.db();
+        let wf = |v: Option<String>| Deployment::from_json(&v.unwrap()).unwrap().args["command"][2].clone();
+        assert_eq!(wf(db.get("/deploy/p-1-workflow", None).await.unwrap().0), "testdask");
+        // Deleted and re-created between two passes, with another workflow.
+        db.delete("/pb/p-1", Default::default()).await.unwrap();
+        add_pb(&config, "p-1", "realtime:teststate:0.2.7").await;
+        converge(&config, &s).await;
+        assert_eq!(wf(db.get("/deploy/p-1-workflow", None).await.unwrap().0), "teststate");
+        // ... and with one that cannot be deployed.
+        db.delete("/pb/p-1", Default::default()).await.unwrap();
+        add_pb(&config, "p-1", "realtime:nope:1").await;
+        converge(&config, &s).await;
+        assert!(db.get("/deploy/p-1-workflow", None).await.unwrap().0.is_none());
+        let st: Value = serde_json::from_str(&db.get("/pb/p-1/state", None).await.unwrap().0.unwrap()).unwrap();
+        assert_eq!(st, fail_state("Workflow type = realtime ID = nope version = 1 is not supported"));
+        assert!(db.list_keys("/ownership/", 1).await.unwrap().is_empty());
+    }
+
+    #[test]
+    fn process_mode_runs_this_binary() {
+        let s = settings(DeployMode::Process);
+        let d = s.workflow_deployment("p-1", "testdask", "img").unwrap();
+        assert_eq!(d.kind, "process");
+        assert_eq!(d.args["command"], json!(["/bin/sdp", "workflow", "testdask", "p-1"]));
+        assert_eq!(d.args["env"]["SDP_DEPLOY_MODE"], "process");
+    }
+}
