@@ -82,14 +82,27 @@ database-tests: venv
 	  TANGO_DB_KIND=$$kind TANGO_TEST_BINARY=$(TANGO_TEST_BINARY) $(VENV)/bin/pytest tests/database -q -p no:cacheprovider; \
 	done
 
-test: deps build cargo-test interop database-tests devices-tests
+test: deps build cargo-test interop database-tests devices-tests e2e-tests
 
-run: build
-	@echo "Starting TestDevice (instance 'test', no database) on 127.0.0.1:$(PORT). Ctrl-C stops it."
+## run: the whole SDP on this machine (sdp up): Tango DB on $(TANGO_PORT), etcd, devices,
+## controller, local-process deployer; state in $(STATE_DIR). Ctrl-C stops everything.
+TANGO_PORT ?= 10000
+ETCD_PORT  ?= 2379
+STATE_DIR  ?= .sdp
+SUBARRAYS  ?= 1
+run: deps build
+	PATH="$(CURDIR)/$(VENV)/bin:$(CURDIR)/target/debug:$$PATH" exec target/debug/sdp up --state-dir $(STATE_DIR) \
+	  --tango-host 127.0.0.1:$(TANGO_PORT) --etcd-port $(ETCD_PORT) --subarrays $(SUBARRAYS)
+
+## run-test-device: only the interop test device, no database, on 127.0.0.1:$(PORT)
+run-test-device: build
 	@echo "  device: tango.DeviceProxy('tango://127.0.0.1:$(PORT)/test/device/1#dbase=no')"
-	@echo "  admin:  tango.DeviceProxy('tango://127.0.0.1:$(PORT)/dserver/TestDevice/test#dbase=no')"
-	@echo "  client: $(VENV)/bin/itango   (after 'make deps')"
 	exec $(TANGO_TEST_BINARY) test -nodb -dlist test/device/1 -ORBendPoint giop:tcp:127.0.0.1:$(PORT)
+
+## e2e-tests: sdp up end to end (the README walkthrough with the real clients)
+.PHONY: e2e-tests run-test-device
+e2e-tests: venv
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/pytest tests/e2e -q
 
 ## fuzz: the cargo-fuzz target giop_decode for $(FUZZ_SECONDS) s. Needs cargo-fuzz
 ## (`cargo install cargo-fuzz`); on a stable toolchain RUSTC_BOOTSTRAP=1 enables the

@@ -114,9 +114,34 @@ def test_walkthrough_stop_and_restart(ports):
         assert int(d.obsState) == 3
         d.EndScan()
         assert int(d.obsState) == 2
-        pb = json.loads(up.sdpcfg("get", "/pb/xyz").split("=", 1)[1]) if "=" in up.sdpcfg("get", "/pb/xyz") else None
         listing = up.sdpcfg("ls", "-R", "/")
-        assert "/pb/xyz" in listing, listing
+        assert "/pb/xyz" in listing and "/subarray/01" in listing, listing
+
+        # the seed's "Start a workflow": a real Dask cluster on this machine
+        out = up.sdpcfg("process", "realtime:testdask:0.1.0")
+        assert out.startswith("OK, pb_id = realtime-"), out
+        pb = out.strip().split(" = ")[1]
+        deadline = time.monotonic() + 90
+        pb_values = ""
+        while time.monotonic() < deadline:
+            pb_values = up.sdpcfg("ls", "values", "-R", f"/pb/{pb}")
+            if '"sum": 500500' in pb_values:
+                break
+            time.sleep(1)
+        assert '"sum": 500500' in pb_values and '"status": "RUNNING"' in pb_values, pb_values
+        deploys = up.sdpcfg("ls", "-R", "/deploy")
+        for d in (f"{pb}-workflow", f"{pb}-dask-scheduler", f"{pb}-dask-worker"):
+            assert f"/deploy/{d}" in deploys, deploys
+        assert subprocess.run(["pgrep", "-f", "dask scheduler"], capture_output=True).returncode == 0
+
+        # "Cleaning up": deleting the PB removes its deployments and processes
+        up.sdpcfg("delete", f"/pb/{pb}")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (f"/deploy/{pb}" in up.sdpcfg("ls", "-R", "/deploy")
+                                              or subprocess.run(["pgrep", "-f", f"dask.*{pb}|{pb}"], capture_output=True).returncode == 0):
+            time.sleep(0.5)
+        assert f"/deploy/{pb}" not in up.sdpcfg("ls", "-R", "/deploy")
+        old_owner = json.loads(up.sdpcfg("get", "/pb/xyz/owner").split(" = ", 1)[1]) if "/pb/xyz/owner" in up.sdpcfg("ls", "-R", "/pb") else None
     finally:
         rc = up.stop()
     assert rc == 0, "".join(up.lines)
@@ -127,11 +152,19 @@ def test_walkthrough_stop_and_restart(ports):
     # a second `sdp up` on the same state dir keeps registrations and configuration
     up2 = Up(state, tango_port, etcd_port).start()
     try:
-        assert "/pb/xyz" in up2.sdpcfg("ls", "-R", "/")
+        listing = up2.sdpcfg("ls", "-R", "/")
+        assert "/pb/xyz" in listing, listing
+        # the old workflow's lease died with it: an owner now is a live, new process
+        if "/pb/xyz/owner" in listing:
+            owner = json.loads(up2.sdpcfg("get", "/pb/xyz/owner").split(" = ", 1)[1])
+            assert old_owner is None or owner["pid"] != old_owner["pid"]
+            assert Path(f"/proc/{owner['pid']}").exists()
         db = tango.Database("127.0.0.1", tango_port)
         assert "mid_sdp/elt/subarray_1" in list(db.get_device_exported("mid_sdp/*"))
         d = tango.DeviceProxy("mid_sdp/elt/subarray_1")
-        d.ping()
+        # the subarray's state was persisted in the config DB
+        assert int(d.obsState) == 2
     finally:
         assert up2.stop() == 0
+    time.sleep(0.5)
     assert child_pids(state) == []
