@@ -29,6 +29,8 @@ enum Command {
     Deployer(cmd::deployer::DeployerArgs),
     /// Run a workflow for one processing block (`sdp workflow testdask <pb_id>`).
     Workflow(cmd::workflow::WorkflowArgs),
+    /// What runs: devices with State/obsState, processing blocks, deployments.
+    Status,
 }
 
 fn main() {
@@ -36,6 +38,7 @@ fn main() {
     let code = match cli.command {
         Command::Database(a) => cmd::database::run(a),
         Command::Up(a) => cmd::up::run(a),
+        Command::Status => cmd::status::run(),
         Command::Controller(a) => cmd::controller::run(a),
         Command::Deployer(a) => cmd::deployer::run(a),
         Command::Workflow(a) => cmd::workflow::run(a),

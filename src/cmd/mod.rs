@@ -6,3 +6,4 @@ pub mod database;
 pub mod deployer;
 pub mod up;
 pub mod workflow;
+pub mod status;

@@ -133,6 +133,10 @@ def test_walkthrough_stop_and_restart(ports):
         for d in (f"{pb}-workflow", f"{pb}-dask-scheduler", f"{pb}-dask-worker"):
             assert f"/deploy/{d}" in deploys, deploys
         assert subprocess.run(["pgrep", "-f", "dask scheduler"], capture_output=True).returncode == 0
+        status = subprocess.run([str(BIN / "sdp"), "status"], env=up.env(), capture_output=True, text=True, timeout=30).stdout
+        assert any(l.startswith("mid_sdp/elt/subarray_1") and "SDPSubarray/1" in l and "READY" in l for l in status.splitlines()), status
+        assert any(l.startswith(pb) and "RUNNING" in l for l in status.splitlines()), status
+        assert f"{pb}-dask-worker" in status, status
 
         # "Cleaning up": deleting the PB removes its deployments and processes
         up.sdpcfg("delete", f"/pb/{pb}")

@@ -1,0 +1,129 @@
+//! `sdp status`: one table of what runs — Tango devices with State/obsState (from the Tango
+//! database at TANGO_HOST), processing blocks with their status, and deployments (from the
+//! configuration database at SDP_CONFIG_*).
+
+use std::time::Duration;
+
+use tango::any::CmdValue;
+use tango::cdr::CdrReader;
+use tango::idl::{AttrData, AttributeValue_5, DevState};
+
+pub fn run() -> i32 {
+    let mut ok = true;
+    println!("{:<30} {:<16} {:<10} {:<12}", "DEVICE", "SERVER", "STATE", "OBSSTATE");
+    match devices() {
+        Ok(rows) => {
+            for r in rows {
+                println!("{:<30} {:<16} {:<10} {:<12}", r.0, r.1, r.2, r.3);
+            }
+        }
+        Err(e) => {
+            ok = false;
+            println!("(Tango database: {e})");
+        }
+    }
+    println!();
+    match config_rows() {
+        Ok((pbs, deploys)) => {
+            println!("{:<30} {:<36} {:<10}", "PROCESSING BLOCK", "WORKFLOW", "STATUS");
+            for (id, wf, st) in pbs {
+                println!("{id:<30} {wf:<36} {st:<10}");
+            }
+            println!();
+            println!("{:<46} {:<10}", "DEPLOYMENT", "TYPE");
+            for (id, ty) in deploys {
+                println!("{id:<46} {ty:<10}");
+            }
+        }
+        Err(e) => {
+            ok = false;
+            println!("(configuration database: {e})");
+        }
+    }
+    if ok {
+        0
+    } else {
+        1
+    }
+}
+
+type DeviceRow = (String, String, String, String);
+
+fn devices() -> Result<Vec<DeviceRow>, String> {
+    let host = tango::dbclient::TangoHost::from_env()?;
+    let db = tango::dbclient::Database::new(host).with_timeout(Duration::from_secs(2));
+    let names = match db.command("DbGetDeviceExportedList", CmdValue::String("*".into())).map_err(|e| e.to_string())? {
+        CmdValue::StringArray(v) => v,
+        other => return Err(format!("unexpected DbGetDeviceExportedList reply {other:?}")),
+    };
+    let mut rows = Vec::new();
+    for name in names.into_iter().filter(|n| !n.to_ascii_lowercase().starts_with("dserver/")) {
+        let info = match db.import_device(&name) {
+            Ok(i) => i,
+            Err(e) => {
+                rows.push((name, "?".into(), format!("({e})"), String::new()));
+                continue;
+            }
+        };
+        let (state, obs) = read_state(&info.ior).unwrap_or_else(|e| (format!("unreachable: {e}"), String::new()));
+        rows.push((name, info.server, state, obs));
+    }
+    Ok(rows)
+}
+
+/// State and (if the device has it) obsState, read with one `read_attributes_5`.
+fn read_state(ior: &str) -> Result<(String, String), String> {
+    let ior = tango::ior::Ior::parse(ior).map_err(|e| e.to_string())?;
+    let p = ior.iiop().ok_or("no IIOP profile")?;
+    let mut c = tango::client::Connection::connect(&format!("{}:{}", p.host, p.port), Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    let reply = c
+        .invoke(&p.object_key, "read_attributes_5", |w| {
+            w.write_seq(&["State".to_string(), "obsState".to_string()]);
+            w.write_u32(0); // DevSource DEV
+            w.write_u32(0); // ClntIdent CPP
+            w.write_u32(std::process::id());
+        })
+        .map_err(|e| e.to_string())?;
+    tango::client::check_reply(&reply).map_err(|e| e.to_string())?;
+    let mut r: CdrReader<'_> = reply.body();
+    let values: Vec<AttributeValue_5> = r.read_seq().map_err(|e| e.to_string())?;
+    let state = match values.first().map(|v| &v.value) {
+        Some(AttrData::DeviceState(s)) => s.to_string(),
+        _ => DevState::UNKNOWN.to_string(),
+    };
+    let obs = match values.get(1).map(|v| &v.value) {
+        Some(AttrData::Short(v)) if !v.is_empty() => {
+            // labels of the SDP obsState numbering
+            const LABELS: [&str; 7] = ["IDLE", "CONFIGURING", "READY", "SCANNING", "PAUSED", "ABORTED", "FAULT"];
+            LABELS.get(v[0] as usize).map(|s| s.to_string()).unwrap_or_else(|| v[0].to_string())
+        }
+        _ => "-".into(),
+    };
+    Ok((state, obs))
+}
+
+type PbRow = (String, String, String);
+
+fn config_rows() -> Result<(Vec<PbRow>, Vec<(String, String)>), String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let cfg = sdp_config::Config::from_env().await.map_err(|e| e.to_string())?;
+        let mut txn = cfg.txn();
+        let mut pbs = Vec::new();
+        for key in txn.list_keys("/pb/", 0).await.map_err(|e| e.to_string())? {
+            let id = key.trim_start_matches("/pb/").to_string();
+            let pb: serde_json::Value = txn.get(&key).await.map_err(|e| e.to_string())?.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
+            let wf = &pb["workflow"];
+            let wf = format!("{}:{}:{}", wf["type"].as_str().unwrap_or("?"), wf["id"].as_str().unwrap_or("?"), wf["version"].as_str().unwrap_or("?"));
+            let st: serde_json::Value =
+                txn.get(&format!("{key}/state")).await.map_err(|e| e.to_string())?.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
+            pbs.push((id, wf, st["status"].as_str().unwrap_or("-").to_string()));
+        }
+        let mut deploys = Vec::new();
+        for key in txn.list_keys("/deploy/", 0).await.map_err(|e| e.to_string())? {
+            let d: serde_json::Value = txn.get(&key).await.map_err(|e| e.to_string())?.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
+            deploys.push((key.trim_start_matches("/deploy/").to_string(), d["type"].as_str().unwrap_or("?").to_string()));
+        }
+        Ok((pbs, deploys))
+    })
+}
