@@ -352,6 +352,35 @@ pub struct AttrInfo {
     pub archive_period: Option<String>,
 }
 
+impl AttrInfo {
+    /// An attribute with every optional property unset (cppTango's defaults apply).
+    pub fn new(name: &str, data_type: CmdArgType, format: AttrDataFormat, writable: AttrWriteType) -> AttrInfo {
+        AttrInfo {
+            name: name.to_string(),
+            data_type,
+            format,
+            writable,
+            max_dim_x: if format == AttrDataFormat::SCALAR { 1 } else { 256 },
+            label: None,
+            description: None,
+            unit: String::new(),
+            display_format: None,
+            min_value: None,
+            max_value: None,
+            enum_labels: Vec::new(),
+            level: DispLevel::OPERATOR,
+            memorized: false,
+            polling: None,
+            abs_change: None,
+            rel_change: None,
+            event_period: None,
+            archive_abs_change: None,
+            archive_rel_change: None,
+            archive_period: None,
+        }
+    }
+}
+
 /// Start of an attribute declaration: `Attr::new("name")` then `.read(...)` and/or `.write(...)`.
 pub struct Attr;
 
@@ -414,29 +443,8 @@ pub struct AttrDef<D, T> {
 
 impl<D, T: AttrValue> AttrDef<D, T> {
     fn new(name: String, writable: AttrWriteType, read: Option<ReadFn<D>>, write: Option<WriteFn<D>>) -> Self {
-        let info = AttrInfo {
-            name,
-            data_type: T::DATA_TYPE,
-            format: T::FORMAT,
-            writable,
-            max_dim_x: if T::FORMAT == AttrDataFormat::SCALAR { 1 } else { 256 },
-            label: None,
-            description: None,
-            unit: String::new(),
-            display_format: None,
-            min_value: None,
-            max_value: None,
-            enum_labels: T::enum_labels(),
-            level: DispLevel::OPERATOR,
-            memorized: false,
-            polling: None,
-            abs_change: None,
-            rel_change: None,
-            event_period: None,
-            archive_abs_change: None,
-            archive_rel_change: None,
-            archive_period: None,
-        };
+        let mut info = AttrInfo::new(&name, T::DATA_TYPE, T::FORMAT, writable);
+        info.enum_labels = T::enum_labels();
         AttrDef { info, read, write, _t: std::marker::PhantomData }
     }
 

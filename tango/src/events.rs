@@ -488,7 +488,7 @@ fn differs(prev: &Result<(AttrData, AttrQuality), Vec<DevError>>, new: &Result<(
             if qa != qb || a.len() != b.len() || a.discriminant() != b.discriminant() {
                 return true;
             }
-            match (numbers(a), numbers(b)) {
+            match (a.to_f64s(), b.to_f64s()) {
                 (Some(x), Some(y)) if abs.is_some() || rel.is_some() => x.iter().zip(&y).any(|(&old, &new)| {
                     let d = (new - old).abs();
                     abs.is_some_and(|t| d >= t) || rel.is_some_and(|t| if old == 0.0 { d > 0.0 } else { d * 100.0 / old.abs() >= t })
@@ -500,20 +500,6 @@ fn differs(prev: &Result<(AttrData, AttrQuality), Vec<DevError>>, new: &Result<(
     }
 }
 
-fn numbers(d: &AttrData) -> Option<Vec<f64>> {
-    Some(match d {
-        AttrData::Short(v) => v.iter().map(|&x| x as f64).collect(),
-        AttrData::Long(v) => v.iter().map(|&x| x as f64).collect(),
-        AttrData::Long64(v) => v.iter().map(|&x| x as f64).collect(),
-        AttrData::Float(v) => v.iter().map(|&x| x as f64).collect(),
-        AttrData::Double(v) => v.clone(),
-        AttrData::UChar(v) => v.iter().map(|&x| x as f64).collect(),
-        AttrData::UShort(v) => v.iter().map(|&x| x as f64).collect(),
-        AttrData::ULong(v) => v.iter().map(|&x| x as f64).collect(),
-        AttrData::ULong64(v) => v.iter().map(|&x| x as f64).collect(),
-        _ => return None,
-    })
-}
 
 /// The publisher thread: owns the sockets (libzmq sockets are not thread-safe), sends
 /// queued events, holds the events of just-subscribed topics until the subscriber's SUB socket

@@ -235,6 +235,22 @@ impl AttrData {
         }
     }
 
+    /// The elements as numbers, for numeric arms (limit checks, change thresholds).
+    pub fn to_f64s(&self) -> Option<Vec<f64>> {
+        Some(match self {
+            AttrData::Short(v) => v.iter().map(|&x| x as f64).collect(),
+            AttrData::Long(v) => v.iter().map(|&x| x as f64).collect(),
+            AttrData::Long64(v) => v.iter().map(|&x| x as f64).collect(),
+            AttrData::Float(v) => v.iter().map(|&x| x as f64).collect(),
+            AttrData::Double(v) => v.clone(),
+            AttrData::UChar(v) => v.iter().map(|&x| x as f64).collect(),
+            AttrData::UShort(v) => v.iter().map(|&x| x as f64).collect(),
+            AttrData::ULong(v) => v.iter().map(|&x| x as f64).collect(),
+            AttrData::ULong64(v) => v.iter().map(|&x| x as f64).collect(),
+            _ => return None,
+        })
+    }
+
     /// Keep the first `n` elements.
     pub fn truncate(&mut self, n: usize) {
         match self {

@@ -318,29 +318,7 @@ fn initial_config(i: &AttrInfo) -> AttributeConfig_5 {
 }
 
 fn state_config(name: &str, data_type: CmdArgType) -> AttributeConfig_5 {
-    let c = initial_config(&AttrInfo {
-        name: name.into(),
-        data_type,
-        format: AttrDataFormat::SCALAR,
-        writable: AttrWriteType::READ,
-        max_dim_x: 1,
-        label: None,
-        description: None,
-        unit: String::new(),
-        display_format: None,
-        min_value: None,
-        max_value: None,
-        enum_labels: vec![],
-        level: DispLevel::OPERATOR,
-        memorized: false,
-        polling: None,
-        abs_change: None,
-        rel_change: None,
-        event_period: None,
-        archive_abs_change: None,
-        archive_rel_change: None,
-        archive_period: None,
-    });
+    let c = initial_config(&AttrInfo::new(name, data_type, AttrDataFormat::SCALAR, AttrWriteType::READ));
     c
 }
 
@@ -389,22 +367,6 @@ fn zero_set_point(t: CmdArgType) -> AttrData {
     }
 }
 
-/// Numeric view of written data, for min/max checks.
-fn as_f64s(d: &AttrData) -> Vec<f64> {
-    match d {
-        AttrData::Short(v) => v.iter().map(|&x| x as f64).collect(),
-        AttrData::Long(v) => v.iter().map(|&x| x as f64).collect(),
-        AttrData::Long64(v) => v.iter().map(|&x| x as f64).collect(),
-        AttrData::Float(v) => v.iter().map(|&x| x as f64).collect(),
-        AttrData::Double(v) => v.clone(),
-        AttrData::UChar(v) => v.iter().map(|&x| x as f64).collect(),
-        AttrData::UShort(v) => v.iter().map(|&x| x as f64).collect(),
-        AttrData::ULong(v) => v.iter().map(|&x| x as f64).collect(),
-        AttrData::ULong64(v) => v.iter().map(|&x| x as f64).collect(),
-        _ => vec![],
-    }
-}
-
 fn outside_limit(desc: String) -> DevFailed {
     DevFailed::new("API_WAttrOutsideLimit", desc, "WAttribute::check_written_value")
 }
@@ -440,7 +402,7 @@ fn check_limits(cfg: &AttributeConfig_5, data: &AttrData) -> Result<(), DevFaile
     if min.is_none() && max.is_none() {
         return Ok(());
     }
-    for x in as_f64s(data) {
+    for x in data.to_f64s().unwrap_or_default() {
         if let Some(m) = min.filter(|&m| x < m) {
             return Err(DevFailed::new(
                 "API_WAttrOutsideLimit",
