@@ -15,12 +15,13 @@ TANGO_SERVER      ?= rust
 TANGO_TEST_BINARY ?= target/debug/TestDevice
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps apt-deps venv build test cargo-test interop interop-reference run database-tests fuzz fuzz-corpus
+.PHONY: help deps apt-deps venv build test cargo-test interop interop-reference run database-tests fuzz fuzz-corpus devices-tests
 
 help:
 	@echo "make run        build and start the test device server on 127.0.0.1:$(PORT) (nodb)"
 	@echo "make test       deps + build + cargo test + PyTango interop suite"
 	@echo "make deps       apt packages ($(APT_PKGS)) and the Python venv $(VENV)"
+	@echo "make devices-tests  SDPSubarray/SDPMaster scenarios with PyTango and a real etcd (after make build)"
 	@echo "make interop-reference   run the interop suite against the PyTango reference server"
 	@echo "make database-tests      Tango database suite: embedded, PyTango sqlite, C++ DataBaseds + MariaDB"
 	@echo "make fuzz       cargo-fuzz the GIOP/CDR decoders for FUZZ_SECONDS (default 60); see fuzz/README.md"
@@ -68,6 +69,10 @@ interop: venv
 interop-reference: venv
 	TANGO_SERVER=pytango $(VENV)/bin/pytest tests/interop -q
 
+## devices-tests: SDPSubarray/SDPMaster scenarios (A1-A23, B1-B7) with PyTango and a real etcd
+devices-tests: venv
+	$(VENV)/bin/pytest tests/devices -q
+
 ## database-tests: the Tango database suite against each database: our embedded one, PyTango's
 ## sqlite DataBaseds and Debian's C++ DataBaseds on a throwaway MariaDB (all on 127.0.0.1)
 TANGO_DB_KINDS ?= embedded pytango mariadb
@@ -77,7 +82,7 @@ database-tests: venv
 	  TANGO_DB_KIND=$$kind TANGO_TEST_BINARY=$(TANGO_TEST_BINARY) $(VENV)/bin/pytest tests/database -q -p no:cacheprovider; \
 	done
 
-test: deps build cargo-test interop database-tests
+test: deps build cargo-test interop database-tests devices-tests
 
 run: build
 	@echo "Starting TestDevice (instance 'test', no database) on 127.0.0.1:$(PORT). Ctrl-C stops it."

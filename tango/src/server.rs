@@ -166,7 +166,12 @@ impl Server {
     /// Parse the process command line, set up logging, run until SIGINT/SIGTERM or Kill.
     /// Exits the process with status 2 on a bad command line.
     pub fn run_from_args(self) -> ! {
-        let args: Vec<String> = std::env::args().skip(1).collect();
+        self.run_with_args(std::env::args().skip(1).collect())
+    }
+
+    /// [`Server::run_from_args`] with the arguments given (after the executable name), for
+    /// executables that take options of their own out first.
+    pub fn run_with_args(self, args: Vec<String>) -> ! {
         let opts = match ServerOptions::parse(args) {
             Ok(o) => o,
             Err(e) => {

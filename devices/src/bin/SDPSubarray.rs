@@ -1,0 +1,38 @@
+//! `SDPSubarray <instance> [-nodb -dlist mid_sdp/elt/subarray_1] [-ORBendPoint giop:tcp:HOST:PORT] [-v4] [--test-mode]`
+//! `SDPSubarray --print-fsm [--markdown]` prints the obsState machine (Mermaid) and exits.
+//!
+//! Configuration DB from `SDP_CONFIG_HOST` / `SDP_CONFIG_PORT` (or `SDP_CONFIG_BACKEND=memory`).
+//! Test mode (obsState writable): `--test-mode` or `SDP_TEST_MODE=1` for every device, or the
+//! device property `TestMode` in Tango DB mode. Device properties: `TestMode`, `CbfOutputLink`,
+//! `SdpMasterAddress`.
+use sdp_devices::{fsm, subarray, Services, Subarray};
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--print-fsm") {
+        if args.iter().any(|a| a == "--markdown") {
+            print!("{}", fsm::markdown());
+        } else {
+            print!("{}", fsm::mermaid());
+        }
+        return;
+    }
+    let flag = args.iter().any(|a| a == "--test-mode");
+    args.retain(|a| a != "--test-mode");
+    let env = std::env::var("SDP_TEST_MODE").map(|v| v == "1" || v.eq_ignore_ascii_case("true")).unwrap_or(false);
+    let process_wide = flag || env;
+    subarray::set_test_mode(process_wide);
+    if process_wide {
+        eprintln!("SDPSubarray: test mode: obsState is writable");
+    } else if !args.iter().any(|a| a == "-nodb") {
+        if let Some(instance) = args.iter().find(|a| !a.starts_with('-')) {
+            if subarray::db_test_mode(instance) {
+                subarray::enable_class_test_mode();
+                eprintln!("SDPSubarray: a device has the property TestMode: obsState is writable on that device");
+            }
+        }
+    }
+    sdp_devices::autoreg::auto_register("SDPSubarray", "SDPSubarray", &args);
+    let services = Services::from_env();
+    tango::Server::new("SDPSubarray").class_with(move |ctx: &tango::DeviceContext| Subarray::create_with(ctx, &services)).run_with_args(args)
+}

@@ -1,0 +1,332 @@
+//! The devices' link to the configuration DB.
+//!
+//! Device handlers are synchronous; the configuration library is async. All DB work runs on a
+//! small runtime of its own (one worker thread) and handlers wait for it with a bounded
+//! timeout, so a call works the same from a command handler, from a factory at server
+//! start-up or from a test, whatever runtime (if any) the caller is in. Background work —
+//! persisting subarray state, following `/pb/<id>/state` — runs there too.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sdp_config::{BackendChoice, Config, Error, ProcessingBlock};
+use serde_json::Value;
+use tokio::sync::watch;
+
+/// Bound on one DB request made inside a command (Tango clients time out after 3 s).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(2000);
+
+/// Where the DB is, and whether there is one.
+#[derive(Debug, Clone)]
+pub enum DbSetting {
+    /// Use this backend.
+    Use(BackendChoice),
+    /// No configuration DB: why (for the start-up message and the Configure error).
+    Off(String),
+}
+
+impl DbSetting {
+    /// From the environment: `SDP_CONFIG_HOST`/`_PORT`/`_BACKEND` (see sdp-config), or
+    /// `TOGGLE_CONFIG_DB=1` (the 2019 toggle; then 127.0.0.1:2379 by default).
+    /// `TOGGLE_CONFIG_DB=0` turns the DB off.
+    pub fn from_env() -> DbSetting {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> DbSetting {
+        if get("TOGGLE_CONFIG_DB").as_deref() == Some("0") {
+            return DbSetting::Off("TOGGLE_CONFIG_DB=0".into());
+        }
+        let named = ["SDP_CONFIG_HOST", "SDP_CONFIG_PORT", "SDP_CONFIG_BACKEND"].iter().any(|k| get(k).is_some());
+        if !named && get("TOGGLE_CONFIG_DB").as_deref() != Some("1") {
+            return DbSetting::Off("SDP_CONFIG_HOST / SDP_CONFIG_PORT (or SDP_CONFIG_BACKEND) are not set".into());
+        }
+        match BackendChoice::from_lookup(get) {
+            Ok(BackendChoice::Etcd(mut o)) => {
+                o.timeout = REQUEST_TIMEOUT;
+                DbSetting::Use(BackendChoice::Etcd(o))
+            }
+            Ok(other) => DbSetting::Use(other),
+            Err(e) => DbSetting::Off(e.to_string()),
+        }
+    }
+}
+
+/// A shared handle on the configuration DB (one per server process).
+pub struct ConfigDb {
+    rt: tokio::runtime::Runtime,
+    choice: BackendChoice,
+    client: tokio::sync::Mutex<Option<Arc<Config>>>,
+    persisters: Mutex<HashMap<String, Persister>>,
+}
+
+/// How long a command waits for its state to be stored before leaving it to the background.
+pub const PERSIST_WAIT: Duration = Duration::from_millis(500);
+
+/// The background writer of one subarray's state.
+struct Persister {
+    tx: watch::Sender<Option<(u64, Value)>>,
+    done: watch::Receiver<u64>,
+    seq: u64,
+}
+
+impl std::fmt::Debug for ConfigDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ConfigDb({})", self.describe())
+    }
+}
+
+impl ConfigDb {
+    pub fn new(choice: BackendChoice) -> Arc<ConfigDb> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("sdp-config-db")
+            .enable_all()
+            .build()
+            .expect("config DB runtime");
+        Arc::new(ConfigDb { rt, choice, client: tokio::sync::Mutex::new(None), persisters: Mutex::new(HashMap::new()) })
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.choice {
+            BackendChoice::Etcd(o) => format!("etcd at {}://{}:{}", o.protocol, o.host, o.port),
+            BackendChoice::Memory => "in-memory configuration DB (this process only)".into(),
+        }
+    }
+
+    /// Run `fut` on the DB runtime and wait for it (from any thread, in or out of a runtime).
+    pub fn block<T: Send + 'static>(&self, fut: impl Future<Output = T> + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.rt.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv().expect("config DB task ended without an answer")
+    }
+
+    /// Like [`ConfigDb::block`] with an overall time limit.
+    pub fn block_timeout<T: Send + 'static>(
+        &self,
+        limit: Duration,
+        fut: impl Future<Output = Result<T, Error>> + Send + 'static,
+    ) -> Result<T, Error> {
+        let what = self.describe();
+        self.block(async move {
+            match tokio::time::timeout(limit, fut).await {
+                Ok(r) => r,
+                Err(_) => Err(Error::Connection(format!("{what} did not answer within {:.1} s", limit.as_secs_f32()))),
+            }
+        })
+    }
+
+    /// The connected client (connecting now if needed).
+    pub async fn client(self: Arc<Self>) -> Result<Arc<Config>, Error> {
+        let mut g = self.client.lock().await;
+        if let Some(c) = g.as_ref() {
+            return Ok(c.clone());
+        }
+        let backend = self.choice.connect().await?;
+        let c = Arc::new(Config::new(backend));
+        *g = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Try to connect at start-up, without failing: the result is only logged.
+    pub fn probe(self: &Arc<Self>) {
+        let me = self.clone();
+        match self.block_timeout(REQUEST_TIMEOUT + Duration::from_millis(500), me.client()) {
+            Ok(_) => tracing::info!("configuration DB: {}", self.describe()),
+            Err(e) => tracing::warn!("configuration DB not reachable yet ({e}); Configure will fail until it is"),
+        }
+    }
+
+    /// Create the processing block and record the subarray state, in one transaction.
+    pub fn create_pb(self: &Arc<Self>, pb: ProcessingBlock, subarray: Option<(String, Value)>) -> Result<(), Error> {
+        let me = self.clone();
+        self.block_timeout(REQUEST_TIMEOUT, async move {
+            let cfg = me.client().await?;
+            let mut txn = cfg.txn();
+            loop {
+                txn.create_processing_block(&pb).await?;
+                if let Some((id, state)) = &subarray {
+                    put_state(&mut txn, id, state).await?;
+                }
+                if txn.commit().await? {
+                    return Ok(());
+                }
+            }
+        })
+    }
+
+    /// The persisted state of subarray `id` (of the master for [`MASTER_KEY`]).
+    pub fn load_state(self: &Arc<Self>, id: &str) -> Result<Option<Value>, Error> {
+        let (me, id) = (self.clone(), id.to_string());
+        self.block_timeout(REQUEST_TIMEOUT, async move {
+            let cfg = me.client().await?;
+            let mut txn = cfg.txn();
+            let v = if id == MASTER_KEY { txn.get_master().await? } else { txn.get_subarray(&id).await? };
+            txn.commit().await?;
+            Ok(v)
+        })
+    }
+
+    /// Record the state of subarray `id`: a background writer stores the latest value and
+    /// retries failed writes until they succeed or a newer value replaces them. The caller
+    /// waits for the write at most [`PERSIST_WAIT`] (normally a few milliseconds), so a
+    /// command's state is on disk when it returns, yet an unreachable DB never blocks it long.
+    pub fn persist(self: &Arc<Self>, id: &str, state: Value) {
+        let (seq, mut done) = {
+            let mut map = self.persisters.lock().unwrap_or_else(|p| p.into_inner());
+            let p = map.entry(id.to_string()).or_insert_with(|| self.start_persister(id));
+            p.seq += 1;
+            p.tx.send_replace(Some((p.seq, state)));
+            (p.seq, p.done.clone())
+        };
+        let written = self.block(async move { tokio::time::timeout(PERSIST_WAIT, done.wait_for(|d| *d >= seq)).await.is_ok() });
+        if !written {
+            tracing::warn!("subarray {id} state not yet stored in the configuration DB; still trying in the background");
+        }
+    }
+
+    fn start_persister(self: &Arc<Self>, id: &str) -> Persister {
+        let (tx, mut rx) = watch::channel::<Option<(u64, Value)>>(None);
+        let (done_tx, done) = watch::channel(0u64);
+        let (me, id) = (self.clone(), id.to_string());
+        self.rt.spawn(async move {
+            while rx.changed().await.is_ok() {
+                let Some((seq, v)) = rx.borrow_and_update().clone() else { continue };
+                let mut delay = Duration::from_millis(200);
+                loop {
+                    let write = async {
+                        let cfg = me.clone().client().await?;
+                        let mut txn = cfg.txn();
+                        loop {
+                            put_state(&mut txn, &id, &v).await?;
+                            if txn.commit().await? {
+                                return Ok::<(), Error>(());
+                            }
+                        }
+                    };
+                    match tokio::time::timeout(REQUEST_TIMEOUT, write).await {
+                        Ok(Ok(())) => {
+                            done_tx.send_replace(seq);
+                            break;
+                        }
+                        Ok(Err(e)) => tracing::warn!("cannot record subarray {id} state: {e}; retrying"),
+                        Err(_) => tracing::warn!("cannot record subarray {id} state: no answer; retrying"),
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                    if rx.has_changed().unwrap_or(false) {
+                        break; // a newer state replaces this one
+                    }
+                }
+            }
+        });
+        Persister { tx, done, seq: 0 }
+    }
+
+    /// Follow `/pb/<pb_id>/state` into `view` (JSON text, `null` while absent) until the
+    /// returned guard is dropped. Reconnects by itself after errors.
+    pub fn follow_pb_state(self: &Arc<Self>, pb_id: &str, view: Arc<Mutex<String>>) -> Follow {
+        let (me, pb_id) = (self.clone(), pb_id.to_string());
+        let set = move |view: &Arc<Mutex<String>>, v: Option<String>| {
+            let text = match v {
+                None => "null".to_string(),
+                Some(s) => serde_json::from_str::<Value>(&s).map(|v| crate::receive::py_dumps(&v)).unwrap_or(s),
+            };
+            *view.lock().unwrap_or_else(|p| p.into_inner()) = text;
+        };
+        let task = self.rt.spawn(async move {
+            let mut delay = Duration::from_millis(500);
+            loop {
+                let run = async {
+                    let cfg = me.clone().client().await?;
+                    let path = format!("{}/pb/{}/state", cfg.prefix(), pb_id);
+                    let (v, rev) = cfg.db().get(&path, None).await?;
+                    set(&view, v);
+                    let mut w = cfg.db().watch(&path, false, Some(rev.revision + 1)).await?;
+                    while let Some(u) = w.next().await {
+                        set(&view, u?.value);
+                    }
+                    Ok::<(), Error>(())
+                };
+                match run.await {
+                    Err(e) => {
+                        tracing::warn!("following /pb/{pb_id}/state: {e}; retrying in {:.1} s", delay.as_secs_f32());
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(10));
+                    }
+                    Ok(()) => {
+                        // the watch ended (server closed it): start again shortly
+                        delay = Duration::from_millis(500);
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+            }
+        });
+        Follow(task.abort_handle())
+    }
+}
+
+/// The persister key of the master's state (`/master`); any other key is a subarray id.
+pub const MASTER_KEY: &str = "master";
+
+async fn put_state(txn: &mut sdp_config::Txn, id: &str, state: &Value) -> Result<(), Error> {
+    if id == MASTER_KEY {
+        return if txn.get_master().await?.is_some() { txn.update_master(state).await } else { txn.create_master(state).await };
+    }
+    if txn.get_subarray(id).await?.is_some() {
+        txn.update_subarray(id, state).await
+    } else {
+        txn.create_subarray(id, state).await
+    }
+}
+
+/// A running watch of a PB state key; dropping it stops the watch.
+#[derive(Debug)]
+pub struct Follow(tokio::task::AbortHandle);
+
+impl Drop for Follow {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k: &str| m.get(k).cloned()
+    }
+
+    #[test]
+    fn setting_from_environment() {
+        assert!(matches!(DbSetting::from_lookup(env(&[])), DbSetting::Off(_)));
+        assert!(matches!(DbSetting::from_lookup(env(&[("SDP_CONFIG_HOST", "h")])), DbSetting::Use(BackendChoice::Etcd(_))));
+        assert!(matches!(DbSetting::from_lookup(env(&[("TOGGLE_CONFIG_DB", "1")])), DbSetting::Use(_)));
+        assert!(matches!(DbSetting::from_lookup(env(&[("TOGGLE_CONFIG_DB", "0"), ("SDP_CONFIG_HOST", "h")])), DbSetting::Off(_)));
+        assert!(matches!(DbSetting::from_lookup(env(&[("SDP_CONFIG_BACKEND", "memory")])), DbSetting::Use(BackendChoice::Memory)));
+        assert!(matches!(DbSetting::from_lookup(env(&[("SDP_CONFIG_PORT", "x")])), DbSetting::Off(_)));
+    }
+
+    #[test]
+    fn memory_backend_round_trip_from_inside_a_runtime() {
+        let db = ConfigDb::new(BackendChoice::Memory);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        // callable from async code too (the server factory runs there)
+        rt.block_on(async {
+            let pb = ProcessingBlock::new("pb-1", Value::String("sbi-1".into()), sdp_config::Workflow::new("realtime", "w", "1")).unwrap();
+            db.create_pb(pb.clone(), Some(("01".into(), serde_json::json!({"obs_state": "READY"})))).unwrap();
+            let e = db.create_pb(pb, None).unwrap_err();
+            assert_eq!(e.to_string(), "Cannot create /pb/pb-1, as it already exists!");
+            assert_eq!(db.load_state("01").unwrap(), Some(serde_json::json!({"obs_state": "READY"})));
+            // persist waits for its write: the value is there when it returns
+            db.persist("01", serde_json::json!({"obs_state": "SCANNING"}));
+            assert_eq!(db.load_state("01").unwrap(), Some(serde_json::json!({"obs_state": "SCANNING"})));
+        });
+    }
+}

@@ -1,0 +1,732 @@
+//! `SDPSubarray`: the subarray device of the 2019 interface (0.5.19) with an explicit obsState
+//! machine ([`crate::fsm`]), Configure → processing block in the configuration DB, receive
+//! addresses, `processingBlockState` from a watch, and its state persisted in
+//! `/subarray/<nn>` and restored when the server restarts.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use sdp_config::{Error as DbError, ProcessingBlock, Workflow};
+use serde_json::{json, Value};
+use tango::device::Outbox;
+use tango::registration::DeviceContext;
+use tango::{Attr, Cmd, DevFailed, DevState, Device, DeviceClass, TangoEnum};
+
+use crate::cfgdb::{ConfigDb, DbSetting, Follow};
+use crate::fsm::{self, AdminMode, Command, HealthState, ObsState, Transition};
+use crate::receive;
+use crate::schema;
+
+/// The interface version this device implements (what `serverVersion` reports).
+pub const SERVER_VERSION: &str = "0.5.19";
+pub const CLASS: &str = "SDPSubarray";
+
+static TEST_MODE: OnceLock<bool> = OnceLock::new();
+static CLASS_WRITABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Switch test mode on or off for every device of this process (before the class is built):
+/// in test mode obsState is writable so test scenarios can set up states.
+pub fn set_test_mode(on: bool) {
+    let _ = TEST_MODE.set(on);
+}
+
+/// Process-wide test mode (`--test-mode`).
+pub fn test_mode() -> bool {
+    *TEST_MODE.get().unwrap_or(&false)
+}
+
+/// Declare obsState writable in the class although the process is not in test mode: some
+/// device has the `TestMode` property (each device still checks its own).
+pub fn enable_class_test_mode() {
+    CLASS_WRITABLE.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn obs_state_writable() -> bool {
+    test_mode() || CLASS_WRITABLE.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Process-wide options of the subarray devices.
+#[derive(Debug, Clone, Default)]
+pub struct SubarrayOptions {
+    /// Read the CBF output link map from the CSP attribute named by `cspCbfOutlinkAddress`
+    /// (the 2019 `TOGGLE_CBF_OUTPUT_LINK`); otherwise use the mock map.
+    pub cbf_output_link: bool,
+}
+
+/// What every subarray device of a server shares: the DB handle and options.
+#[derive(Debug)]
+pub struct Services {
+    pub db: Option<Arc<ConfigDb>>,
+    pub db_off: String,
+    pub options: SubarrayOptions,
+    /// Devices created once already: later creations are `Init`s (start from defaults).
+    created: Mutex<HashSet<String>>,
+}
+
+impl Services {
+    pub fn new(setting: DbSetting, options: SubarrayOptions) -> Arc<Services> {
+        let (db, db_off) = match setting {
+            DbSetting::Use(choice) => {
+                let db = ConfigDb::new(choice);
+                eprintln!("{CLASS}: configuration DB: {}", db.describe());
+                (Some(db), String::new())
+            }
+            DbSetting::Off(why) => {
+                eprintln!(
+                    "{CLASS}: no configuration DB ({why}): the devices run, but Configure fails and nothing is persisted. \
+                     Set SDP_CONFIG_HOST and SDP_CONFIG_PORT (etcd) or SDP_CONFIG_BACKEND=memory."
+                );
+                (None, why)
+            }
+        };
+        Arc::new(Services { db, db_off, options, created: Mutex::new(HashSet::new()) })
+    }
+
+    /// From the environment (`SDP_CONFIG_*`, `TOGGLE_CONFIG_DB`, `TOGGLE_CBF_OUTPUT_LINK`).
+    pub fn from_env() -> Arc<Services> {
+        let cbf = std::env::var("TOGGLE_CBF_OUTPUT_LINK").map(|v| v == "1").unwrap_or(false);
+        Services::new(DbSetting::from_env(), SubarrayOptions { cbf_output_link: cbf })
+    }
+}
+
+/// In Tango DB mode: does any device of server `SDPSubarray/<instance>` have the property
+/// `TestMode` true (device or class property)? Then obsState is declared writable for the
+/// class and each device accepts writes only if its own property says so. A database that
+/// cannot be asked now counts as "no" (the server itself waits for the database).
+pub fn db_test_mode(instance: &str) -> bool {
+    use tango::dbclient::{Database, TangoHost};
+    let Ok(host) = TangoHost::from_env() else { return false };
+    let db = Database::new(host).with_timeout(std::time::Duration::from_secs(2));
+    let server = format!("{CLASS}/{instance}");
+    let Ok(devices) = db.get_device_list(&server, CLASS) else { return false };
+    let class_value = db.class_properties(CLASS).ok().and_then(|p| lookup(&p, "TestMode"));
+    devices.iter().any(|d| {
+        let own = db.device_properties(d).ok().and_then(|p| lookup(&p, "TestMode"));
+        own.or(class_value.clone()).and_then(|v| property_bool(&v)).unwrap_or(false)
+    })
+}
+
+fn lookup(p: &tango::dbclient::Properties, name: &str) -> Option<String> {
+    p.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first().cloned())
+}
+
+/// The part of the subarray that is persisted and restored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Core {
+    pub state: DevState,
+    pub obs: ObsState,
+    pub admin: AdminMode,
+    pub health: HealthState,
+    /// JSON text of the receiveAddresses attribute.
+    pub receive_addresses: String,
+    pub pb_id: Option<String>,
+    pub sbi_id: Option<String>,
+    pub scan_ids: Vec<i64>,
+}
+
+impl Default for Core {
+    fn default() -> Self {
+        Core {
+            state: DevState::OFF,
+            obs: ObsState::IDLE,
+            admin: AdminMode::ONLINE,
+            health: HealthState::OK,
+            receive_addresses: "{}".into(),
+            pb_id: None,
+            sbi_id: None,
+            scan_ids: Vec::new(),
+        }
+    }
+}
+
+fn state_label(s: DevState) -> String {
+    s.to_string()
+}
+
+fn parse_state(s: &str) -> Option<DevState> {
+    [DevState::ON, DevState::OFF, DevState::FAULT, DevState::STANDBY, DevState::DISABLE, DevState::ALARM, DevState::UNKNOWN]
+        .into_iter()
+        .find(|d| d.to_string().eq_ignore_ascii_case(s))
+}
+
+impl Core {
+    pub fn to_json(&self, device: &str) -> Value {
+        json!({
+            "device": device,
+            "state": state_label(self.state),
+            "obs_state": self.obs.label(),
+            "admin_mode": self.admin.label(),
+            "health_state": self.health.label(),
+            "receive_addresses": self.receive_addresses,
+            "pb_id": self.pb_id,
+            "sbi_id": self.sbi_id,
+            "scan_ids": self.scan_ids,
+        })
+    }
+
+    /// Restore from the persisted JSON; unknown or missing fields keep their defaults.
+    pub fn from_json(v: &Value) -> Core {
+        let mut c = Core::default();
+        let s = |k: &str| v.get(k).and_then(Value::as_str);
+        if let Some(x) = s("state").and_then(parse_state) {
+            c.state = x;
+        }
+        // a command never leaves CONFIGURING behind; treat a stored one as IDLE
+        if let Some(x) = s("obs_state").and_then(ObsState::parse) {
+            c.obs = if x == ObsState::CONFIGURING { ObsState::IDLE } else { x };
+        }
+        if let Some(x) = s("admin_mode").and_then(AdminMode::parse) {
+            c.admin = x;
+        }
+        if let Some(x) = s("health_state").and_then(HealthState::parse) {
+            c.health = x;
+        }
+        if let Some(x) = s("receive_addresses") {
+            c.receive_addresses = x.to_string();
+        }
+        c.pb_id = s("pb_id").map(str::to_string);
+        c.sbi_id = s("sbi_id").map(str::to_string);
+        c.scan_ids = v.get("scan_ids").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default();
+        c
+    }
+}
+
+/// The config-DB id of a subarray device: the number at the end of its name, two digits
+/// (`mid_sdp/elt/subarray_1` → `01`), else the member name.
+pub fn subarray_id(device: &str) -> String {
+    let member = device.rsplit('/').next().unwrap_or(device);
+    let digits: String = member.chars().rev().take_while(|c| c.is_ascii_digit()).collect::<Vec<_>>().into_iter().rev().collect();
+    match digits.parse::<u32>() {
+        Ok(n) if !digits.is_empty() => format!("{n:02}"),
+        _ => member.to_string(),
+    }
+}
+
+/// Per-device settings: the device properties (Tango DB mode) over the process options.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeviceSettings {
+    /// obsState writable (property `TestMode`, or `--test-mode` for the whole server).
+    pub test_mode: bool,
+    /// Read the CBF output link map from CSP (property `CbfOutputLink`, or
+    /// `TOGGLE_CBF_OUTPUT_LINK=1`).
+    pub cbf_output_link: bool,
+    /// Property `SdpMasterAddress` (default `mid_sdp/elt/master`; kept for the interface).
+    pub master_address: String,
+}
+
+/// A boolean property value as Tango tools write them (`true`, `1`, `yes`, `on`).
+pub fn property_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+impl DeviceSettings {
+    pub fn from_context(ctx: &DeviceContext, options: &SubarrayOptions) -> DeviceSettings {
+        let flag = |name: &str, default: bool| -> bool {
+            match ctx.property_str(name) {
+                None => default,
+                Some(v) => property_bool(v).unwrap_or_else(|| {
+                    eprintln!("{CLASS} {}: property {name} = {v:?} is not a boolean (true/false); using {default}", ctx.name);
+                    default
+                }),
+            }
+        };
+        DeviceSettings {
+            test_mode: flag("TestMode", test_mode()),
+            cbf_output_link: flag("CbfOutputLink", options.cbf_output_link),
+            master_address: ctx.property_str("SdpMasterAddress").unwrap_or("mid_sdp/elt/master").to_string(),
+        }
+    }
+}
+
+pub struct Subarray {
+    name: String,
+    id: String,
+    settings: DeviceSettings,
+    core: Core,
+    services: Arc<Services>,
+    /// JSON text of `/pb/<pb_id>/state` kept current by a watch.
+    pb_state: Arc<Mutex<String>>,
+    follow: Option<Follow>,
+    outbox: Outbox,
+}
+
+impl std::fmt::Debug for Subarray {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subarray").field("name", &self.name).field("core", &self.core).finish()
+    }
+}
+
+fn failed(reason: &str, desc: impl Into<String>, cmd: &str) -> DevFailed {
+    DevFailed::new(reason, desc, format!("{CLASS}.{cmd}()"))
+}
+
+/// Reasons of the errors the commands raise (stable; clients may match them).
+pub mod reason {
+    pub const NOT_ALLOWED: &str = "API_CommandNotAllowed";
+    /// Empty, unparsable or schema-invalid argument (desc keeps the 2019 prefixes).
+    pub const INVALID: &str = "SDP_InvalidConfiguration";
+    /// The processing block id is taken in the configuration DB.
+    pub const PB_EXISTS: &str = "SDP_ProcessingBlockExists";
+    /// No configuration DB, or it cannot be reached.
+    pub const DB_UNAVAILABLE: &str = "SDP_ConfigDbUnavailable";
+    /// The CBF output link map could not be read or does not fit the configuration.
+    pub const LINK_MAP: &str = "SDP_CbfOutputLinkError";
+}
+
+impl Subarray {
+    /// Build the device `name`. The first time in this process it restores the state
+    /// persisted in the configuration DB; later (the `Init` command) it starts from the
+    /// defaults and records them.
+    pub fn create(name: &str, services: &Arc<Services>) -> Subarray {
+        Self::create_with(&DeviceContext::new(name, CLASS), services)
+    }
+
+    /// [`Subarray::create`] from a device context (Tango DB mode: properties `TestMode`,
+    /// `CbfOutputLink`, `SdpMasterAddress`).
+    pub fn create_with(ctx: &DeviceContext, services: &Arc<Services>) -> Subarray {
+        let name = ctx.name.as_str();
+        let settings = DeviceSettings::from_context(ctx, &services.options);
+        let first = services.created.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_ascii_lowercase());
+        let mut d = Subarray {
+            name: name.to_string(),
+            id: subarray_id(name),
+            settings,
+            core: Core::default(),
+            services: services.clone(),
+            pb_state: Arc::new(Mutex::new(String::new())),
+            follow: None,
+            outbox: Outbox::default(),
+        };
+        tracing::info!("Initialising SDP Subarray: {name}");
+        if let Some(db) = &services.db {
+            if first {
+                match db.load_state(&d.id) {
+                    Ok(Some(v)) => {
+                        d.core = Core::from_json(&v);
+                        eprintln!(
+                            "{CLASS} {name}: restored from /subarray/{}: State {}, obsState {}, adminMode {}, processing block {}",
+                            d.id,
+                            d.core.state,
+                            d.core.obs,
+                            d.core.admin,
+                            d.core.pb_id.as_deref().unwrap_or("none")
+                        );
+                        if let Some(pb) = d.core.pb_id.clone() {
+                            d.start_following(&pb);
+                        }
+                    }
+                    Ok(None) => {
+                        eprintln!("{CLASS} {name}: no state stored in /subarray/{}: starting from defaults", d.id);
+                        d.persist();
+                    }
+                    Err(e) => eprintln!("{CLASS} {name}: cannot read /subarray/{} ({e}): starting from defaults", d.id),
+                }
+            } else {
+                d.persist();
+            }
+        }
+        d
+    }
+
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    fn persist(&self) {
+        if let Some(db) = &self.services.db {
+            db.persist(&self.id, self.core.to_json(&self.name));
+        }
+    }
+
+    fn start_following(&mut self, pb_id: &str) {
+        // a view of its own: a stopped watch still finishing an update cannot touch it
+        self.follow = None;
+        self.pb_state = Arc::new(Mutex::new("null".into()));
+        self.follow = self.services.db.as_ref().map(|db| db.follow_pb_state(pb_id, self.pb_state.clone()));
+    }
+
+    fn stop_following(&mut self) {
+        self.follow = None;
+        self.pb_state = Arc::new(Mutex::new(String::new()));
+    }
+
+    fn processing_block_state(&self) -> String {
+        if self.core.pb_id.is_some() && self.services.db.is_some() {
+            self.pb_state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        } else {
+            String::new()
+        }
+    }
+
+    fn allowed(&self, cmd: Command) -> Result<&'static Transition, DevFailed> {
+        fsm::check(self.core.obs, self.core.admin, cmd).map_err(|r| r.to_dev_failed(CLASS))
+    }
+
+    /// Apply a transition's effect on obsState and State to `core`.
+    fn apply(core: &mut Core, row: &Transition) {
+        core.obs = row.to;
+        if let Some(s) = row.state {
+            core.state = s;
+        }
+    }
+
+    /// A command whose only effect is the transition (plus `extra` on the core).
+    fn simple(&mut self, cmd: Command, extra: impl FnOnce(&mut Core)) -> Result<(), DevFailed> {
+        let row = self.allowed(cmd)?;
+        Self::apply(&mut self.core, row);
+        extra(&mut self.core);
+        self.persist();
+        tracing::info!("{}: {cmd} -> obsState {}, State {}", self.name, self.core.obs, self.core.state);
+        Ok(())
+    }
+
+    fn configure(&mut self, arg: &str) -> Result<(), DevFailed> {
+        const CMD: &str = "Configure";
+        let row = self.allowed(Command::Configure)?;
+        let invalid = |desc: String| failed(reason::INVALID, desc, CMD);
+        let v = schema::parse_configure(arg).map_err(|e| invalid(e.0))?;
+        let c = &v["configure"];
+        let pb_id = c["id"].as_str().unwrap_or_default();
+        let sbi_id = c["sbiId"].as_str().unwrap_or_default();
+
+        // scan ids: the keys of scanParameters, in the order given (the first is the current scan)
+        let Some(scans) = c.get("scanParameters").and_then(Value::as_object) else {
+            return Err(invalid("Configure JSON validation error: 'scanParameters' is a required property (at JSON path /configure)".into()));
+        };
+        let mut scan_ids = Vec::new();
+        for k in schema::scan_keys_in_order(arg) {
+            let id = k.trim().parse::<i64>().map_err(|_| {
+                invalid(format!(
+                    "Configure JSON validation error: scan id '{k}' is not an integer (at JSON path /configure/scanParameters)"
+                ))
+            })?;
+            scan_ids.push(id);
+        }
+
+        let workflow = Workflow::from_value(&c["workflow"]).map_err(|e| invalid(format!("Configure JSON validation error: {e} (at JSON path /configure/workflow)")))?;
+        let mut pb = ProcessingBlock::new(pb_id, Value::String(sbi_id.into()), workflow.clone())
+            .map_err(|e| invalid(format!("Configure JSON validation error: {e} (at JSON path /configure/id)")))?;
+        pb.parameters = c["parameters"].clone();
+        pb.scan_parameters = Value::Object(scans.clone());
+
+        // receive addresses (receive workflows only)
+        let receive_addresses = if matches!(workflow.id.as_str(), "vis_receive" | "vis_ingest") {
+            let params = receive::ReceiveParams::from_parameters(&pb.parameters).map_err(|e| invalid(e.0))?;
+            let link_map = self.link_map(c, &scan_ids)?;
+            receive::check_link_map(&link_map, &scan_ids).map_err(|e| failed(reason::LINK_MAP, e.0, CMD))?;
+            let ra = receive::receive_addresses(&link_map, &params).map_err(|e| failed(reason::LINK_MAP, e.0, CMD))?;
+            receive::py_dumps(&ra)
+        } else {
+            "{}".to_string()
+        };
+
+        let mut next = self.core.clone();
+        Self::apply(&mut next, row);
+        next.receive_addresses = receive_addresses;
+        next.pb_id = Some(pb_id.to_string());
+        next.sbi_id = Some(sbi_id.to_string());
+        next.scan_ids = scan_ids;
+
+        let Some(db) = &self.services.db else {
+            return Err(failed(
+                reason::DB_UNAVAILABLE,
+                format!(
+                    "No configuration DB ({}): cannot store processing block {pb_id}. Start the server with SDP_CONFIG_HOST and SDP_CONFIG_PORT set.",
+                    self.services.db_off
+                ),
+                CMD,
+            ));
+        };
+        db.create_pb(pb, Some((self.id.clone(), next.to_json(&self.name)))).map_err(|e| match &e {
+            DbError::Collision { .. } => failed(
+                reason::PB_EXISTS,
+                format!("Processing block {pb_id} already exists in the configuration DB ({e}); configure with a new id"),
+                CMD,
+            ),
+            DbError::Connection(_) => failed(reason::DB_UNAVAILABLE, format!("Configuration DB unavailable: {e}; nothing was changed"), CMD),
+            _ => failed(reason::DB_UNAVAILABLE, format!("Configuration DB error: {}: {e}; nothing was changed", e.kind()), CMD),
+        })?;
+
+        // committed: take the new state
+        self.core = next;
+        self.start_following(pb_id);
+        self.persist();
+        tracing::info!("{}: Configure created processing block {pb_id} -> obsState {}", self.name, self.core.obs);
+        Ok(())
+    }
+
+    /// The CBF output link map: the mock one, or (option on) the CSP attribute.
+    fn link_map(&self, c: &Value, scan_ids: &[i64]) -> Result<Value, DevFailed> {
+        const CMD: &str = "Configure";
+        if !self.settings.cbf_output_link {
+            let Some(first) = scan_ids.first() else {
+                return Err(failed(reason::INVALID, "No scanParameters specified in Configure JSON", CMD));
+            };
+            return Ok(receive::mock_link_map(*first));
+        }
+        let Some(addr) = c.get("cspCbfOutlinkAddress").and_then(Value::as_str) else {
+            return Err(failed(reason::LINK_MAP, "'cspCbfOutlinkAddress' not found in PB configuration", CMD));
+        };
+        let text = crate::csp::read_string_attribute(addr, crate::cfgdb::REQUEST_TIMEOUT)
+            .map_err(|e| failed(reason::LINK_MAP, format!("Cannot read the CBF output link map: {e}"), CMD))?;
+        if text.trim().is_empty() {
+            return Err(failed(reason::LINK_MAP, "CBF Output Link map is empty!", CMD));
+        }
+        serde_json::from_str(&text).map_err(|e| failed(reason::LINK_MAP, format!("cbfOutputLinks is not valid JSON: {e} (read from {addr})"), CMD))
+    }
+
+    fn configure_scan(&mut self, arg: &str) -> Result<(), DevFailed> {
+        let row = self.allowed(Command::ConfigureScan)?;
+        schema::parse_configure_scan(arg).map_err(|e| failed(reason::INVALID, e.0, "ConfigureScan"))?;
+        Self::apply(&mut self.core, row);
+        self.persist();
+        Ok(())
+    }
+
+    fn end_sb(&mut self) -> Result<(), DevFailed> {
+        self.simple(Command::EndSB, |c| {
+            c.receive_addresses = "null".into();
+            c.pb_id = None;
+            c.sbi_id = None;
+            c.scan_ids.clear();
+        })?;
+        self.stop_following();
+        Ok(())
+    }
+}
+
+/// `is_allowed` for the Tango layer: the same table the handlers use.
+fn guard(cmd: Command) -> impl Fn(&Subarray) -> Result<(), DevFailed> + Send + Sync + 'static {
+    move |d: &Subarray| d.allowed(cmd).map(|_| ())
+}
+
+impl Device for Subarray {
+    fn class() -> DeviceClass<Self> {
+        let obs = Attr::new("obsState")
+            .read(|d: &Subarray| d.core.obs)
+            .description("Observing state (IDLE 0, CONFIGURING 1, READY 2, SCANNING 3, PAUSED 4, ABORTED 5, FAULT 6)")
+            .polled(1000)
+            .abs_change(1);
+        let obs = if obs_state_writable() {
+            obs.write(|d: &mut Subarray, v: ObsState| {
+                if !d.settings.test_mode {
+                    return Err(DevFailed::new(
+                        "API_AttrNotWritable",
+                        format!("obsState of {} is read-only: the device is not in test mode (device property TestMode)", d.name),
+                        format!("{CLASS}.write_obsState()"),
+                    ));
+                }
+                d.core.obs = v;
+                d.persist();
+                Ok(())
+            })
+        } else {
+            obs
+        };
+        DeviceClass::new(CLASS)
+            .description("SKA SDP subarray (interface 0.5.19): obsState machine, Configure creates a processing block")
+            .attribute(Attr::new("serverVersion").read(|_: &Subarray| SERVER_VERSION.to_string()))
+            .attribute(obs)
+            .attribute(
+                Attr::new("adminMode")
+                    .read(|d: &Subarray| d.core.admin)
+                    .write(|d: &mut Subarray, v: AdminMode| {
+                        d.core.admin = v;
+                        d.persist();
+                        Ok(())
+                    })
+                    .description("Administration mode (SDP numbering: OFFLINE 0, ONLINE 1, MAINTENANCE 2, NOT_FITTED 3, RESERVED 4)")
+                    .polled(1000)
+                    .abs_change(1)
+                    .memorized(),
+            )
+            .attribute(Attr::new("healthState").read(|d: &Subarray| d.core.health).polled(1000).abs_change(1))
+            .attribute(
+                Attr::new("receiveAddresses")
+                    .read(|d: &Subarray| d.core.receive_addresses.clone())
+                    .description("Receive addresses (JSON) of the configured receive workflow")
+                    .polled(1000),
+            )
+            .attribute(
+                Attr::new("processingBlockState")
+                    .read(|d: &Subarray| d.processing_block_state())
+                    .description("JSON of /pb/<id>/state of the configured processing block (null while absent)")
+                    .polled(1000),
+            )
+            .command(
+                Cmd::new("AssignResources")
+                    .doc_in("Resources (JSON; ignored by SDP)")
+                    .run(|d: &mut Subarray, _arg: String| d.simple(Command::AssignResources, |_| {}))
+                    .allowed(guard(Command::AssignResources)),
+            )
+            .command(
+                Cmd::new("ReleaseResources")
+                    .doc_in("Resources (JSON; ignored by SDP)")
+                    .run(|d: &mut Subarray, _arg: String| d.simple(Command::ReleaseResources, |_| {}))
+                    .allowed(guard(Command::ReleaseResources)),
+            )
+            .command(
+                Cmd::new("Configure")
+                    .doc_in("Processing block configuration (JSON, schemas/configure.json)")
+                    .run(|d: &mut Subarray, arg: String| d.configure(&arg))
+                    .allowed(guard(Command::Configure)),
+            )
+            .command(
+                Cmd::new("ConfigureScan")
+                    .doc_in("Scan configuration (JSON, schemas/configure_scan.json)")
+                    .run(|d: &mut Subarray, arg: String| d.configure_scan(&arg))
+                    .allowed(guard(Command::ConfigureScan)),
+            )
+            .command(Cmd::new("StartScan").run(|d: &mut Subarray, ()| d.simple(Command::StartScan, |_| {})).allowed(guard(Command::StartScan)))
+            .command(Cmd::new("Scan").run(|d: &mut Subarray, ()| d.simple(Command::Scan, |_| {})).allowed(guard(Command::Scan)))
+            .command(
+                Cmd::new("EndScan")
+                    .run(|d: &mut Subarray, ()| d.simple(Command::EndScan, |c| c.receive_addresses = "null".into()))
+                    .allowed(guard(Command::EndScan)),
+            )
+            .command(Cmd::new("EndSB").run(|d: &mut Subarray, ()| d.end_sb()).allowed(guard(Command::EndSB)))
+    }
+
+    fn state(&self) -> DevState {
+        self.core.state
+    }
+
+    fn outbox(&mut self) -> Option<&mut Outbox> {
+        Some(&mut self.outbox)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sdp_config::BackendChoice;
+
+    const SEED: &str = r#"{ "configure": { "id": "xyz", "sbiId": "xyz", "workflow": { "type": "realtime", "version": "0.1.0", "id": "vis_receive" }, "parameters": {}, "scanParameters": { "1": {} } } }"#;
+
+    fn memory_services() -> Arc<Services> {
+        Services::new(DbSetting::Use(BackendChoice::Memory), SubarrayOptions::default())
+    }
+
+    fn reason_of(e: DevFailed) -> (String, String) {
+        (e.errors[0].reason.clone(), e.errors[0].desc.clone())
+    }
+
+    #[test]
+    fn properties_override_process_options() {
+        let s = memory_services();
+        let mut ctx = DeviceContext::new("mid_sdp/elt/subarray_5", CLASS);
+        let d = Subarray::create_with(&ctx, &s);
+        assert_eq!(d.settings, DeviceSettings { test_mode: false, cbf_output_link: false, master_address: "mid_sdp/elt/master".into() });
+        ctx.properties.insert("TestMode".into(), vec!["true".into()]);
+        ctx.properties.insert("cbfoutputlink".into(), vec!["1".into()]);
+        ctx.properties.insert("SdpMasterAddress".into(), vec!["a/b/c".into()]);
+        let d = Subarray::create_with(&ctx, &s);
+        assert_eq!(d.settings, DeviceSettings { test_mode: true, cbf_output_link: true, master_address: "a/b/c".into() });
+        assert_eq!(property_bool("False"), Some(false));
+        assert_eq!(property_bool("maybe"), None);
+    }
+
+    #[test]
+    fn ids() {
+        assert_eq!(subarray_id("mid_sdp/elt/subarray_1"), "01");
+        assert_eq!(subarray_id("mid_sdp/elt/subarray_12"), "12");
+        assert_eq!(subarray_id("a/b/sub"), "sub");
+    }
+
+    #[test]
+    fn seed_walkthrough_and_restore() {
+        let s = memory_services();
+        let mut d = Subarray::create("mid_sdp/elt/subarray_1", &s);
+        assert_eq!((d.core.state, d.core.obs), (DevState::OFF, ObsState::IDLE));
+        d.simple(Command::AssignResources, |_| {}).unwrap();
+        assert_eq!(d.core.state, DevState::ON);
+        d.configure(SEED).unwrap();
+        assert_eq!(d.core.obs, ObsState::READY);
+        assert_eq!(d.core.receive_addresses, r#"{"scanId": 1, "totalChannels": 0, "receiveAddresses": [{"fspId": 1, "hosts": []}]}"#);
+        assert_eq!(d.processing_block_state(), "null");
+        // same id again: refused by the FSM (READY), and from IDLE by the DB
+        let (r, _) = reason_of(d.configure(SEED).unwrap_err());
+        assert_eq!(r, "API_CommandNotAllowed");
+        d.simple(Command::StartScan, |_| {}).unwrap();
+        assert_eq!(d.core.obs, ObsState::SCANNING);
+        // a new device object in the same process is an Init: defaults
+        let fresh = Subarray::create("mid_sdp/elt/subarray_1", &s);
+        assert_eq!(fresh.core, Core::default());
+    }
+
+    #[test]
+    fn configure_failures_change_nothing() {
+        let s = memory_services();
+        let mut d = Subarray::create("mid_sdp/elt/subarray_2", &s);
+        let before = d.core.clone();
+        for (arg, want_reason, want_prefix) in [
+            ("", reason::INVALID, "Empty JSON configuration!"),
+            ("not json", reason::INVALID, "Unable to load JSON configuration: Expecting value"),
+            ("{}", reason::INVALID, "Configure JSON validation error: 'configure' is a required property"),
+            (&SEED.replace(r#", "scanParameters": { "1": {} }"#, ""), reason::INVALID, "Configure JSON validation error: 'scanParameters' is a required property"),
+            (&SEED.replace("\"xyz\", \"sbiId\"", "\"bad_id\", \"sbiId\""), reason::INVALID, "Configure JSON validation error: Processing block ID bad_id not permissable!"),
+            (&SEED.replace(r#""1": {}"#, r#""one": {}"#), reason::INVALID, "Configure JSON validation error: scan id 'one' is not an integer"),
+        ] {
+            let (r, desc) = reason_of(d.configure(arg).unwrap_err());
+            assert_eq!(r, want_reason, "{arg}");
+            assert!(desc.starts_with(want_prefix), "{desc}");
+            assert_eq!(d.core, before);
+        }
+        d.configure(SEED).unwrap();
+        let mut other = Subarray::create("mid_sdp/elt/subarray_3", &s);
+        let (r, desc) = reason_of(other.configure(SEED).unwrap_err());
+        assert_eq!(r, reason::PB_EXISTS);
+        assert!(desc.contains("Cannot create /pb/xyz, as it already exists!"), "{desc}");
+        assert_eq!(other.core, Core::default());
+    }
+
+    #[test]
+    fn without_a_db_configure_fails_clearly() {
+        let s = Services::new(DbSetting::Off("test".into()), SubarrayOptions::default());
+        let mut d = Subarray::create("mid_sdp/elt/subarray_1", &s);
+        let (r, desc) = reason_of(d.configure(SEED).unwrap_err());
+        assert_eq!(r, reason::DB_UNAVAILABLE);
+        assert!(desc.contains("No configuration DB"), "{desc}");
+        assert_eq!(d.core, Core::default());
+    }
+
+    #[test]
+    fn non_receive_workflow_needs_no_wait() {
+        let s = memory_services();
+        let mut d = Subarray::create("mid_sdp/elt/subarray_4", &s);
+        let arg = SEED.replace("vis_receive", "testdask").replace("\"xyz\", \"sbiId\"", "\"pb-dask\", \"sbiId\"");
+        let t = std::time::Instant::now();
+        d.configure(&arg).unwrap();
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!((d.core.obs, d.core.receive_addresses.as_str()), (ObsState::READY, "{}"));
+    }
+
+    #[test]
+    fn the_first_scan_in_the_document_is_the_current_one() {
+        let s = memory_services();
+        let mut d = Subarray::create("mid_sdp/elt/subarray_6", &s);
+        let arg = SEED.replace(r#""1": {}"#, r#""12345": {}, "1": {}"#).replace("\"xyz\", \"sbiId\"", "\"pb-order\", \"sbiId\"");
+        d.configure(&arg).unwrap();
+        assert_eq!(d.core.scan_ids, [12345, 1]);
+        assert!(d.core.receive_addresses.starts_with(r#"{"scanId": 12345, "totalChannels": 0, "#), "{}", d.core.receive_addresses);
+    }
+
+    #[test]
+    fn core_json_round_trip() {
+        let c = Core {
+            state: DevState::ON,
+            obs: ObsState::READY,
+            admin: AdminMode::MAINTENANCE,
+            health: HealthState::OK,
+            receive_addresses: "{\"a\": 1}".into(),
+            pb_id: Some("xyz".into()),
+            sbi_id: Some("sbi".into()),
+            scan_ids: vec![1, 2],
+        };
+        assert_eq!(Core::from_json(&c.to_json("x/y/z")), c);
+    }
+}
