@@ -141,13 +141,43 @@ pub struct DeviceCell<D: Device> {
     inner: Mutex<Inner<D>>,
     black_box: BlackBox,
     events: OnceLock<Arc<EventHub>>,
+    /// Polling configured outside the class (the `polled_attr` device property): attribute
+    /// (lower-cased) → period; a period of zero stops polling a class-polled attribute.
+    polling: Vec<(String, Duration)>,
 }
 
 impl<D: Device> DeviceCell<D> {
     pub fn new(name: &str, class: Arc<DeviceClass<D>>, factory: Factory<D>) -> Self {
         let device = factory(name);
         let attrs = class.attributes.iter().map(|a| AttrState { config: initial_config(&a.info), set_point: None }).collect();
-        DeviceCell { name: name.to_string(), class, factory, inner: Mutex::new(Inner { device, attrs }), black_box: BlackBox::default(), events: OnceLock::new() }
+        DeviceCell { name: name.to_string(), class, factory, inner: Mutex::new(Inner { device, attrs }), black_box: BlackBox::default(), events: OnceLock::new(), polling: Vec::new() }
+    }
+
+    /// Apply Tango's `polled_attr` device property: `[attr, period_ms, attr, period_ms, ...]`.
+    /// Unknown attributes and bad periods are logged and skipped.
+    pub fn with_polled_attr(mut self, property: &[String]) -> Self {
+        for pair in property.chunks(2) {
+            let [attr, period] = pair else {
+                tracing::warn!(device = %self.name, "polled_attr has an odd number of entries; ignoring the last one");
+                break;
+            };
+            match (self.find_attr(attr), period.trim().parse::<u64>()) {
+                (Some(_), Ok(ms)) => self.polling.push((attr.to_ascii_lowercase(), Duration::from_millis(ms))),
+                (None, _) => tracing::warn!(device = %self.name, %attr, "polled_attr names an attribute the device does not have"),
+                (_, Err(_)) => tracing::warn!(device = %self.name, %attr, %period, "polled_attr period is not a number of milliseconds"),
+            }
+        }
+        self
+    }
+
+    /// The polling period of attribute `i`: the property's if set, else the class's.
+    fn polling_of(&self, i: usize) -> Option<Duration> {
+        let info = &self.class.attributes[i].info;
+        match self.polling.iter().find(|(a, _)| a.eq_ignore_ascii_case(&info.name)) {
+            Some((_, d)) if d.is_zero() => None,
+            Some((_, d)) => Some((*d).max(Duration::from_millis(10))),
+            None => info.polling,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<D>> {
@@ -720,7 +750,7 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
     }
 
     fn polled_attributes(&self) -> Vec<(String, Duration)> {
-        self.class.attributes.iter().filter_map(|a| a.info.polling.map(|p| (a.info.name.clone(), p))).collect()
+        (0..self.class.attributes.len()).filter_map(|i| self.polling_of(i).map(|p| (self.class.attributes[i].info.name.clone(), p))).collect()
     }
 
     fn poll(&self, attr: &str) {
@@ -753,7 +783,7 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
         } else {
             let i = self.find_attr(attr).ok_or_else(|| attr_not_found(attr))?;
             let a = &self.class.attributes[i].info;
-            if kind == EventKind::Periodic && a.polling.is_none() {
+            if kind == EventKind::Periodic && self.polling_of(i).is_none() {
                 return Err(polling_needed(&a.name));
             }
             a.name.clone()

@@ -150,7 +150,11 @@ impl Server {
                     }
                     factory(&cur)
                 });
-                Arc::new(DeviceCell::new(&ctx.name, class.clone(), per_device)) as Arc<dyn DeviceObject>
+                let mut cell = DeviceCell::new(&ctx.name, class.clone(), per_device);
+                if let Some(p) = ctx.property("polled_attr") {
+                    cell = cell.with_polled_attr(p);
+                }
+                Arc::new(cell) as Arc<dyn DeviceObject>
             }),
         });
         self

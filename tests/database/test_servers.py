@@ -188,3 +188,24 @@ def test_pytango_server_registers_and_its_events_work_through_the_database(datab
     finally:
         assert stop_process(srv.proc) is not None
     wait_for(lambda: database.get_device_info("test/pyref/1").exported == 0, "PyTango server did not unexport", timeout=10)
+
+
+def test_polled_attr_property_starts_polling(database):
+    """Tango's `polled_attr` device property (attribute, period ms) makes our server poll an
+    attribute its class does not poll: periodic events flow; without it they are refused."""
+    register(database, "TestDevice/poll", "TestDevice", "test/poll/1")
+    tango.Database().put_device_property("test/poll/1", {"polled_attr": ["doubleScalar", "200"]})
+    srv = DeviceServer([str(TEST_DEVICE), "poll", *ENDPOINT], "TestDevice/poll").start(wait_device="test/poll/1")
+    try:
+        dev = tango.DeviceProxy("test/poll/1")
+        periodic = []
+        eid = dev.subscribe_event("doubleScalar", tango.EventType.PERIODIC_EVENT, periodic.append)
+        try:
+            wait_for(lambda: sum(1 for e in periodic if not e.err) >= 4, f"no periodic events: {periodic}", timeout=10)
+        finally:
+            dev.unsubscribe_event(eid)
+        with pytest.raises(tango.DevFailed) as ei:
+            dev.subscribe_event("longScalar", tango.EventType.PERIODIC_EVENT, lambda e: None)
+        assert any(e.reason == "API_AttributePollingNotStarted" for e in ei.value.args)
+    finally:
+        srv.stop()
