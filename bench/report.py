@@ -17,7 +17,8 @@ def load(path):
     startup = {(r["label"], r["placement"]): r for r in rows if "start_to_first_call_s" in r}
     runs = {(r["label"], r["placement"], r["scenario"], r["procs"]): r for r in rows if "procs" in r}
     loadgen = [r for r in rows if r.get("label") == "tango-loadgen"]
-    return startup, runs, loadgen
+    config_path = [r for r in rows if r.get("label") == "config-path"]
+    return startup, runs, loadgen, config_path
 
 
 def ratio(a, b):
@@ -29,7 +30,7 @@ def fmt(v, nd=0):
 
 
 def main(src, md_path, png_path):
-    startup, runs, loadgen = load(src)
+    startup, runs, loadgen, config_path = load(src)
     placements = sorted({k[1] for k in runs} | {k[1] for k in startup})
     procs = sorted({k[3] for k in runs})
     out = ["# Benchmark: our Tango server vs cppTango TangoTest and PyTango", "",
@@ -75,6 +76,12 @@ def main(src, md_path, png_path):
             "receives; 'lost' is what was pushed but not received in the window — with a producer faster than a "
             "Python consumer, the bounded queues drop (by design: a slow subscriber must not grow the server). "
             "The no-loss check is the interop test `test_burst_to_eight_subscriber_processes` (8 × 10 000, 0 lost).", ""]
+    if config_path:
+        out += ["## Config path (`sdp up`, `bench/config_path.py`)", "",
+                "| measurement | n | p50 ms | p90 ms | max ms | target p50 ms |", "|---|---|---|---|---|---|"]
+        for r in config_path:
+            out.append(f"| {r['scenario']} | {r['n']} | {r['p50']} | {r['p90']} | {r['max']} | {r['target_p50']} |")
+        out.append("")
     out.append(f"![server CPU per operation]({png_path.split('/')[-1]})")
     open(md_path, "w").write("\n".join(out) + "\n")
 

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Config-path latencies on a running one-machine system (`sdp up`, started here):
+
+  configure_ms   SDPSubarray.Configure round trip (the PB is committed to etcd before it returns)
+  deploy_ms      PB committed (`sdpcfg process` returned) -> /deploy/<pb>-workflow seen by a
+                 `sdpcfg watch` (includes the watch's own delivery)
+
+    python bench/config_path.py [N] >> bench/results.jsonl
+"""
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = REPO / "target" / "debug"
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(v, p):
+    v = sorted(v)
+    return round(v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))], 2)
+
+
+def main():
+    tport, eport = free_port(), free_port()
+    state = tempfile.mkdtemp(prefix="sdp-bench-")
+    up = subprocess.Popen([str(BIN / "sdp"), "up", "--state-dir", state, "--tango-host", f"127.0.0.1:{tport}",
+                           "--etcd-port", str(eport)], stdout=subprocess.PIPE, text=True)
+    for line in up.stdout:
+        if line.startswith("Logs:"):
+            break
+    env = {**os.environ, "TANGO_HOST": f"127.0.0.1:{tport}", "SDP_CONFIG_HOST": "127.0.0.1", "SDP_CONFIG_PORT": str(eport)}
+    os.environ.update(env)
+    import tango
+    try:
+        d = tango.DeviceProxy("mid_sdp/elt/subarray_1")
+        d.adminMode = "ONLINE"
+        d.AssignResources("")
+        conf = []
+        for i in range(N):
+            cfg = {"configure": {"id": f"bench-{i}", "sbiId": "sbi", "workflow": {"type": "realtime", "id": "vis_receive", "version": "0.1.0"},
+                                 "parameters": {}, "scanParameters": {"1": {}}}}
+            t = time.perf_counter()
+            d.Configure(json.dumps(cfg))
+            conf.append((time.perf_counter() - t) * 1e3)
+            d.EndSB()
+        seen = {}
+        watch = subprocess.Popen([str(BIN / "sdpcfg"), "watch", "ls", "-R", "/deploy"], env=env, stdout=subprocess.PIPE, text=True)
+
+        def reader():
+            for line in watch.stdout:
+                now = time.perf_counter()
+                for key in line.replace(",", " ").split():
+                    if key.endswith("-workflow") and key not in seen:
+                        seen[key] = now
+        threading.Thread(target=reader, daemon=True).start()
+        time.sleep(0.5)
+        deploy = []
+        for _ in range(N):
+            out = subprocess.run([str(BIN / "sdpcfg"), "process", "realtime:testdeploy:0.1.0"], env=env, capture_output=True, text=True).stdout
+            committed = time.perf_counter()
+            key = f"/deploy/{out.strip().split(' = ')[1]}-workflow"
+            deadline = time.time() + 10
+            while key not in seen and time.time() < deadline:
+                time.sleep(0.001)
+            if key in seen:
+                deploy.append((seen[key] - committed) * 1e3)
+        watch.terminate()
+        print(json.dumps({"label": "config-path", "scenario": "configure_ms", "n": len(conf), "p50": pct(conf, 50), "p90": pct(conf, 90),
+                          "max": round(max(conf), 2), "target_p50": 5}))
+        print(json.dumps({"label": "config-path", "scenario": "pb_to_deployment_ms", "n": len(deploy), "p50": pct(deploy, 50),
+                          "p90": pct(deploy, 90), "max": round(max(deploy), 2) if deploy else None, "target_p50": 20}))
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(60)
+
+
+if __name__ == "__main__":
+    main()
