@@ -77,7 +77,7 @@ def main(src, md_path, png_path):
             "Python consumer, the bounded queues drop (by design: a slow subscriber must not grow the server). "
             "The no-loss check is the interop test `test_burst_to_eight_subscriber_processes` (8 × 10 000, 0 lost).", ""]
     if config_path:
-        out += ["## Config path (`sdp up`, `bench/config_path.py`)", "",
+        out += ["## Config path (`sdp up` from target/debug, `bench/config_path.py`)", "",
                 "| measurement | n | p50 ms | p90 ms | max ms | target p50 ms |", "|---|---|---|---|---|---|"]
         for r in config_path:
             out.append(f"| {r['scenario']} | {r['n']} | {r['p50']} | {r['p90']} | {r['max']} | {r['target_p50']} |")
