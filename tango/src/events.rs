@@ -136,7 +136,9 @@ enum Outgoing {
     Expect(String),
 }
 
-/// How long events of a newly subscribed topic wait for the subscriber's SUB socket.
+/// How long events of a newly subscribed topic wait for the subscriber's SUB socket. A client
+/// process that subscribes to a topic its SUB socket already has sends no new ZMQ subscription:
+/// its events then wait this long once (a delay, never a loss).
 const JOIN_WAIT: Duration = Duration::from_secs(2);
 /// Events held per waiting topic at most.
 const JOIN_QUEUE: usize = 10_000;
