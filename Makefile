@@ -189,3 +189,11 @@ test: charts-test
 charts-test: venv
 	$(VENV)/bin/pytest tests/charts -q
 # ---- end of Kubernetes section ----
+
+## soak: 64 connections x 10 000 mixed requests per round against a release build (no error,
+## memory flat); the interop suite runs the same test with 1 000 per connection
+.PHONY: soak
+soak: venv
+	cargo build --release -p tango --bins
+	LOAD_REQUESTS=10000 TANGO_TEST_BINARY=target/release/TestDevice TANGO_LOADGEN=target/release/tango-loadgen \
+	  $(VENV)/bin/pytest tests/interop/test_load.py -q -s
