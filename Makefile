@@ -195,5 +195,5 @@ charts-test: venv
 .PHONY: soak
 soak: venv
 	cargo build --release -p tango --bins
-	LOAD_REQUESTS=10000 TANGO_TEST_BINARY=target/release/TestDevice TANGO_LOADGEN=target/release/tango-loadgen \
+	LOAD_REQUESTS=10000 LOAD_WARMUP=3 TANGO_TEST_BINARY=target/release/TestDevice TANGO_LOADGEN=target/release/tango-loadgen \
 	  $(VENV)/bin/pytest tests/interop/test_load.py -q -s

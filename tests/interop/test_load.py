@@ -15,6 +15,9 @@ pytestmark = pytest.mark.skipif(is_pytango(), reason="drives our server's own lo
 
 CONNECTIONS = int(os.environ.get("LOAD_CONNECTIONS", "64"))
 REQUESTS = int(os.environ.get("LOAD_REQUESTS", "1000"))
+# rounds that fill the allocator's per-thread arenas before memory is compared (RSS climbs
+# for a few rounds, then stays: 8.9, 10.6, 13.1, 14.0, 14.2 MB over 5 rounds of 640 000)
+WARMUP = int(os.environ.get("LOAD_WARMUP", "1"))
 
 
 def rss_kb(pid):
@@ -33,8 +36,9 @@ def load_round(port):
 
 def test_many_connections_mixed_requests_no_error_memory_flat(private_server):
     # a warm-up round fills the allocator's per-thread arenas; then two measured rounds
-    warm = load_round(private_server.port)
-    assert warm["errors"] == 0, warm
+    for _ in range(WARMUP):
+        warm = load_round(private_server.port)
+        assert warm["errors"] == 0, warm
     first = load_round(private_server.port)
     assert first["errors"] == 0 and first["reads"] == CONNECTIONS * REQUESTS, first
     after_first = rss_kb(private_server.proc.pid)
