@@ -316,3 +316,26 @@ def test_stalled_subscriber_keeps_server_memory_bounded(server):
     finally:
         sub.close(0)
         ctx.term()
+
+
+@pytest.mark.parametrize("attr,kind,trigger,at_least", [
+    ("counter", EV.PERIODIC_EVENT, None, 3),
+    ("counter", EV.ARCHIVE_EVENT, None, 3),
+    ("stringScalar", EV.USER_EVENT, "PushUserEvent", 3),  # the first value read at subscription + 2 pushes
+])
+def test_pull_model_for_periodic_archive_and_user_events(dev, attr, kind, trigger, at_least):
+    eid = dev.subscribe_event(attr, kind, 100)
+    try:
+        if trigger:
+            dev.command_inout(trigger, "one")
+            dev.command_inout(trigger, "two")
+        deadline = time.monotonic() + 10
+        got = []
+        while time.monotonic() < deadline and len(got) < at_least:
+            got += [e for e in dev.get_events(eid) if not e.err]
+            time.sleep(0.1)
+        assert len(got) >= at_least, got
+        if trigger:
+            assert [e.attr_value.value for e in got][-2:] == ["one", "two"]
+    finally:
+        dev.unsubscribe_event(eid)
