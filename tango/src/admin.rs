@@ -80,7 +80,7 @@ impl DServer {
     /// Triples `[device, attribute, event name]*` renewing subscriptions.
     fn confirm_subscriptions(&self, argin: Vec<String>) -> Result<(), DevFailed> {
         let hub = self.hub()?;
-        if argin.is_empty() || argin.len() % 3 != 0 {
+        if argin.is_empty() || !argin.len().is_multiple_of(3) {
             return Err(DevFailed::new(
                 "API_WrongNumberOfArgs",
                 format!("EventConfirmSubscription takes [device, attribute, event]* triples, got {} strings", argin.len()),

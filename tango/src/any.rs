@@ -402,7 +402,7 @@ pub fn decode_any(r: &mut CdrReader<'_>) -> Result<CmdValue> {
     decode_value(r, &tc)
 }
 
-fn is_seq_of<'a>(tc: &'a TypeCode) -> Option<&'a TypeCode> {
+fn is_seq_of(tc: &TypeCode) -> Option<&TypeCode> {
     match tc.resolve() {
         TypeCode::Sequence(e, _) => Some(e.resolve()),
         _ => None,

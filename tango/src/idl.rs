@@ -144,7 +144,7 @@ cdr_struct! {
 }
 
 /// `AttrValUnion`: the value of an attribute, one arm per element type.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum AttrData {
     Bool(Vec<bool>),
     Short(Vec<i16>),
@@ -160,13 +160,8 @@ pub enum AttrData {
     State(Vec<DevState>),
     DeviceState(DevState),
     Encoded(Vec<DevEncoded>),
+    #[default]
     NoData,
-}
-
-impl Default for AttrData {
-    fn default() -> Self {
-        AttrData::NoData
-    }
 }
 
 impl AttrData {

@@ -348,8 +348,8 @@ fn initial_config(i: &AttrInfo) -> AttributeConfig_5 {
 }
 
 fn state_config(name: &str, data_type: CmdArgType) -> AttributeConfig_5 {
-    let c = initial_config(&AttrInfo::new(name, data_type, AttrDataFormat::SCALAR, AttrWriteType::READ));
-    c
+    
+    initial_config(&AttrInfo::new(name, data_type, AttrDataFormat::SCALAR, AttrWriteType::READ))
 }
 
 pub(crate) fn attr_not_found(name: &str) -> DevFailed {
