@@ -61,13 +61,27 @@ async fn controller_deploys_fails_once_cascades_and_converges_after_restart() {
     assert_eq!(count(&pc.log_text(), "nonexistent"), 1, "logged once:\n{}", pc.log_text());
 
     // D3 (explicit ownership): deleting a PB deletes what it owns, and only that.
-    sdpcfg_ok(port, &["create", &format!("/deploy/{pb}-dask"), r#"{"args": {"chart": "stable/dask"}, "deploy_id": "PB-dask", "type": "helm"}"#.replace("PB", &pb).as_str()]);
+    sdpcfg_ok(
+        port,
+        &[
+            "create",
+            &format!("/deploy/{pb}-dask"),
+            r#"{"args": {"chart": "stable/dask"}, "deploy_id": "PB-dask", "type": "helm"}"#.replace("PB", &pb).as_str(),
+        ],
+    );
     sdpcfg_ok(port, &["create", &format!("/ownership/{pb}/{pb}-dask"), r#"{"created_by": "test"}"#]);
     sdpcfg_ok(port, &["deploy", "helm", &format!("{pb}-mine"), "{chart: mine}"]);
     sdpcfg_ok(port, &["delete", &format!("/pb/{pb}")]);
-    eventually!(5, "cascade", when(keys(&db, "/deploy/", 0).await == vec![format!("/deploy/{pb}-mine"), "/deploy/xyz-workflow".to_string()]));
+    eventually!(
+        5,
+        "cascade",
+        when(keys(&db, "/deploy/", 0).await == vec![format!("/deploy/{pb}-mine"), "/deploy/xyz-workflow".to_string()])
+    );
     let text = pc.log_text();
-    assert!(text.contains(&format!("Deleting deployment {pb}-workflow")) && text.contains(&format!("Deleting deployment {pb}-dask")), "{text}");
+    assert!(
+        text.contains(&format!("Deleting deployment {pb}-workflow")) && text.contains(&format!("Deleting deployment {pb}-dask")),
+        "{text}"
+    );
     assert!(keys(&db, &format!("/ownership/{pb}/"), 0).await.is_empty());
 
     // D4: a controller restarted after the database moved on converges from it alone.
@@ -149,7 +163,15 @@ async fn helm_deployer_runs_exact_helm_command_lines() {
 
     // D7: install with --set, upgrade on change, uninstall on delete.
     let id = "realtime-20191121-0000-dask";
-    sdpcfg_ok(port, &["deploy", "helm", id, "{chart: stable/dask, values: {jupyter.enabled: 'false', worker.replicas: 2, scheduler.serviceType: ClusterIP}}"]);
+    sdpcfg_ok(
+        port,
+        &[
+            "deploy",
+            "helm",
+            id,
+            "{chart: stable/dask, values: {jupyter.enabled: 'false', worker.replicas: 2, scheduler.serviceType: ClusterIP}}",
+        ],
+    );
     eventually!(10, "install", when(helm_calls(&tmp).len() >= 6));
     assert_eq!(
         helm_calls(&tmp)[5],
@@ -216,14 +238,23 @@ async fn seed_flow_in_helm_mode() {
     assert_eq!(sdpcfg_ok(port, &["ls", "-R", "/"]), "Keys with / prefix: \n");
     let pb = format!("realtime-{}-0000", today());
     assert_eq!(sdpcfg_ok(port, &["process", "realtime:testdask:0.1.0"]), format!("OK, pb_id = {pb}\n"));
-    eventually!(10, "workflow release", when(helm_calls(&tmp).iter().any(|l| l.starts_with(&format!("install {pb}-workflow workflow -n sdp --set ")))));
+    eventually!(
+        10,
+        "workflow release",
+        when(helm_calls(&tmp).iter().any(|l| l.starts_with(&format!("install {pb}-workflow workflow -n sdp --set "))))
+    );
     let wf = Daemon::start(port, &["workflow", "testdask", &pb], &env_ref, &tmp.path().join("wf.log"));
     eventually!(15, "dask release", when(helm_calls(&tmp).iter().any(|l| l.starts_with(&format!("install {pb}-dask ")))));
     let calls = helm_calls(&tmp);
     assert!(calls.contains(&format!(
         "install {pb}-workflow workflow -n sdp --set env.SDP_CONFIG_HOST=127.0.0.1,env.SDP_HELM_NAMESPACE=sdp,pb_id={pb},wf_image=nexus.engageska-portugal.pt/sdp-prototype/workflow-testdask:0.1.0"
     )), "{calls:#?}");
-    assert!(calls.contains(&format!("install {pb}-dask stable/dask -n sdp --set jupyter.enabled=false,scheduler.serviceType=ClusterIP,worker.replicas=2")), "{calls:#?}");
+    assert!(
+        calls.contains(&format!(
+            "install {pb}-dask stable/dask -n sdp --set jupyter.enabled=false,scheduler.serviceType=ClusterIP,worker.replicas=2"
+        )),
+        "{calls:#?}"
+    );
     let want = "Keys with /deploy prefix:
 /deploy/PB-dask = {
   \"args\": {
@@ -263,10 +294,14 @@ async fn seed_flow_in_helm_mode() {
     // Cleaning up: everything goes, releases included.
     let mut wf = wf;
     sdpcfg_ok(port, &["delete", &format!("/pb/{pb}")]);
-    eventually!(10, "releases uninstalled", when({
-        let c = helm_calls(&tmp);
-        c.contains(&format!("uninstall {pb}-workflow -n sdp")) && c.contains(&format!("uninstall {pb}-dask -n sdp"))
-    }));
+    eventually!(
+        10,
+        "releases uninstalled",
+        when({
+            let c = helm_calls(&tmp);
+            c.contains(&format!("uninstall {pb}-workflow -n sdp")) && c.contains(&format!("uninstall {pb}-dask -n sdp"))
+        })
+    );
     eventually!(10, "workflow exits", when(matches!(wf.child.try_wait(), Ok(Some(_)))));
     eventually!(5, "db empty", when(keys(&db, "/", 8).await.is_empty()));
     assert!(wf.log_text().contains("cleaning up"), "{}", wf.log_text());

@@ -33,7 +33,10 @@ async fn process_deployer_starts_stops_restarts_and_adopts() {
     assert!(second.log_text().contains("another process deployer"), "{}", second.log_text());
 
     sdpcfg_ok(port, &["deploy", "process", "t-sleep", "{command: [sleep, '300'], replicas: 2}"]);
-    sdpcfg_ok(port, &["deploy", "process", "t-echo", "{command: [sh, -c, 'echo hello $GREETING; exec sleep 300'], env: {GREETING: world}}"]);
+    sdpcfg_ok(
+        port,
+        &["deploy", "process", "t-echo", "{command: [sh, -c, 'echo hello $GREETING; exec sleep 300'], env: {GREETING: world}}"],
+    );
     sdpcfg_ok(port, &["deploy", "process", "t-stubborn", r#"{command: [sh, -c, 'trap "" TERM; while :; do sleep 0.1; done']}"#]);
     sdpcfg_ok(port, &["deploy", "helm", "t-helm", "{chart: x}"]);
     eventually!(10, "4 processes", when(recorded_pids(&state).len() == 4));
@@ -167,7 +170,11 @@ async fn seed_flow_with_real_dask_processes() {
     let _pc = Daemon::start(port, &["controller"], &env, &pc_log);
     let _dep = Daemon::start(port, &["deployer"], &env, &dep_log);
 
-    let st = eventually!(180, "computation result", get_json(&db, &format!("/pb/{pb}/state")).await.filter(|s| s.get("computation").is_some() || s["status"] == "FAILED"));
+    let st = eventually!(
+        180,
+        "computation result",
+        get_json(&db, &format!("/pb/{pb}/state")).await.filter(|s| s.get("computation").is_some() || s["status"] == "FAILED")
+    );
     assert_eq!(st["status"], "RUNNING", "{st}");
     assert_eq!(st["computation"]["result"]["sum"], 500500, "{st}");
     assert_eq!(st["computation"]["result"]["n"], 1000);
@@ -201,11 +208,7 @@ async fn testdask_without_dask_says_so_in_the_pb_state() {
     let db = db(&etcd).await;
     let tmp = TempDir::new("nodask");
     let state = tmp.path().join("state");
-    let env = [
-        ("SDP_DEPLOY_MODE", "process"),
-        ("SDP_DASK", "/nonexistent/dask"),
-        ("SDP_PROCESS_STATE_DIR", state.to_str().unwrap()),
-    ];
+    let env = [("SDP_DEPLOY_MODE", "process"), ("SDP_DASK", "/nonexistent/dask"), ("SDP_PROCESS_STATE_DIR", state.to_str().unwrap())];
     let _pc = Daemon::start(port, &["controller"], &env, &tmp.path().join("pc.log"));
     let _dep = Daemon::start(port, &["deployer"], &env, &tmp.path().join("dep.log"));
     let pb = format!("realtime-{}-0000", today());
@@ -264,7 +267,11 @@ async fn workflows_teststate_testdeploy_vis_receive_as_processes() {
     let mut pbv = get_json(&db, &format!("/pb/{td}")).await.unwrap();
     pbv["parameters"] = json!({"b": {"type": "process", "args": {"command": ["sleep", "301"]}}});
     sdpcfg_ok(port, &["update", &format!("/pb/{td}"), &pbv.to_string()]);
-    eventually!(10, "a replaced by b", when(get_json(&db, &format!("/pb/{td}/state")).await.is_some_and(|s| s["deployments"] == json!([format!("{td}-b")]))));
+    eventually!(
+        10,
+        "a replaced by b",
+        when(get_json(&db, &format!("/pb/{td}/state")).await.is_some_and(|s| s["deployments"] == json!([format!("{td}-b")])))
+    );
     eventually!(10, "a gone", when(pids_of(&state, &format!("{td}-a")).is_empty() && pids_of(&state, &format!("{td}-b")).len() == 1));
 
     // vis_receive: a UDP receiver whose address is in the PB state.
@@ -297,7 +304,11 @@ async fn workflows_teststate_testdeploy_vis_receive_as_processes() {
     eventually!(20, "testdlg owns it", get_json(&db, &format!("/pb/{dlg}/owner")).await);
     sdpcfg_ok(port, &["delete", &format!("/pb/{dlg}")]);
     sdpcfg_ok(port, &["process", "realtime:nonexistent:0.1.0"]);
-    let st = eventually!(10, "FAILED", get_json(&db, &format!("/pb/{dlg}/state")).await.filter(|s| s["reason"].as_str().is_some_and(|r| r.contains("nonexistent"))));
+    let st = eventually!(
+        10,
+        "FAILED",
+        get_json(&db, &format!("/pb/{dlg}/state")).await.filter(|s| s["reason"].as_str().is_some_and(|r| r.contains("nonexistent")))
+    );
     assert_eq!(st["status"], "FAILED");
     eventually!(10, "old workflow retired", when(get(&db, &format!("/deploy/{dlg}-workflow")).await.is_none()));
     sdpcfg_ok(port, &["delete", &format!("/pb/{dlg}")]);
@@ -331,9 +342,14 @@ async fn deployer_finds_a_process_whose_start_was_not_recorded() {
     std::fs::write(state.join("t-orphan/0.json"), rec.to_string()).unwrap();
     let child = std::process::Command::new("setsid").args(["sleep", "300"]).env("SDP_PROCESS_TOKEN", token).spawn().unwrap();
     let pid = child.id() as i32;
-    eventually!(5, "exec", when(std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|e| e.windows(token.len()).any(|w| w == token.as_bytes()))));
+    eventually!(
+        5,
+        "exec",
+        when(std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|e| e.windows(token.len()).any(|w| w == token.as_bytes())))
+    );
     let state_s = state.display().to_string();
-    let mut dep = Daemon::start(port, &["deployer", "--type", "process", "--state-dir", &state_s, "--grace", "1"], &[], &tmp.path().join("d.log"));
+    let mut dep =
+        Daemon::start(port, &["deployer", "--type", "process", "--state-dir", &state_s, "--grace", "1"], &[], &tmp.path().join("d.log"));
     eventually!(10, "adopted", when(pids_of(&state, "t-orphan") == vec![pid]));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(pids_of(&state, "t-orphan"), vec![pid], "not started twice");

@@ -18,7 +18,10 @@ struct Out {
 fn etcd() -> Option<EtcdServer> {
     if sdp_config::server::etcd_binary().is_none() {
         // In CI a missing etcd is a broken setup, not a reason to skip.
-        assert!(std::env::var("CI").map_or(true, |v| v.is_empty()), "CI is set but there is no `etcd` on PATH (apt-get install etcd-server)");
+        assert!(
+            std::env::var("CI").map_or(true, |v| v.is_empty()),
+            "CI is set but there is no `etcd` on PATH (apt-get install etcd-server)"
+        );
         eprintln!("\n\n*** SKIPPING sdpcfg acceptance test: no `etcd` on PATH (apt-get install etcd-server) ***\n");
         return None;
     }
@@ -49,11 +52,7 @@ fn run_in(port: u16, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -
         }
     }
     let o = child.wait_with_output().unwrap();
-    Out {
-        stdout: String::from_utf8(o.stdout).unwrap(),
-        stderr: String::from_utf8(o.stderr).unwrap(),
-        code: o.status.code().unwrap_or(-1),
-    }
+    Out { stdout: String::from_utf8(o.stdout).unwrap(), stderr: String::from_utf8(o.stderr).unwrap(), code: o.status.code().unwrap_or(-1) }
 }
 
 fn run(s: &EtcdServer, args: &[&str]) -> Out {
@@ -97,14 +96,11 @@ fn seed_walkthrough() {
     let id = format!("realtime-{}-0000", today());
     ok(&s, &["process", "realtime:testdask:0.1.0"], &format!("OK, pb_id = {id}\n"));
     // The workflow would now claim it; write the owner record it would write.
-    let owner = "{\n  \"command\": [\n    \"testdask.py\",\n    \"ID\"\n  ],\n  \"hostname\": \"ID-workflow-7bf947687f-9h9gz\",\n  \"pid\": 1\n}"
-        .replace("ID", &id);
+    let owner =
+        "{\n  \"command\": [\n    \"testdask.py\",\n    \"ID\"\n  ],\n  \"hostname\": \"ID-workflow-7bf947687f-9h9gz\",\n  \"pid\": 1\n}"
+            .replace("ID", &id);
     ok(&s, &["create", &format!("/pb/{id}/owner"), &owner], "OK\n");
-    ok(
-        &s,
-        &["ls", "values", "-R", "/pb"],
-        &format!("Keys with /pb prefix:\n/pb/{id} = {}\n/pb/{id}/owner = {owner}\n", pb_json(&id)),
-    );
+    ok(&s, &["ls", "values", "-R", "/pb"], &format!("Keys with /pb prefix:\n/pb/{id} = {}\n/pb/{id}/owner = {owner}\n", pb_json(&id)));
     // Stored under depth-tagged keys, as old tools expect.
     assert_eq!(etcdctl_keys(&s), vec![format!("2/pb/{id}"), format!("3/pb/{id}/owner")]);
     ok(&s, &["delete", "-R", "/pb"], &format!("/pb/{id}\n/pb/{id}/owner\nOK\n"));
@@ -128,7 +124,11 @@ fn c1_round_trip() {
     ok(&s, &["ls", "-q", "values", &format!("{p}/")], "bar asd\n");
     ok(&s, &["--prefix", p, "process", "realtime:test:0.1"], &format!("OK, pb_id = realtime-{}-0000\n", today()));
     ok(&s, &["-q", "--prefix", p, "process", "realtime:test:0.1"], "");
-    ok(&s, &["ls", &format!("{p}/pb/")], &format!("Keys with {p}/pb/ prefix: {p}/pb/realtime-{d}-0000, {p}/pb/realtime-{d}-0001\n", d = today()));
+    ok(
+        &s,
+        &["ls", &format!("{p}/pb/")],
+        &format!("Keys with {p}/pb/ prefix: {p}/pb/realtime-{d}-0000, {p}/pb/realtime-{d}-0001\n", d = today()),
+    );
     ok(&s, &["delete", &format!("{p}/test")], "OK\n");
     ok(&s, &["delete", &format!("{p}/foo")], "OK\n");
     ok(&s, &["-q", "delete", "-R", &format!("{p}/pb/")], "");
@@ -184,8 +184,18 @@ fn c4_errors_and_exit_codes() {
     assert_fails(&s, &["delete", "/foo/none"], "Vanished: Cannot delete /foo/none, it does not exist!", false);
     assert_fails(&s, &["deploy", "bogus", "x", "{}"], "ValueError: Unkown deployment type bogus!", false);
     assert_fails(&s, &["deploy", "helm", "bad_id", "{}"], "ValueError: Deployment ID bad_id not permissable!", false);
-    assert_fails(&s, &["process", "real_time:x:1"], &format!("ValueError: Processing block ID real_time-{}-0000 not permissable!", today()), false);
-    assert_fails(&s, &["process", "realtime:x:1", "{unclosed"], "ValueError: Invalid YAML: did not find expected ',' or '}' at line 2 column 1, while parsing a flow mapping", false);
+    assert_fails(
+        &s,
+        &["process", "real_time:x:1"],
+        &format!("ValueError: Processing block ID real_time-{}-0000 not permissable!", today()),
+        false,
+    );
+    assert_fails(
+        &s,
+        &["process", "realtime:x:1", "{unclosed"],
+        "ValueError: Invalid YAML: did not find expected ',' or '}' at line 2 column 1, while parsing a flow mapping",
+        false,
+    );
     // No arguments: usage, exit 1. Unknown verb: one line, usage, exit 1.
     let o = run(&s, &[]);
     assert_eq!((o.code, o.stdout.as_str()), (1, ""));

@@ -108,12 +108,6 @@ async fn main() {
         backends.push(Arc::new(server.connect().await.expect("connect")) as Arc<dyn Backend>);
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    suite(
-        "etcd",
-        || backends[next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % backends.len()].clone(),
-        secs,
-        clients,
-    )
-    .await;
+    suite("etcd", || backends[next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % backends.len()].clone(), secs, clients).await;
     tokio::time::sleep(Duration::from_millis(10)).await;
 }

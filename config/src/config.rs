@@ -35,11 +35,7 @@ impl BackendChoice {
         match backend.as_str() {
             "etcd3" | "etcd" => {}
             "memory" => return Ok(BackendChoice::Memory),
-            other => {
-                return Err(Error::Value(format!(
-                    "Unknown SDP_CONFIG_BACKEND {other:?}: use etcd3 or memory"
-                )))
-            }
+            other => return Err(Error::Value(format!("Unknown SDP_CONFIG_BACKEND {other:?}: use etcd3 or memory"))),
         }
         let mut o = EtcdOptions::default();
         if let Some(h) = get("SDP_CONFIG_HOST") {
@@ -55,9 +51,7 @@ impl BackendChoice {
         o.username = get("SDP_CONFIG_USERNAME");
         o.password = get("SDP_CONFIG_PASSWORD");
         if let Some(n) = get("SDP_CONFIG_MAX_TXN_OPS") {
-            o.max_txn_ops = n
-                .parse()
-                .map_err(|_| Error::Value(format!("SDP_CONFIG_MAX_TXN_OPS must be a number, not {n:?}")))?;
+            o.max_txn_ops = n.parse().map_err(|_| Error::Value(format!("SDP_CONFIG_MAX_TXN_OPS must be a number, not {n:?}")))?;
         }
         if o.max_txn_ops == 0 {
             o.max_txn_ops = DEFAULT_MAX_TXN_OPS;
@@ -90,12 +84,7 @@ impl Config {
 
     /// A client on an existing backend, no global prefix, this process as owner.
     pub fn new(backend: Arc<dyn Backend>) -> Self {
-        Config {
-            db: Db::new(backend),
-            prefix: String::new(),
-            owner: crate::entity::default_owner(),
-            client_lease: Mutex::new(None),
-        }
+        Config { db: Db::new(backend), prefix: String::new(), owner: crate::entity::default_owner(), client_lease: Mutex::new(None) }
     }
 
     /// A client on a fresh in-memory store.

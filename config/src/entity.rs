@@ -394,7 +394,11 @@ mod tests {
             assert_eq!(e.to_string(), format!("Processing block ID {bad} not permissable!"));
         }
         assert!(ProcessingBlock::new("foo-bar", Value::Null, wf).is_ok());
-        for bad in [json!({"id": "a", "type": "b"}), json!({"id": "a", "type": "b", "version": "c", "x": 1}), json!({"name": "a", "type": "b", "version": "c"})] {
+        for bad in [
+            json!({"id": "a", "type": "b"}),
+            json!({"id": "a", "type": "b", "version": "c", "x": 1}),
+            json!({"name": "a", "type": "b", "version": "c"}),
+        ] {
             assert_eq!(Workflow::from_value(&bad).unwrap_err().to_string(), "Workflow must specify name, type and version!");
         }
     }

@@ -43,32 +43,20 @@ impl Error {
     }
 
     pub(crate) fn collision_create(path: &str) -> Error {
-        Error::Collision {
-            path: path.to_string(),
-            message: format!("Cannot create {path}, as it already exists!"),
-        }
+        Error::Collision { path: path.to_string(), message: format!("Cannot create {path}, as it already exists!") }
     }
 
     pub(crate) fn vanished_update(path: &str) -> Error {
-        Error::Vanished {
-            path: path.to_string(),
-            message: format!("Cannot update {path}, as it does not exist!"),
-        }
+        Error::Vanished { path: path.to_string(), message: format!("Cannot update {path}, as it does not exist!") }
     }
 
     /// Non-transactional delete of a missing key.
     pub(crate) fn vanished_delete(path: &str) -> Error {
-        Error::Vanished {
-            path: path.to_string(),
-            message: format!("Cannot delete {path}, as it does not exist!"),
-        }
+        Error::Vanished { path: path.to_string(), message: format!("Cannot delete {path}, as it does not exist!") }
     }
 
     /// Transactional delete of a missing key (the Python wording differs, kept as is).
     pub(crate) fn vanished_delete_txn(path: &str) -> Error {
-        Error::Vanished {
-            path: path.to_string(),
-            message: format!("Cannot delete {path}, it does not exist!"),
-        }
+        Error::Vanished { path: path.to_string(), message: format!("Cannot delete {path}, it does not exist!") }
     }
 }

@@ -53,8 +53,7 @@ impl EtcdBackend {
     /// Connect and check that the server answers (fails within `options.timeout`).
     pub async fn connect(options: &EtcdOptions) -> Result<Self> {
         let endpoint = format!("{}://{}:{}", options.protocol, options.host, options.port);
-        let unreachable =
-            |e: String| Error::Connection(format!("Cannot connect to etcd at {endpoint}: {e}"));
+        let unreachable = |e: String| Error::Connection(format!("Cannot connect to etcd at {endpoint}: {e}"));
         let mut copts = ec::ConnectOptions::new().with_connect_timeout(options.timeout);
         if let (Some(u), Some(p)) = (&options.username, &options.password) {
             copts = copts.with_user(u.clone(), p.clone());
@@ -90,11 +89,9 @@ impl EtcdBackend {
         match tokio::time::timeout(self.timeout, f).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(Error::Connection(format!("etcd at {}: {what} failed: {}", self.endpoint, describe_err(&e)))),
-            Err(_) => Err(Error::Connection(format!(
-                "etcd at {}: {what} got no answer within {} s",
-                self.endpoint,
-                self.timeout.as_secs_f32()
-            ))),
+            Err(_) => {
+                Err(Error::Connection(format!("etcd at {}: {what} got no answer within {} s", self.endpoint, self.timeout.as_secs_f32())))
+            }
         }
     }
 }
@@ -331,11 +328,7 @@ impl Backend for EtcdBackend {
         match tokio::time::timeout(self.timeout, lc.keep_alive(id)).await {
             Ok(Ok(_)) => Ok(1),
             Ok(Err(ec::Error::LeaseKeepAliveError(_))) => Ok(0),
-            Ok(Err(e)) => Err(Error::Connection(format!(
-                "etcd at {}: lease keep-alive failed: {}",
-                self.endpoint,
-                describe_err(&e)
-            ))),
+            Ok(Err(e)) => Err(Error::Connection(format!("etcd at {}: lease keep-alive failed: {}", self.endpoint, describe_err(&e)))),
             Err(_) => Err(Error::Connection(format!("etcd at {}: lease keep-alive got no answer", self.endpoint))),
         }
     }

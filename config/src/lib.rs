@@ -29,5 +29,5 @@ pub use error::{Error, Result};
 pub use etcd::{EtcdBackend, EtcdOptions};
 pub use memory::MemoryBackend;
 pub use path::Recurse;
-pub use txn::Txn;
 pub use server::{EtcdServer, EtcdServerOptions};
+pub use txn::Txn;

@@ -116,12 +116,9 @@ impl Inner {
                     vec![]
                 }
             }
-            KeyRange::Prefix(p) => self
-                .keys
-                .range::<String, _>(p.clone()..)
-                .take_while(|(k, _)| k.starts_with(p.as_str()))
-                .map(|(k, _)| k.clone())
-                .collect(),
+            KeyRange::Prefix(p) => {
+                self.keys.range::<String, _>(p.clone()..).take_while(|(k, _)| k.starts_with(p.as_str())).map(|(k, _)| k.clone()).collect()
+            }
         }
     }
 
@@ -190,14 +187,7 @@ impl Inner {
                         });
                         events.push(Event {
                             kind: EventKind::Delete,
-                            kv: KeyValue {
-                                key,
-                                value: String::new(),
-                                create_revision: 0,
-                                mod_revision: revision,
-                                version: 0,
-                                lease: 0,
-                            },
+                            kv: KeyValue { key, value: String::new(), create_revision: 0, mod_revision: revision, version: 0, lease: 0 },
                         });
                     }
                 }
@@ -359,10 +349,7 @@ impl Backend for MemoryBackend {
             let mut g = self.lock();
             g.next_lease += 1;
             let id = g.next_lease;
-            g.leases.insert(
-                id,
-                LeaseState { ttl, deadline: Instant::now() + Duration::from_secs(ttl as u64), keys: BTreeSet::new() },
-            );
+            g.leases.insert(id, LeaseState { ttl, deadline: Instant::now() + Duration::from_secs(ttl as u64), keys: BTreeSet::new() });
             id
         };
         // Reaper: expires the lease (and deletes its keys) once its deadline passes

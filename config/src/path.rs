@@ -115,10 +115,7 @@ mod tests {
     fn path_rules_and_messages() {
         assert_eq!(check_path("").unwrap_err().to_string(), "Path must start with /!");
         assert_eq!(check_path("foo").unwrap_err().to_string(), "Path must start with /!");
-        assert_eq!(
-            check_key_path("/foo/").unwrap_err().to_string(),
-            "Path should not have a trailing '/'!"
-        );
+        assert_eq!(check_key_path("/foo/").unwrap_err().to_string(), "Path should not have a trailing '/'!");
         assert!(check_path("/foo/").is_ok());
         assert!(check_key_path("/foo").is_ok());
     }

@@ -50,9 +50,8 @@ impl EtcdServer {
     /// Start etcd as `options` say (for the one-machine launcher: a kept data dir and
     /// a fixed port).
     pub fn start_with(options: &EtcdServerOptions) -> Result<Self> {
-        let bin = etcd_binary().ok_or_else(|| {
-            Error::Connection("no etcd binary on PATH (apt-get install etcd-server, or set SDP_ETCD_BIN)".into())
-        })?;
+        let bin = etcd_binary()
+            .ok_or_else(|| Error::Connection("no etcd binary on PATH (apt-get install etcd-server, or set SDP_ETCD_BIN)".into()))?;
         let remove_data = options.data_dir.is_none();
         let data_dir = options.data_dir.clone().unwrap_or_else(|| {
             std::env::temp_dir().join(format!(

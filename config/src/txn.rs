@@ -141,10 +141,7 @@ impl Txn {
         if let Some(v) = self.cache.get(&key) {
             return Ok(v.clone());
         }
-        if self.revision.is_some()
-            && !self.scanned_keys.contains(&key)
-            && self.scanned.iter().any(|p| key.starts_with(p.as_str()))
-        {
+        if self.revision.is_some() && !self.scanned_keys.contains(&key) && self.scanned.iter().any(|p| key.starts_with(p.as_str())) {
             // A listing at this snapshot already showed the key is absent: no round trip.
             self.reads.insert(key.clone(), 0);
             self.cache.insert(key, None);
@@ -352,8 +349,7 @@ impl Txn {
         // it or leaves it.
         let relevant = |e: &Event| {
             keys.contains(&e.kv.key)
-                || ((e.kind == EventKind::Delete || e.kv.version == 1)
-                    && prefixes.iter().any(|p| e.kv.key.starts_with(p.as_str())))
+                || ((e.kind == EventKind::Delete || e.kv.version == 1) && prefixes.iter().any(|p| e.kv.key.starts_with(p.as_str())))
         };
         let woken = async {
             let Some(stream) = stream.as_mut() else {

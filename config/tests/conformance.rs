@@ -26,7 +26,10 @@ fn memory_harness() -> H {
 async fn etcd_harness() -> Option<H> {
     if sdp_config::server::etcd_binary().is_none() {
         // In CI a missing etcd is a broken setup, not a reason to skip.
-        assert!(std::env::var("CI").map_or(true, |v| v.is_empty()), "CI is set but there is no `etcd` on PATH (apt-get install etcd-server)");
+        assert!(
+            std::env::var("CI").map_or(true, |v| v.is_empty()),
+            "CI is set but there is no `etcd` on PATH (apt-get install etcd-server)"
+        );
         eprintln!("\n\n*** SKIPPING etcd conformance test: no `etcd` on PATH (apt-get install etcd-server) ***\n");
         return None;
     }
@@ -281,7 +284,7 @@ async fn c13_transaction_basics(h: &H) {
         txn.create(&format!("{k}/a"), "1", None).await.unwrap();
         assert_eq!(txn.get(&format!("{k}/a")).await.unwrap().as_deref(), Some("1"));
         txn.create(&format!("{k}/tmp"), "x", None).await.unwrap();
-        txn.update(&format!("{k}/tmp"), "y", ).await.unwrap();
+        txn.update(&format!("{k}/tmp"), "y").await.unwrap();
         assert_eq!(txn.get(&format!("{k}/tmp")).await.unwrap().as_deref(), Some("y"));
         txn.delete(&format!("{k}/tmp"), true, false).await.unwrap();
         assert_eq!(txn.get(&format!("{k}/tmp")).await.unwrap(), None);

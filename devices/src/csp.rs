@@ -26,7 +26,8 @@ pub struct AttributeAddress {
 
 impl AttributeAddress {
     pub fn parse(s: &str) -> Result<AttributeAddress, String> {
-        let bad = || format!("{s:?} is not an attribute address (domain/family/member/attribute, optionally tango://host:port/… [#dbase=no])");
+        let bad =
+            || format!("{s:?} is not an attribute address (domain/family/member/attribute, optionally tango://host:port/… [#dbase=no])");
         let (rest, nodb) = match s.trim().strip_suffix("#dbase=no") {
             Some(r) => (r, true),
             None => (s.trim(), false),

@@ -70,15 +70,8 @@ impl std::fmt::Display for Command {
     }
 }
 
-pub const ALL_OBS_STATES: [ObsState; 7] = [
-    ObsState::IDLE,
-    ObsState::CONFIGURING,
-    ObsState::READY,
-    ObsState::SCANNING,
-    ObsState::PAUSED,
-    ObsState::ABORTED,
-    ObsState::FAULT,
-];
+pub const ALL_OBS_STATES: [ObsState; 7] =
+    [ObsState::IDLE, ObsState::CONFIGURING, ObsState::READY, ObsState::SCANNING, ObsState::PAUSED, ObsState::ABORTED, ObsState::FAULT];
 
 pub const ALL_ADMIN_MODES: [AdminMode; 5] =
     [AdminMode::OFFLINE, AdminMode::ONLINE, AdminMode::MAINTENANCE, AdminMode::NOT_FITTED, AdminMode::RESERVED];

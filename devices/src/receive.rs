@@ -95,7 +95,11 @@ pub fn receive_addresses(link_map: &Value, params: &ReceiveParams) -> Result<Val
         )));
     }
     if (channels.len() as i64) < params.num_channels {
-        tracing::warn!("workflow configured with more channels than the CBF output has (CBF output: {}, workflow: {})", channels.len(), params.num_channels);
+        tracing::warn!(
+            "workflow configured with more channels than the CBF output has (CBF output: {}, workflow: {})",
+            channels.len(),
+            params.num_channels
+        );
     }
 
     // FSPs that own channels, in order of first appearance
@@ -171,8 +175,17 @@ pub fn check_link_map(link_map: &Value, configured_scans: &[i64]) -> Result<(), 
 /// Key order of the receiveAddresses JSON the 2019 device published (Python dicts keep
 /// insertion order); other keys follow, alphabetically.
 const KEY_ORDER: &[&str] = &[
-    "scanId", "totalChannels", "receiveAddresses", "phaseBinId", "fspId", "hosts", "host", "channels", "portOffset",
-    "startChannel", "numChannels",
+    "scanId",
+    "totalChannels",
+    "receiveAddresses",
+    "phaseBinId",
+    "fspId",
+    "hosts",
+    "host",
+    "channels",
+    "portOffset",
+    "startChannel",
+    "numChannels",
 ];
 
 /// JSON text the way Python's `json.dumps` writes it (`", "` and `": "` separators), with the

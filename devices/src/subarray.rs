@@ -395,7 +395,9 @@ impl Subarray {
 
         // scan ids: the keys of scanParameters, in the order given (the first is the current scan)
         let Some(scans) = c.get("scanParameters").and_then(Value::as_object) else {
-            return Err(invalid("Configure JSON validation error: 'scanParameters' is a required property (at JSON path /configure)".into()));
+            return Err(invalid(
+                "Configure JSON validation error: 'scanParameters' is a required property (at JSON path /configure)".into(),
+            ));
         };
         let mut scan_ids = Vec::new();
         for k in schema::scan_keys_in_order(arg) {
@@ -407,7 +409,8 @@ impl Subarray {
             scan_ids.push(id);
         }
 
-        let workflow = Workflow::from_value(&c["workflow"]).map_err(|e| invalid(format!("Configure JSON validation error: {e} (at JSON path /configure/workflow)")))?;
+        let workflow = Workflow::from_value(&c["workflow"])
+            .map_err(|e| invalid(format!("Configure JSON validation error: {e} (at JSON path /configure/workflow)")))?;
         let mut pb = ProcessingBlock::new(pb_id, Value::String(sbi_id.into()), workflow.clone())
             .map_err(|e| invalid(format!("Configure JSON validation error: {e} (at JSON path /configure/id)")))?;
         pb.parameters = c["parameters"].clone();
@@ -447,7 +450,9 @@ impl Subarray {
                 format!("Processing block {pb_id} already exists in the configuration DB ({e}); configure with a new id"),
                 CMD,
             ),
-            DbError::Connection(_) => failed(reason::DB_UNAVAILABLE, format!("Configuration DB unavailable: {e}; nothing was changed"), CMD),
+            DbError::Connection(_) => {
+                failed(reason::DB_UNAVAILABLE, format!("Configuration DB unavailable: {e}; nothing was changed"), CMD)
+            }
             _ => failed(reason::DB_UNAVAILABLE, format!("Configuration DB error: {}: {e}; nothing was changed", e.kind()), CMD),
         })?;
 
@@ -476,7 +481,8 @@ impl Subarray {
         if text.trim().is_empty() {
             return Err(failed(reason::LINK_MAP, "CBF Output Link map is empty!", CMD));
         }
-        serde_json::from_str(&text).map_err(|e| failed(reason::LINK_MAP, format!("cbfOutputLinks is not valid JSON: {e} (read from {addr})"), CMD))
+        serde_json::from_str(&text)
+            .map_err(|e| failed(reason::LINK_MAP, format!("cbfOutputLinks is not valid JSON: {e} (read from {addr})"), CMD))
     }
 
     fn configure_scan(&mut self, arg: &str) -> Result<(), DevFailed> {
@@ -581,7 +587,9 @@ impl Device for Subarray {
                     .run(|d: &mut Subarray, arg: String| d.configure_scan(&arg))
                     .allowed(guard(Command::ConfigureScan)),
             )
-            .command(Cmd::new("StartScan").run(|d: &mut Subarray, ()| d.simple(Command::StartScan, |_| {})).allowed(guard(Command::StartScan)))
+            .command(
+                Cmd::new("StartScan").run(|d: &mut Subarray, ()| d.simple(Command::StartScan, |_| {})).allowed(guard(Command::StartScan)),
+            )
             .command(Cmd::new("Scan").run(|d: &mut Subarray, ()| d.simple(Command::Scan, |_| {})).allowed(guard(Command::Scan)))
             .command(
                 Cmd::new("EndScan")
@@ -667,9 +675,21 @@ mod tests {
             ("", reason::INVALID, "Empty JSON configuration!"),
             ("not json", reason::INVALID, "Unable to load JSON configuration: Expecting value"),
             ("{}", reason::INVALID, "Configure JSON validation error: 'configure' is a required property"),
-            (&SEED.replace(r#", "scanParameters": { "1": {} }"#, ""), reason::INVALID, "Configure JSON validation error: 'scanParameters' is a required property"),
-            (&SEED.replace("\"xyz\", \"sbiId\"", "\"bad_id\", \"sbiId\""), reason::INVALID, "Configure JSON validation error: Processing block ID bad_id not permissable!"),
-            (&SEED.replace(r#""1": {}"#, r#""one": {}"#), reason::INVALID, "Configure JSON validation error: scan id 'one' is not an integer"),
+            (
+                &SEED.replace(r#", "scanParameters": { "1": {} }"#, ""),
+                reason::INVALID,
+                "Configure JSON validation error: 'scanParameters' is a required property",
+            ),
+            (
+                &SEED.replace("\"xyz\", \"sbiId\"", "\"bad_id\", \"sbiId\""),
+                reason::INVALID,
+                "Configure JSON validation error: Processing block ID bad_id not permissable!",
+            ),
+            (
+                &SEED.replace(r#""1": {}"#, r#""one": {}"#),
+                reason::INVALID,
+                "Configure JSON validation error: scan id 'one' is not an integer",
+            ),
         ] {
             let (r, desc) = reason_of(d.configure(arg).unwrap_err());
             assert_eq!(r, want_reason, "{arg}");

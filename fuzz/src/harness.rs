@@ -28,10 +28,12 @@ impl ServerControl for NoControl {
 }
 
 pub fn dispatcher() -> Dispatcher {
-    let dev: Arc<dyn DeviceObject> =
-        Arc::new(DeviceCell::new(DEVICE, Arc::new(TestDevice::class()), Arc::new(TestDevice::new)));
+    let dev: Arc<dyn DeviceObject> = Arc::new(DeviceCell::new(DEVICE, Arc::new(TestDevice::class()), Arc::new(TestDevice::new)));
     let admin = admin_device(ADMIN, vec![dev.clone()], Arc::new(NoControl), None);
-    Dispatcher::new(ServerIdentity { exec: "SDPSubarray".into(), instance: "test".into(), host: "fuzz".into(), tango_host: None }, vec![dev, admin])
+    Dispatcher::new(
+        ServerIdentity { exec: "SDPSubarray".into(), instance: "test".into(), host: "fuzz".into(), tango_host: None },
+        vec![dev, admin],
+    )
 }
 
 pub fn run(data: &[u8]) {

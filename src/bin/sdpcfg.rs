@@ -45,9 +45,7 @@ fn path_arg() -> Arg {
 fn cli() -> Command {
     let recursive = || Arg::new("R").short('R').action(ArgAction::SetTrue);
     let list = |name: &'static str| {
-        Command::new(name)
-            .arg(recursive())
-            .arg(Arg::new("words").num_args(1..).action(ArgAction::Append).required(true))
+        Command::new(name).arg(recursive()).arg(Arg::new("words").num_args(1..).action(ArgAction::Append).required(true))
     };
     Command::new("sdpcfg")
         .disable_help_flag(true)
@@ -72,11 +70,7 @@ fn cli() -> Command {
         .subcommand(Command::new("create").arg(path_arg()).arg(Arg::new("value").required(true).allow_hyphen_values(true)))
         .subcommand(Command::new("update").arg(path_arg()).arg(Arg::new("value").required(true).allow_hyphen_values(true)))
         .subcommand(Command::new("edit").arg(path_arg()))
-        .subcommand(
-            Command::new("process")
-                .arg(Arg::new("workflow").required(true))
-                .arg(Arg::new("parameters").allow_hyphen_values(true)),
-        )
+        .subcommand(Command::new("process").arg(Arg::new("workflow").required(true)).arg(Arg::new("parameters").allow_hyphen_values(true)))
         .subcommand(
             Command::new("deploy")
                 .arg(Arg::new("type").required(true))
@@ -140,11 +134,7 @@ fn parse(args: Vec<String>) -> Result<(Cmd, Opts), ExitCode> {
         Err(e) => {
             // clap's message, on one line (it may span a few before its own usage part).
             let text = e.to_string();
-            let msg: Vec<&str> = text
-                .lines()
-                .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
-                .map(str::trim)
-                .collect();
+            let msg: Vec<&str> = text.lines().take_while(|l| !l.is_empty() && !l.starts_with("Usage:")).map(str::trim).collect();
             let msg = if msg.is_empty() { "error: invalid arguments".to_string() } else { msg.join(" ") };
             return Err(usage_error(&[msg], false));
         }
@@ -184,8 +174,7 @@ fn parse(args: Vec<String>) -> Result<(Cmd, Opts), ExitCode> {
             }
             value("parameters").map(|p| Cmd::Process { workflow: Workflow::new(parts[0], parts[1], parts[2]), parameters: p })
         }
-        "deploy" => value("parameters")
-            .map(|p| Cmd::Deploy { kind: s("type"), name: s("name"), parameters: p.unwrap_or_default() }),
+        "deploy" => value("parameters").map(|p| Cmd::Deploy { kind: s("type"), name: s("name"), parameters: p.unwrap_or_default() }),
         _ => Err(format!("unknown command {name}")),
     };
     let cmd = cmd.map_err(|e| usage_error(&[e], false))?;
@@ -246,11 +235,8 @@ fn edit_value(path: &str, val: Option<String>) -> Result<Option<String>, Error> 
         return Err(Error::Runtime(format!("editor exited with {status}; nothing changed")));
     }
     let new = new?;
-    let new = if parsed.is_some() {
-        sdp_config::json::dumps(&yaml_to_json(&new)?)
-    } else {
-        new.strip_suffix('\n').unwrap_or(&new).to_string()
-    };
+    let new =
+        if parsed.is_some() { sdp_config::json::dumps(&yaml_to_json(&new)?) } else { new.strip_suffix('\n').unwrap_or(&new).to_string() };
     Ok(if new == val { None } else { Some(new) })
 }
 
@@ -414,7 +400,9 @@ mod tests {
         let (c, _) = p(&["watch", "/w/key"]).unwrap();
         assert!(matches!(c, Cmd::Get { watch: true, .. }));
         let (c, o) = p(&["--prefix", "/__t", "process", "realtime:a:1", "{x: 1}"]).unwrap();
-        assert!(matches!(c, Cmd::Process { ref workflow, parameters: Some(ref s) } if workflow == &Workflow::new("realtime", "a", "1") && s == "{x: 1}"));
+        assert!(
+            matches!(c, Cmd::Process { ref workflow, parameters: Some(ref s) } if workflow == &Workflow::new("realtime", "a", "1") && s == "{x: 1}")
+        );
         assert_eq!(o.prefix, "/__t");
         let (c, _) = p(&["delete", "-R", "/foo"]).unwrap();
         assert!(matches!(c, Cmd::Delete { recursive: true, .. }));

@@ -4,6 +4,6 @@
 pub mod controller;
 pub mod database;
 pub mod deployer;
+pub mod status;
 pub mod up;
 pub mod workflow;
-pub mod status;

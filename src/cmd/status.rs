@@ -112,16 +112,27 @@ fn config_rows() -> Result<(Vec<PbRow>, Vec<(String, String)>), String> {
         let mut pbs = Vec::new();
         for key in txn.list_keys("/pb/", 0).await.map_err(|e| e.to_string())? {
             let id = key.trim_start_matches("/pb/").to_string();
-            let pb: serde_json::Value = txn.get(&key).await.map_err(|e| e.to_string())?.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
+            let pb: serde_json::Value =
+                txn.get(&key).await.map_err(|e| e.to_string())?.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
             let wf = &pb["workflow"];
-            let wf = format!("{}:{}:{}", wf["type"].as_str().unwrap_or("?"), wf["id"].as_str().unwrap_or("?"), wf["version"].as_str().unwrap_or("?"));
-            let st: serde_json::Value =
-                txn.get(&format!("{key}/state")).await.map_err(|e| e.to_string())?.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
+            let wf = format!(
+                "{}:{}:{}",
+                wf["type"].as_str().unwrap_or("?"),
+                wf["id"].as_str().unwrap_or("?"),
+                wf["version"].as_str().unwrap_or("?")
+            );
+            let st: serde_json::Value = txn
+                .get(&format!("{key}/state"))
+                .await
+                .map_err(|e| e.to_string())?
+                .and_then(|v| serde_json::from_str(&v).ok())
+                .unwrap_or_default();
             pbs.push((id, wf, st["status"].as_str().unwrap_or("-").to_string()));
         }
         let mut deploys = Vec::new();
         for key in txn.list_keys("/deploy/", 0).await.map_err(|e| e.to_string())? {
-            let d: serde_json::Value = txn.get(&key).await.map_err(|e| e.to_string())?.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
+            let d: serde_json::Value =
+                txn.get(&key).await.map_err(|e| e.to_string())?.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
             deploys.push((key.trim_start_matches("/deploy/").to_string(), d["type"].as_str().unwrap_or("?").to_string()));
         }
         Ok((pbs, deploys))

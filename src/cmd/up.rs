@@ -98,14 +98,22 @@ fn stop_child(child: &mut Child, grace: Duration) {
 
 /// A sibling binary (same directory as `sdp`), else one on PATH.
 fn binary(name: &str) -> PathBuf {
-    std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join(name))).filter(|p| p.is_file()).unwrap_or_else(|| PathBuf::from(name))
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join(name)))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
 }
 
 fn spawn(name: &str, program: &Path, args: &[String], env: &[(String, String)], logs: &Path) -> Result<Part, String> {
     let log = std::fs::File::create(logs.join(format!("{}.log", name.replace('/', "-"))))
         .map_err(|e| format!("cannot create the log of {name}: {e}"))?;
     let mut cmd = Command::new(program);
-    cmd.args(args).envs(env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null()).stdout(log.try_clone().map_err(|e| e.to_string())?).stderr(log);
+    cmd.args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log);
     // Own process group: a Ctrl-C in the terminal reaches `sdp up` only, which then stops
     // the components in order.
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
@@ -201,11 +209,21 @@ fn up(a: UpArgs) -> Result<(), String> {
     sup.parts.push(spawn(
         "tango-database",
         &sdp,
-        &["database".into(), "--host".into(), tango_bind.clone(), "--port".into(), tango_port.to_string(), "--state-dir".into(), state.join("tango").display().to_string()],
+        &[
+            "database".into(),
+            "--host".into(),
+            tango_bind.clone(),
+            "--port".into(),
+            tango_port.to_string(),
+            "--state-dir".into(),
+            state.join("tango").display().to_string(),
+        ],
         &[],
         &logs,
     )?);
-    wait_until(sup.last(), Duration::from_secs(20), || db.command("DbInfo", tango::any::CmdValue::Void).map(|_| ()).map_err(|e| e.to_string()))?;
+    wait_until(sup.last(), Duration::from_secs(20), || {
+        db.command("DbInfo", tango::any::CmdValue::Void).map(|_| ()).map_err(|e| e.to_string())
+    })?;
     ready_line("Tango database", &format!("TANGO_HOST={}", a.tango_host), t0);
 
     // 2. etcd
@@ -265,8 +283,19 @@ fn up(a: UpArgs) -> Result<(), String> {
         // --stop-on-exit: Ctrl-C stops the workflows and engines with the deployer (a plain
         // deployer restart would leave them running for its successor to adopt), within
         // our own grace period (--grace: theirs, SIGTERM→SIGKILL, is 60 % of it).
-        ("process deployer", vec!["deployer".into(), "--type".into(), "process".into(), "--state-dir".into(), state.join("processes").display().to_string(),
-                                  "--stop-on-exit".into(), "--grace".into(), format!("{:.1}", sup.grace.as_secs_f64() * 0.6)]),
+        (
+            "process deployer",
+            vec![
+                "deployer".into(),
+                "--type".into(),
+                "process".into(),
+                "--state-dir".into(),
+                state.join("processes").display().to_string(),
+                "--stop-on-exit".into(),
+                "--grace".into(),
+                format!("{:.1}", sup.grace.as_secs_f64() * 0.6),
+            ],
+        ),
     ] {
         let t0 = Instant::now();
         sup.parts.push(spawn(&name.replace(' ', "-"), &sdp, &args, &env, &logs)?);

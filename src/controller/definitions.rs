@@ -88,7 +88,10 @@ mod tests {
     fn builtin_definitions_give_the_seed_image() {
         let d = Definitions::parse(BUILTIN).unwrap();
         assert_eq!(d.image("realtime", "testdask", "0.1.0"), Some("nexus.engageska-portugal.pt/sdp-prototype/workflow-testdask:0.1.0"));
-        assert_eq!(d.image("realtime", "vis_receive", "0.1.0"), Some("nexus.engageska-portugal.pt/sdp-prototype/workflow-vis-receive:0.1.0"));
+        assert_eq!(
+            d.image("realtime", "vis_receive", "0.1.0"),
+            Some("nexus.engageska-portugal.pt/sdp-prototype/workflow-vis-receive:0.1.0")
+        );
         assert_eq!(d.image("realtime", "testdask", "0.2.0"), None);
         assert_eq!(d.len(), 5);
     }

@@ -144,16 +144,16 @@ async fn pass(txn: &mut Txn, s: &Settings) -> Result<Vec<Action>> {
             Ok(Some(pb)) => {
                 let w = &pb.workflow;
                 match (w.kind.as_str(), s.definitions.image(&w.kind, &w.id, &w.version)) {
-                    ("realtime", Some(image)) => {
-                        match s.workflow_deployment(pb_id, &w.id, image) {
-                            Ok(deployment) => {
-                                actions.push(Action::Deploy { pb_id: pb_id.clone(), deployment });
-                                continue;
-                            }
-                            Err(e) => format!("Cannot make the workflow deployment: {e}"),
+                    ("realtime", Some(image)) => match s.workflow_deployment(pb_id, &w.id, image) {
+                        Ok(deployment) => {
+                            actions.push(Action::Deploy { pb_id: pb_id.clone(), deployment });
+                            continue;
                         }
+                        Err(e) => format!("Cannot make the workflow deployment: {e}"),
+                    },
+                    ("batch", Some(_)) => {
+                        format!("Workflow type = batch (ID = {} version = {}) is not supported at present", w.id, w.version)
                     }
-                    ("batch", Some(_)) => format!("Workflow type = batch (ID = {} version = {}) is not supported at present", w.id, w.version),
                     (kind, _) => format!("Workflow type = {kind} ID = {} version = {} is not supported", w.id, w.version),
                 }
             }
@@ -372,7 +372,10 @@ mod tests {
         converge(&config, &s).await;
         let left = db.list_keys("/deploy/", 0).await.unwrap();
         assert_eq!(left, vec!["/deploy/realtime-20191121-0000-workflow", "/deploy/xyz-mine"]);
-        assert_eq!(db.list_keys("/ownership/", 1).await.unwrap(), vec!["/ownership/realtime-20191121-0000/realtime-20191121-0000-workflow"]);
+        assert_eq!(
+            db.list_keys("/ownership/", 1).await.unwrap(),
+            vec!["/ownership/realtime-20191121-0000/realtime-20191121-0000-workflow"]
+        );
     }
 
     #[tokio::test]

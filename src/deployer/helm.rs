@@ -42,7 +42,9 @@ impl Settings {
         let secs = |k: &str, d: u64| -> Result<Duration> {
             match var(k) {
                 None => Ok(Duration::from_secs(d)),
-                Some(v) => Ok(Duration::from_secs_f64(v.parse::<f64>().map_err(|_| format!("{k} must be a number of seconds, not {v:?}"))?)),
+                Some(v) => {
+                    Ok(Duration::from_secs_f64(v.parse::<f64>().map_err(|_| format!("{k} must be a number of seconds, not {v:?}"))?))
+                }
             }
         };
         Ok(Settings {
@@ -187,7 +189,12 @@ impl Helm {
             Ok(stdout)
         } else {
             let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            Err(format!("helm {} failed ({}): {}", args.first().map_or("", |s| s), out.status, if err.is_empty() { stdout.trim().to_string() } else { err }))
+            Err(format!(
+                "helm {} failed ({}): {}",
+                args.first().map_or("", |s| s),
+                out.status,
+                if err.is_empty() { stdout.trim().to_string() } else { err }
+            ))
         }
     }
 
@@ -417,7 +424,8 @@ async fn reconcile(
                 r.attempts += 1;
                 r.next = Some(Instant::now() + wait);
                 tracing::error!("{e}; retrying in {wait:?}");
-                let state = json!({"status": "FAILED", "operation": verb, "error": e, "attempts": r.attempts, "retry_in_s": wait.as_secs()});
+                let state =
+                    json!({"status": "FAILED", "operation": verb, "error": e, "attempts": r.attempts, "retry_in_s": wait.as_secs()});
                 report(config, id, Some(&state)).await;
             }
         }

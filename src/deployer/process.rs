@@ -128,7 +128,6 @@ struct Book {
     healthy_at: Option<Instant>,
 }
 
-
 #[derive(Debug)]
 struct Exited {
     key: Key,
@@ -420,15 +419,12 @@ impl Deployer {
     async fn reconcile(&mut self, wanted: &BTreeMap<String, Spec>) {
         let keys: Vec<Key> = self.running.keys().cloned().collect();
         for key in keys {
-            let keep = wanted
-                .get(&key.0)
-                .is_some_and(|s| key.1 < s.replicas && s.canonical == self.running[&key].canonical);
+            let keep = wanted.get(&key.0).is_some_and(|s| key.1 < s.replicas && s.canonical == self.running[&key].canonical);
             if !keep {
                 self.stop(&key);
             }
         }
-        let wanted_keys: BTreeSet<Key> =
-            wanted.iter().flat_map(|(id, s)| (0..s.replicas).map(move |i| (id.clone(), i))).collect();
+        let wanted_keys: BTreeSet<Key> = wanted.iter().flat_map(|(id, s)| (0..s.replicas).map(move |i| (id.clone(), i))).collect();
         self.books.retain(|k, _| wanted_keys.contains(k));
         for key in wanted_keys {
             let spec = &wanted[&key.0];
@@ -459,7 +455,8 @@ impl Deployer {
                     let wait = backoff(book.failures - 1);
                     book.next_start = Some(Instant::now() + wait);
                     tracing::error!("{}[{}]: {e}; retrying in {wait:?}", key.0, key.1);
-                    let state = json!({"status": "FAILED", "replica": key.1, "error": e, "attempts": book.failures, "retry_in_s": wait.as_secs()});
+                    let state =
+                        json!({"status": "FAILED", "replica": key.1, "error": e, "attempts": book.failures, "retry_in_s": wait.as_secs()});
                     report(&self.config, &key.0, Some(&state)).await;
                 }
             }
@@ -502,11 +499,7 @@ pub async fn run(s: Settings) -> Result<()> {
     let (exits_tx, mut exits_rx) = mpsc::unbounded_channel();
     let mut d = Deployer { config, s, running: BTreeMap::new(), books: BTreeMap::new(), exits_tx, bad: BTreeMap::new() };
     d.adopt();
-    tracing::info!(
-        "process deployer started: state dir {}, {} processes adopted",
-        d.s.state_dir.display(),
-        d.running.len()
-    );
+    tracing::info!("process deployer started: state dir {}, {} processes adopted", d.s.state_dir.display(), d.running.len());
     let mut watch = None;
     loop {
         let mut wanted = BTreeMap::new();

@@ -119,7 +119,10 @@ async fn claim(config: &Config, pb_id: &str, name: &str, stop: &mut watch::Recei
             Ok(pb) => return Ok(Some(pb)),
             Err(rev) => {
                 let (value, _) = config.db().get(&owner_path, None).await?;
-                tracing::info!("processing block {pb_id} is owned by {}; waiting for it to go", value.unwrap_or_default().replace('\n', ""));
+                tracing::info!(
+                    "processing block {pb_id} is owned by {}; waiting for it to go",
+                    value.unwrap_or_default().replace('\n', "")
+                );
                 let mut w = config.db().watch(&owner_path, false, Some(rev + 1)).await?;
                 loop {
                     tokio::select! {

@@ -134,7 +134,8 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         match tokio::time::timeout(Duration::from_secs(240), out).await {
             Ok(Ok(o)) if o.status.success() => {
                 let text = String::from_utf8_lossy(&o.stdout);
-                let result: Value = serde_json::from_str(text.trim().lines().last().unwrap_or("")).map_err(|e| format!("unexpected client output {text:?}: {e}"))?;
+                let result: Value = serde_json::from_str(text.trim().lines().last().unwrap_or(""))
+                    .map_err(|e| format!("unexpected client output {text:?}: {e}"))?;
                 tracing::info!("computation result: {result}");
                 ctx.set_state(&json!({"status": "RUNNING", "dask": {"scheduler": scheduler, "workers": WORKERS},
                                       "computation": {"task": "x + 1 for x in range(1000)", "result": result}}))

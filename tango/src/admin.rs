@@ -41,7 +41,11 @@ impl DServer {
 
     fn hub(&self) -> Result<&Arc<EventHub>, DevFailed> {
         self.events.as_ref().ok_or_else(|| {
-            DevFailed::new("API_EventSupplierNotConstructed", "The event system of this server is not running", "DServer::zmq_event_subscription_change")
+            DevFailed::new(
+                "API_EventSupplierNotConstructed",
+                "The event system of this server is not running",
+                "DServer::zmq_event_subscription_change",
+            )
         })
     }
 
@@ -60,7 +64,11 @@ impl DServer {
             ));
         }
         if !argin[2].eq_ignore_ascii_case("subscribe") {
-            return Err(DevFailed::new("API_WrongNumberOfArgs", format!("Unknown action {:?}: the only action is \"subscribe\"", argin[2]), origin));
+            return Err(DevFailed::new(
+                "API_WrongNumberOfArgs",
+                format!("Unknown action {:?}: the only action is \"subscribe\"", argin[2]),
+                origin,
+            ));
         }
         let kind_name = argin[3].strip_prefix("idl5_").unwrap_or(&argin[3]);
         let kind = EventKind::parse(kind_name).ok_or_else(|| {

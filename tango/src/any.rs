@@ -30,15 +30,37 @@ pub enum TypeCode {
     ULongLong,
     String(u32),
     WString(u32),
-    Objref { id: String, name: String },
-    Struct { id: String, name: String, members: Vec<(String, TypeCode)> },
-    Except { id: String, name: String, members: Vec<(String, TypeCode)> },
-    Enum { id: String, name: String, members: Vec<String> },
+    Objref {
+        id: String,
+        name: String,
+    },
+    Struct {
+        id: String,
+        name: String,
+        members: Vec<(String, TypeCode)>,
+    },
+    Except {
+        id: String,
+        name: String,
+        members: Vec<(String, TypeCode)>,
+    },
+    Enum {
+        id: String,
+        name: String,
+        members: Vec<String>,
+    },
     Sequence(Box<TypeCode>, u32),
     Array(Box<TypeCode>, u32),
-    Alias { id: String, name: String, content: Box<TypeCode> },
+    Alias {
+        id: String,
+        name: String,
+        content: Box<TypeCode>,
+    },
     /// Unions are parsed (to skip them) but not used by Tango command arguments.
-    Union { id: String, name: String },
+    Union {
+        id: String,
+        name: String,
+    },
 }
 
 impl TypeCode {
@@ -333,16 +355,18 @@ pub fn typecode_for(t: CmdArgType) -> TypeCode {
         T::DevVarStringArray => alias_seq("DevVarStringArray", TypeCode::String(0)),
         T::DevVarStateArray => alias_seq("DevVarStateArray", dev_state_typecode()),
         T::DevVarLongStringArray => pair_struct("DevVarLongStringArray", ("lvalue", alias_seq("DevVarLongArray", TypeCode::Long))),
-        T::DevVarDoubleStringArray => {
-            pair_struct("DevVarDoubleStringArray", ("dvalue", alias_seq("DevVarDoubleArray", TypeCode::Double)))
-        }
+        T::DevVarDoubleStringArray => pair_struct("DevVarDoubleStringArray", ("dvalue", alias_seq("DevVarDoubleArray", TypeCode::Double))),
         T::DevEncoded => TypeCode::Struct {
             id: "IDL:Tango/DevEncoded:1.0".into(),
             name: "DevEncoded".into(),
             members: vec![
                 (
                     "encoded_format".into(),
-                    TypeCode::Alias { id: "IDL:Tango/DevString:1.0".into(), name: "DevString".into(), content: Box::new(TypeCode::String(0)) },
+                    TypeCode::Alias {
+                        id: "IDL:Tango/DevString:1.0".into(),
+                        name: "DevString".into(),
+                        content: Box::new(TypeCode::String(0)),
+                    },
                 ),
                 ("encoded_data".into(), alias_seq("DevVarCharArray", TypeCode::Octet)),
             ],

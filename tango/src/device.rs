@@ -427,7 +427,11 @@ impl<T: AttrValue> IntoAttrResult<T> for Result<T, DevFailed> {
 fn writer<D, T: AttrValue>(name: String, f: impl Fn(&mut D, T) -> Result<(), DevFailed> + Send + Sync + 'static) -> WriteFn<D> {
     Box::new(move |d: &mut D, data: AttrData| {
         let v = T::from_data(data).map_err(|why| {
-            DevFailed::new("API_IncompatibleAttrArgumentType", format!("Cannot write attribute {name}: {why}"), "Attribute::set_write_value")
+            DevFailed::new(
+                "API_IncompatibleAttrArgumentType",
+                format!("Cannot write attribute {name}: {why}"),
+                "Attribute::set_write_value",
+            )
         })?;
         f(d, v)
     })

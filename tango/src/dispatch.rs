@@ -111,22 +111,20 @@ impl Dispatcher {
         let outcome = match &req.target {
             Target::Other(_) => {
                 // We only understand KeyAddr: ask the client to use it.
-                return req.response_expected.then(|| {
-                    encode_reply(req.version, req.request_id, ReplyStatus::NeedsAddressingMode, |w| w.write_i16(0))
-                });
+                return req
+                    .response_expected
+                    .then(|| encode_reply(req.version, req.request_id, ReplyStatus::NeedsAddressingMode, |w| w.write_i16(0)));
             }
-            Target::Key(key) => {
-                match self.object_by_key(key) {
-                    None => Outcome::System("OBJECT_NOT_EXIST", OMNI_OBJECT_NOT_EXIST_NOMATCH),
-                    Some(obj) => match self.operation(obj.as_ref(), req, peer) {
-                        Ok(o) => o,
-                        Err(e) => {
-                            tracing::debug!(op = %req.operation, error = %e, "undecodable arguments");
-                            Outcome::System("MARSHAL", 0)
-                        }
-                    },
-                }
-            }
+            Target::Key(key) => match self.object_by_key(key) {
+                None => Outcome::System("OBJECT_NOT_EXIST", OMNI_OBJECT_NOT_EXIST_NOMATCH),
+                Some(obj) => match self.operation(obj.as_ref(), req, peer) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        tracing::debug!(op = %req.operation, error = %e, "undecodable arguments");
+                        Outcome::System("MARSHAL", 0)
+                    }
+                },
+            },
         };
         if !req.response_expected {
             return None;
@@ -382,9 +380,18 @@ fn names_of(v: &[AttributeValue_4]) -> Vec<String> {
 /// The operations the black box records, as static names.
 fn static_op(op: &str) -> &'static str {
     const OPS: &[&str] = &[
-        "command_query", "command_query_2", "command_inout", "command_inout_2", "command_inout_4", "read_attributes_3",
-        "read_attributes_4", "read_attributes_5", "write_read_attributes_4", "write_read_attributes_5",
-        "get_attribute_config_3", "get_attribute_config_5",
+        "command_query",
+        "command_query_2",
+        "command_inout",
+        "command_inout_2",
+        "command_inout_4",
+        "read_attributes_3",
+        "read_attributes_4",
+        "read_attributes_5",
+        "write_read_attributes_4",
+        "write_read_attributes_5",
+        "get_attribute_config_3",
+        "get_attribute_config_5",
     ];
     OPS.iter().copied().find(|o| *o == op).unwrap_or("unknown")
 }

@@ -243,7 +243,12 @@ impl EventHub {
             naming,
             endpoints: Endpoints { heartbeat: hb_ep, event: ev_ep },
             tx,
-            state: Mutex::new(State { attrs: HashMap::new(), pushed_by_code: Default::default(), counters: HashMap::new(), started: false }),
+            state: Mutex::new(State {
+                attrs: HashMap::new(),
+                pushed_by_code: Default::default(),
+                counters: HashMap::new(),
+                started: false,
+            }),
             dropped: AtomicU64::new(0),
             published: AtomicU64::new(0),
             zmq_version: maj * 100 + min * 10 + pat,
@@ -321,7 +326,10 @@ impl EventHub {
         st.attrs
             .iter()
             .filter(|((d, _), e)| {
-                *d == dev && e.subs.iter().any(|((k, _), t)| matches!(k, EventKind::Change | EventKind::Archive) && t.elapsed() < SUBSCRIPTION_TTL)
+                *d == dev
+                    && e.subs
+                        .iter()
+                        .any(|((k, _), t)| matches!(k, EventKind::Change | EventKind::Archive) && t.elapsed() < SUBSCRIPTION_TTL)
             })
             .map(|((_, a), _)| a.clone())
             .collect()
@@ -348,9 +356,7 @@ impl EventHub {
             let Some(e) = st.attrs.get_mut(&key) else { return };
             e.subs.retain(|_, t| t.elapsed() < SUBSCRIPTION_TTL);
             let pushed = &st.pushed_by_code;
-            let live = |k: EventKind| {
-                e.subs.keys().any(|(kk, _)| *kk == k) && !pushed.contains(&(key.0.clone(), key.1.clone(), k))
-            };
+            let live = |k: EventKind| e.subs.keys().any(|(kk, _)| *kk == k) && !pushed.contains(&(key.0.clone(), key.1.clone(), k));
             if live(EventKind::Change) {
                 match &e.last_change {
                     // no baseline yet (subscription just made): this reading is it
@@ -448,10 +454,7 @@ impl EventHub {
 
     /// The reply of `ZmqEventSubscriptionChange(["info"])`.
     pub fn info(&self) -> (Vec<i32>, Vec<String>) {
-        (
-            vec![TANGO_RELEASE],
-            vec![format!("Heartbeat: {}", self.endpoints.heartbeat), format!("Event: {}", self.endpoints.event)],
-        )
+        (vec![TANGO_RELEASE], vec![format!("Heartbeat: {}", self.endpoints.heartbeat), format!("Event: {}", self.endpoints.event)])
     }
 
     /// `lvalue` of the subscription reply.
@@ -482,7 +485,12 @@ fn reading_of(v: &AttributeValue_5) -> Result<(AttrData, AttrQuality), Vec<DevEr
 }
 
 /// The change criteria (see the module docs).
-fn differs(prev: &Result<(AttrData, AttrQuality), Vec<DevError>>, new: &Result<(AttrData, AttrQuality), Vec<DevError>>, abs: Option<f64>, rel: Option<f64>) -> bool {
+fn differs(
+    prev: &Result<(AttrData, AttrQuality), Vec<DevError>>,
+    new: &Result<(AttrData, AttrQuality), Vec<DevError>>,
+    abs: Option<f64>,
+    rel: Option<f64>,
+) -> bool {
     match (prev, new) {
         (Err(a), Err(b)) => a != b,
         (Ok(_), Err(_)) | (Err(_), Ok(_)) => true,
@@ -493,7 +501,8 @@ fn differs(prev: &Result<(AttrData, AttrQuality), Vec<DevError>>, new: &Result<(
             match (a.to_f64s(), b.to_f64s()) {
                 (Some(x), Some(y)) if abs.is_some() || rel.is_some() => x.iter().zip(&y).any(|(&old, &new)| {
                     let d = (new - old).abs();
-                    abs.is_some_and(|t| d >= t) || rel.is_some_and(|t| if old == 0.0 { d > 0.0 } else { d * 100.0 / old.abs() >= t })
+                    abs.is_some_and(|t| d >= t)
+                        || rel.is_some_and(|t| if old == 0.0 { d > 0.0 } else { d * 100.0 / old.abs() >= t })
                         || (old.is_nan() != new.is_nan())
                 }),
                 _ => a != b,
@@ -502,11 +511,17 @@ fn differs(prev: &Result<(AttrData, AttrQuality), Vec<DevError>>, new: &Result<(
     }
 }
 
-
 /// The publisher thread: owns the sockets (libzmq sockets are not thread-safe), sends
 /// queued events, holds the events of just-subscribed topics until the subscriber's SUB socket
 /// has joined, and heartbeats every 9 s once somebody subscribed.
-fn publisher(_ctx: zmq::Context, hb: zmq::Socket, ev: zmq::Socket, rx: Receiver<Outgoing>, hb_topic: String, hub: std::sync::Weak<EventHub>) {
+fn publisher(
+    _ctx: zmq::Context,
+    hb: zmq::Socket,
+    ev: zmq::Socket,
+    rx: Receiver<Outgoing>,
+    hb_topic: String,
+    hub: std::sync::Weak<EventHub>,
+) {
     use std::collections::VecDeque;
     let mut next_hb = Instant::now() + HEARTBEAT_PERIOD;
     // topic → (give up waiting at, held events)

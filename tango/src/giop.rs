@@ -56,7 +56,10 @@ pub enum GiopError {
     BadMagic,
     UnsupportedVersion(u8, u8),
     UnknownMessageType(u8),
-    TooLarge { size: usize, max: usize },
+    TooLarge {
+        size: usize,
+        max: usize,
+    },
     /// A Fragment that continues no message, or a fragment chain for another request.
     UnexpectedFragment,
     /// Fragments are not allowed in GIOP 1.0.
@@ -315,24 +318,31 @@ impl Reply {
 pub enum Message {
     Request(Request),
     Reply(Reply),
-    CancelRequest { request_id: u32 },
-    LocateRequest { version: Version, request_id: u32, target: Target },
-    LocateReply { request_id: u32, status: u32 },
+    CancelRequest {
+        request_id: u32,
+    },
+    LocateRequest {
+        version: Version,
+        request_id: u32,
+        target: Target,
+    },
+    LocateReply {
+        request_id: u32,
+        status: u32,
+    },
     CloseConnection,
     MessageError,
     /// A fragment seen on its own (only when not using [`Assembler`]).
-    Fragment { more: bool },
+    Fragment {
+        more: bool,
+    },
 }
 
 /// Decode one whole (reassembled) message.
 pub fn decode(bytes: Vec<u8>) -> Result<Message, GiopError> {
     let h = Header::parse(&bytes)?;
     if bytes.len() < HEADER_LEN + h.body_size as usize {
-        return Err(GiopError::Cdr(CdrError::Truncated {
-            at: HEADER_LEN,
-            need: h.body_size as usize,
-            left: bytes.len() - HEADER_LEN,
-        }));
+        return Err(GiopError::Cdr(CdrError::Truncated { at: HEADER_LEN, need: h.body_size as usize, left: bytes.len() - HEADER_LEN }));
     }
     let le = h.little_endian;
     let mut r = CdrReader::new(&bytes[..HEADER_LEN + h.body_size as usize], HEADER_LEN, le);

@@ -48,7 +48,14 @@ cdr_enum! {
 macro_rules! default_enum {
     ($($t:ident = $v:ident),*) => { $(impl Default for $t { fn default() -> Self { $t::$v } })* };
 }
-default_enum!(AttrQuality = ATTR_VALID, AttrWriteType = READ, AttrDataFormat = SCALAR, DevSource = DEV, ErrSeverity = ERR, DispLevel = OPERATOR);
+default_enum!(
+    AttrQuality = ATTR_VALID,
+    AttrWriteType = READ,
+    AttrDataFormat = SCALAR,
+    DevSource = DEV,
+    ErrSeverity = ERR,
+    DispLevel = OPERATOR
+);
 
 /// `Tango::CmdArgType`: the type numbers used in command info and `data_type`.
 #[allow(non_camel_case_types)]
@@ -103,9 +110,7 @@ pub const DEV_FAILED_ID: &str = "IDL:Tango/DevFailed:1.0";
 impl DevFailed {
     /// One error with severity ERR.
     pub fn new(reason: impl Into<String>, desc: impl Into<String>, origin: impl Into<String>) -> Self {
-        DevFailed {
-            errors: vec![DevError { reason: reason.into(), severity: ErrSeverity::ERR, desc: desc.into(), origin: origin.into() }],
-        }
+        DevFailed { errors: vec![DevError { reason: reason.into(), severity: ErrSeverity::ERR, desc: desc.into(), origin: origin.into() }] }
     }
 
     /// The innermost (first) reason.

@@ -15,11 +15,11 @@ pub mod admin;
 pub mod client;
 pub mod database;
 pub mod dbclient;
-pub mod registration;
 pub mod device;
 pub mod dispatch;
 pub mod events;
 pub mod object;
+pub mod registration;
 pub mod server;
 pub mod test_device;
 

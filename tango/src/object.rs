@@ -150,7 +150,15 @@ impl<D: Device> DeviceCell<D> {
     pub fn new(name: &str, class: Arc<DeviceClass<D>>, factory: Factory<D>) -> Self {
         let device = factory(name);
         let attrs = class.attributes.iter().map(|a| AttrState { config: initial_config(&a.info), set_point: None }).collect();
-        DeviceCell { name: name.to_string(), class, factory, inner: Mutex::new(Inner { device, attrs }), black_box: BlackBox::default(), events: OnceLock::new(), polling: Vec::new() }
+        DeviceCell {
+            name: name.to_string(),
+            class,
+            factory,
+            inner: Mutex::new(Inner { device, attrs }),
+            black_box: BlackBox::default(),
+            events: OnceLock::new(),
+            polling: Vec::new(),
+        }
     }
 
     /// Apply Tango's `polled_attr` device property: `[attr, period_ms, attr, period_ms, ...]`.
@@ -348,7 +356,6 @@ fn initial_config(i: &AttrInfo) -> AttributeConfig_5 {
 }
 
 fn state_config(name: &str, data_type: CmdArgType) -> AttributeConfig_5 {
-    
     initial_config(&AttrInfo::new(name, data_type, AttrDataFormat::SCALAR, AttrWriteType::READ))
 }
 
@@ -750,7 +757,9 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
     }
 
     fn polled_attributes(&self) -> Vec<(String, Duration)> {
-        (0..self.class.attributes.len()).filter_map(|i| self.polling_of(i).map(|p| (self.class.attributes[i].info.name.clone(), p))).collect()
+        (0..self.class.attributes.len())
+            .filter_map(|i| self.polling_of(i).map(|p| (self.class.attributes[i].info.name.clone(), p)))
+            .collect()
     }
 
     fn poll(&self, attr: &str) {

@@ -40,9 +40,9 @@ impl DeviceContext {
     /// A property parsed as `T` (first value); `Err` says what was wrong.
     pub fn property_as<T: std::str::FromStr>(&self, name: &str) -> Option<Result<T, String>> {
         self.property_str(name).map(|s| {
-            s.trim().parse::<T>().map_err(|_| {
-                format!("device {}: property {name} = {s:?} cannot be parsed as {}", self.name, std::any::type_name::<T>())
-            })
+            s.trim()
+                .parse::<T>()
+                .map_err(|_| format!("device {}: property {name} = {s:?} cannot be parsed as {}", self.name, std::any::type_name::<T>()))
         })
     }
 }

@@ -38,7 +38,15 @@ pub struct ServerOptions {
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { instance: String::new(), nodb: false, dlist: vec![], host: None, port: 0, verbosity: 0, max_message: DEFAULT_MAX_MESSAGE }
+        ServerOptions {
+            instance: String::new(),
+            nodb: false,
+            dlist: vec![],
+            host: None,
+            port: 0,
+            verbosity: 0,
+            max_message: DEFAULT_MAX_MESSAGE,
+        }
     }
 }
 
@@ -54,12 +62,12 @@ impl ServerOptions {
             let mut value = |flag: &str| it.next().ok_or_else(|| format!("{flag} needs a value"));
             match a.as_str() {
                 "-nodb" => o.nodb = true,
-                "-dlist" => {
-                    o.dlist = value("-dlist")?.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
-                }
+                "-dlist" => o.dlist = value("-dlist")?.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
                 "-ORBendPoint" => {
                     let ep = value("-ORBendPoint")?;
-                    let rest = ep.strip_prefix("giop:tcp:").ok_or_else(|| format!("unsupported endpoint {ep:?}: expected giop:tcp:<host>:<port>"))?;
+                    let rest = ep
+                        .strip_prefix("giop:tcp:")
+                        .ok_or_else(|| format!("unsupported endpoint {ep:?}: expected giop:tcp:<host>:<port>"))?;
                     let (h, p) = rest.rsplit_once(':').ok_or_else(|| format!("endpoint {ep:?} has no port"))?;
                     o.host = (!h.is_empty()).then(|| h.trim_matches(|c| c == '[' || c == ']').to_string());
                     o.port = if p.is_empty() { 0 } else { p.parse().map_err(|_| format!("invalid port in endpoint {ep:?}"))? };
@@ -213,7 +221,8 @@ impl Server {
         let db = if opts.nodb {
             None
         } else {
-            let host = crate::dbclient::TangoHost::from_env().map_err(|e| format!("{}: {e}; or start with -nodb -dlist <devices>", self.exec))?;
+            let host =
+                crate::dbclient::TangoHost::from_env().map_err(|e| format!("{}: {e}; or start with -nodb -dlist <devices>", self.exec))?;
             Some(Arc::new(crate::dbclient::Database::new(host)))
         };
         let bind_host = opts.host.clone().unwrap_or_else(|| "0.0.0.0".into());
@@ -307,7 +316,12 @@ impl Server {
 }
 
 /// Bind the event sockets next to the GIOP endpoint and connect every device to them.
-fn start_events(identity: &ServerIdentity, opts: &ServerOptions, addr: SocketAddr, devices: &[Arc<dyn DeviceObject>]) -> Result<Arc<EventHub>, String> {
+fn start_events(
+    identity: &ServerIdentity,
+    opts: &ServerOptions,
+    addr: SocketAddr,
+    devices: &[Arc<dyn DeviceObject>],
+) -> Result<Arc<EventHub>, String> {
     let bind_host = opts.host.clone().unwrap_or_else(|| "0.0.0.0".into());
     // Clients must reach the endpoints: never advertise 0.0.0.0.
     let advertise = if bind_host == "0.0.0.0" { identity.host.clone() } else { bind_host.clone() };
@@ -317,11 +331,7 @@ fn start_events(identity: &ServerIdentity, opts: &ServerOptions, addr: SocketAdd
         // nodb: cppTango names topics after the host name and the GIOP port
         _ => format!("tango://{}:{}/", identity.host, addr.port()),
     };
-    let naming = TopicNaming {
-        prefix,
-        nodb: opts.nodb,
-        admin: identity.admin_name().to_ascii_lowercase(),
-    };
+    let naming = TopicNaming { prefix, nodb: opts.nodb, admin: identity.admin_name().to_ascii_lowercase() };
     let hub = EventHub::start(naming, &bind_host, &advertise)?;
     for d in devices {
         d.attach_events(hub.clone());

@@ -9,7 +9,7 @@ use tango::client::{ClientError, Connection};
 use tango::database::{self, DatabaseOptions};
 use tango::dbclient::{Database, TangoHost};
 use tango::ior::Ior;
-use tango::{Attr, Cmd, Device, DeviceClass, DeviceContext, DevState, Server, ServerOptions};
+use tango::{Attr, Cmd, DevState, Device, DeviceClass, DeviceContext, Server, ServerOptions};
 
 struct Configured {
     greeting: String,
@@ -49,13 +49,11 @@ async fn server_registers_in_the_embedded_database() {
     std::env::set_var("TANGO_HOST", &tango_host);
 
     // 1. the server starts first: the database is down, it retries
-    let server = tokio::spawn(
-        Server::new("ConfiguredServer").class_with(configured).start(ServerOptions {
-            instance: "t".into(),
-            host: Some("127.0.0.1".into()),
-            ..ServerOptions::default()
-        }),
-    );
+    let server = tokio::spawn(Server::new("ConfiguredServer").class_with(configured).start(ServerOptions {
+        instance: "t".into(),
+        host: Some("127.0.0.1".into()),
+        ..ServerOptions::default()
+    }));
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(!server.is_finished(), "the server must wait for the database, not give up");
 
@@ -65,7 +63,8 @@ async fn server_registers_in_the_embedded_database() {
     let c = client.clone();
     blocking(move || {
         c.add_device("ConfiguredServer/t", "test/configured/1", "Configured").unwrap();
-        c.put_class_property("Configured", &[("Greeting".to_string(), vec!["hi".to_string()]), ("Limit".into(), vec!["1".into()])].into()).unwrap();
+        c.put_class_property("Configured", &[("Greeting".to_string(), vec!["hi".to_string()]), ("Limit".into(), vec!["1".into()])].into())
+            .unwrap();
         c.put_device_property("test/configured/1", &[("limit".to_string(), vec!["42".to_string()])].into()).unwrap();
     })
     .await;
@@ -119,7 +118,14 @@ async fn server_registers_in_the_embedded_database() {
     db.server.wait().await;
     let key = Ior::parse(&import.ior).unwrap().iiop().unwrap().object_key.clone();
     let addr = running.addr;
-    let r = blocking(move || Connection::connect(&addr.to_string(), Duration::from_secs(3)).unwrap().command_inout(&key, "Greet", &CmdValue::String("again".into()))).await;
+    let r = blocking(move || {
+        Connection::connect(&addr.to_string(), Duration::from_secs(3)).unwrap().command_inout(
+            &key,
+            "Greet",
+            &CmdValue::String("again".into()),
+        )
+    })
+    .await;
     assert_eq!(r.unwrap(), CmdValue::String("welcome again".into()));
     // Init without a database: the device keeps the properties it had
     let key = Ior::parse(&import.ior).unwrap().iiop().unwrap().object_key.clone();

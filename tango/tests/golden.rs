@@ -82,9 +82,8 @@ fn decode_capture(name: &str) -> (Vec<Whole>, Stats) {
             let part = parts[k];
             assert_eq!(n, part.bytes.len(), "{name} line {}: FrameSplitter cut differs from the capture", part.index + 1);
             joined += 1;
-            let whole = asm
-                .push(stream[pos..pos + n].to_vec())
-                .unwrap_or_else(|e| panic!("{name} line {}: Assembler: {e}", part.index + 1));
+            let whole =
+                asm.push(stream[pos..pos + n].to_vec()).unwrap_or_else(|e| panic!("{name} line {}: Assembler: {e}", part.index + 1));
             if let Some(bytes) = whole {
                 let msg = giop::decode(bytes).unwrap_or_else(|e| panic!("{name} line {}: decode: {e}", part.index + 1));
                 out.push(Whole { index: part.index, conn: *conn, from_client: client[conn] == *src, parts: joined, msg });
@@ -122,8 +121,18 @@ fn decode_args(req: &giop::Request) -> Result<Args, String> {
     let op = req.operation.as_str();
     let args = match op {
         "_is_a" => Args::Str(r.read_string().map_err(e)?),
-        "_non_existent" | "ping" | "info" | "info_3" | "info_6" | "_get_state" | "_get_status" | "_get_name"
-        | "_get_description" | "_get_adm_name" | "command_list_query" | "command_list_query_2" => Args::None,
+        "_non_existent"
+        | "ping"
+        | "info"
+        | "info_3"
+        | "info_6"
+        | "_get_state"
+        | "_get_status"
+        | "_get_name"
+        | "_get_description"
+        | "_get_adm_name"
+        | "command_list_query"
+        | "command_list_query_2" => Args::None,
         "black_box" => Args::Long(r.read_i32().map_err(e)?),
         "command_query" | "command_query_2" => Args::Str(r.read_string().map_err(e)?),
         "command_inout" | "command_inout_2" | "command_inout_4" => {
@@ -319,9 +328,8 @@ fn decode_all(name: &str) -> (DecodeReport, HashMap<Vec<u8>, String>) {
             Message::Reply(r) => {
                 assert!(!w.from_client, "{at}: reply from the client side");
                 rep.replies += 1;
-                let op = pending
-                    .remove(&(w.conn, r.request_id))
-                    .unwrap_or_else(|| panic!("{at}: Reply #{} answers no request", r.request_id));
+                let op =
+                    pending.remove(&(w.conn, r.request_id)).unwrap_or_else(|| panic!("{at}: Reply #{} answers no request", r.request_id));
                 let body = decode_reply(&op, r).unwrap_or_else(|e| panic!("{at} Reply #{} {op}: {e}", r.request_id));
                 match &body {
                     Body::Any(v) => {
@@ -485,17 +493,58 @@ fn cmp_configs(c: &mut Cmp, ours: &[AttributeConfig_5], theirs: &[AttributeConfi
             continue;
         };
         let f = format!("[{}]", t.name);
-        cmp_fields!(c, f, o, t, [
-            name, writable, data_format, data_type, memorized, mem_init, max_dim_x, max_dim_y, description,
-            label, unit, standard_unit, display_unit, format, min_value, max_value, writable_attr_name, level,
-            root_attr_name, enum_labels, extensions, sys_extensions
-        ]);
-        cmp_fields!(c, format!("{f}.att_alarm"), o.att_alarm, t.att_alarm, [
-            min_alarm, max_alarm, min_warning, max_warning, delta_t, delta_val, extensions
-        ]);
-        cmp_fields!(c, format!("{f}.event_prop.ch_event"), o.event_prop.ch_event, t.event_prop.ch_event, [rel_change, abs_change, extensions]);
+        cmp_fields!(
+            c,
+            f,
+            o,
+            t,
+            [
+                name,
+                writable,
+                data_format,
+                data_type,
+                memorized,
+                mem_init,
+                max_dim_x,
+                max_dim_y,
+                description,
+                label,
+                unit,
+                standard_unit,
+                display_unit,
+                format,
+                min_value,
+                max_value,
+                writable_attr_name,
+                level,
+                root_attr_name,
+                enum_labels,
+                extensions,
+                sys_extensions
+            ]
+        );
+        cmp_fields!(
+            c,
+            format!("{f}.att_alarm"),
+            o.att_alarm,
+            t.att_alarm,
+            [min_alarm, max_alarm, min_warning, max_warning, delta_t, delta_val, extensions]
+        );
+        cmp_fields!(
+            c,
+            format!("{f}.event_prop.ch_event"),
+            o.event_prop.ch_event,
+            t.event_prop.ch_event,
+            [rel_change, abs_change, extensions]
+        );
         cmp_fields!(c, format!("{f}.event_prop.per_event"), o.event_prop.per_event, t.event_prop.per_event, [period, extensions]);
-        cmp_fields!(c, format!("{f}.event_prop.arch_event"), o.event_prop.arch_event, t.event_prop.arch_event, [rel_change, abs_change, period, extensions]);
+        cmp_fields!(
+            c,
+            format!("{f}.event_prop.arch_event"),
+            o.event_prop.arch_event,
+            t.event_prop.arch_event,
+            [rel_change, abs_change, period, extensions]
+        );
     }
     // The order of the common attributes ("All attributes" lists).
     let common_theirs: Vec<&str> = their_names.iter().copied().filter(|n| ours_by.contains_key(n)).collect();
@@ -578,9 +627,7 @@ fn compare(c: &mut Cmp, op: &str, ours: &Body, theirs: &Body, dev_is_admin: bool
             // QueryClass / QueryDevice answer class names: ours TestDevice, theirs SDPSubarray
             let norm = |v: &CmdValue| -> CmdValue {
                 match v {
-                    CmdValue::StringArray(s) => {
-                        CmdValue::StringArray(s.iter().map(|x| x.replace("TestDevice", "SDPSubarray")).collect())
-                    }
+                    CmdValue::StringArray(s) => CmdValue::StringArray(s.iter().map(|x| x.replace("TestDevice", "SDPSubarray")).collect()),
                     other => other.clone(),
                 }
             };
@@ -657,8 +704,10 @@ fn replay(name: &str, conn: u64, keys: &HashMap<Vec<u8>, String>, rep: &mut Repl
             }
             if req.operation == "info_6" {
                 let Message::Reply(r) = giop::decode(ours.unwrap()).unwrap() else { panic!() };
-                assert_eq!(decode_reply("info_6", &r).unwrap(), Body::System {
-                    id: "IDL:omg.org/CORBA/BAD_OPERATION:1.0".into(), minor: 0, completed: 1 });
+                assert_eq!(
+                    decode_reply("info_6", &r).unwrap(),
+                    Body::System { id: "IDL:omg.org/CORBA/BAD_OPERATION:1.0".into(), minor: 0, completed: 1 }
+                );
             }
             rep.skipped.push(format!("{at}: {why}"));
             continue;
@@ -691,21 +740,30 @@ fn replay(name: &str, conn: u64, keys: &HashMap<Vec<u8>, String>, rep: &mut Repl
 /// when a new difference appears, or when a listed one is no longer seen (then delete it).
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     // --- TestDevice is not a byte-for-byte copy of SDPSubarray.py ---
-    ("_get_status on mid_sdp/elt/subarray_1 result: ours=Str(\"The device is in OFF state.\")",
-     "TestDevice: SDPSubarray.init_device sets status 'Subarray is OFF'; TestDevice keeps the default status"),
+    (
+        "_get_status on mid_sdp/elt/subarray_1 result: ours=Str(\"The device is in OFF state.\")",
+        "TestDevice: SDPSubarray.init_device sets status 'Subarray is OFF'; TestDevice keeps the default status",
+    ),
     ("command_inout_4(Status) on mid_sdp/elt/subarray_1 result: ours=Any(String(\"The device is in OFF state.\"))", "TestDevice: same"),
     ("[Status].value: ours=String([\"The device is in OFF state.\"])", "TestDevice: same"),
-    ("_get_description on mid_sdp/elt/subarray_1 result",
-     "TestDevice: class description vs the Python class docstring 'SDP subarray stand-in.'"),
-    ("[EchoLongString].in_type_desc: ours=\"value\"", "PyTango generates ':param arg: (not documented)...' docs; TestDevice documents 'value'"),
+    (
+        "_get_description on mid_sdp/elt/subarray_1 result",
+        "TestDevice: class description vs the Python class docstring 'SDP subarray stand-in.'",
+    ),
+    (
+        "[EchoLongString].in_type_desc: ours=\"value\"",
+        "PyTango generates ':param arg: (not documented)...' docs; TestDevice documents 'value'",
+    ),
     ("[EchoLongString].out_type_desc: ours=\"same value\"", "PyTango generated docs, as above"),
     ("[GetCount].out_type_desc: ours=\"Uninitialised\"", "PyTango generates ':return: (not documented)\\n:rtype: DevLong'"),
     // --- findings in our server ---
     ("[ZmqEventSubscriptionChange].in_type_desc", "our own wording of the event commands' help text"),
     ("[ZmqEventSubscriptionChange].out_type_desc", "our own wording, as above"),
     ("[EventConfirmSubscription].in_type_desc", "our own wording, as above"),
-    ("commands of cppTango's list are missing from ours",
-     "FINDING (scope): the admin device lacks cppTango's logging/polling/locking/telemetry/event commands"),
+    (
+        "commands of cppTango's list are missing from ours",
+        "FINDING (scope): the admin device lacks cppTango's logging/polling/locking/telemetry/event commands",
+    ),
 ];
 
 #[test]
@@ -729,7 +787,12 @@ fn replay_matches_cpptango() {
     }
     let new: Vec<&String> = rep.diffs.iter().filter(|d| !KNOWN_DIFFERENCES.iter().any(|(k, _)| d.contains(k))).collect();
     let gone: Vec<&str> = KNOWN_DIFFERENCES.iter().filter(|(k, _)| !rep.diffs.iter().any(|d| d.contains(k))).map(|(k, _)| *k).collect();
-    assert!(new.is_empty(), "{} new differences from cppTango:\n{}", new.len(), new.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"));
+    assert!(
+        new.is_empty(),
+        "{} new differences from cppTango:\n{}",
+        new.len(),
+        new.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+    );
     assert!(gone.is_empty(), "known differences no longer seen (remove them from KNOWN_DIFFERENCES): {gone:?}");
     assert!(rep.replayed >= 100, "replayed {}", rep.replayed);
 }

@@ -39,17 +39,22 @@ fn seeded_dispatcher() -> Dispatcher {
     }
     let mut allowed = v(&["DServer", "1", "AllowedAccessCmd", "9"]);
     allowed.extend(v(&[
-        "QueryClass", "QueryDevice", "EventSubscriptionChange", "DevPollStatus", "GetLoggingLevel", "GetLoggingTarget",
-        "QueryWizardDevProperty", "QueryWizardClassProperty", "QuerySubDevice",
+        "QueryClass",
+        "QueryDevice",
+        "EventSubscriptionChange",
+        "DevPollStatus",
+        "GetLoggingLevel",
+        "GetLoggingTarget",
+        "QueryWizardDevProperty",
+        "QueryWizardClassProperty",
+        "QuerySubDevice",
     ]));
     s.put_class_property(&allowed).unwrap();
     let store = Arc::new(Mutex::new(s));
-    let dev: Arc<dyn DeviceObject> = Arc::new(DeviceCell::new(
-        "sys/database/2",
-        Arc::new(DataBase::class()),
-        Arc::new(move |_: &str| DataBase::new(store.clone())),
-    ));
-    let mut d = Dispatcher::new(ServerIdentity { exec: "DataBaseds".into(), instance: "2".into(), host: "vm".into(), tango_host: None }, vec![dev]);
+    let dev: Arc<dyn DeviceObject> =
+        Arc::new(DeviceCell::new("sys/database/2", Arc::new(DataBase::class()), Arc::new(move |_: &str| DataBase::new(store.clone()))));
+    let mut d =
+        Dispatcher::new(ServerIdentity { exec: "DataBaseds".into(), instance: "2".into(), host: "vm".into(), tango_host: None }, vec![dev]);
     d.add_alias("database", "sys/database/2");
     d
 }
@@ -91,8 +96,14 @@ fn outcome(op: &str, r: &Reply) -> Outcome {
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ("_is_a(IDL:Tango/Device_6:1.0)", "our runtime implements Device_5: _is_a(Device_6) is false (the client then narrows to Device_5)"),
     ("info", "IDL version 5 (ours) vs 6 (cppTango 10)"),
-    ("DbGetDataForServerCache", "PyTango's DataBaseds does not implement it (DevFailed NotImplementedError); ours answers in the C++ DataBaseds' layout"),
-    ("DbMySqlSelect, SELECT name, alias FROM attribute_alias", "no rows: PyTango reports 1 column, we report the query's 2 (itango only needs rows = 0)"),
+    (
+        "DbGetDataForServerCache",
+        "PyTango's DataBaseds does not implement it (DevFailed NotImplementedError); ours answers in the C++ DataBaseds' layout",
+    ),
+    (
+        "DbMySqlSelect, SELECT name, alias FROM attribute_alias",
+        "no rows: PyTango reports 1 column, we report the query's 2 (itango only needs rows = 0)",
+    ),
 ];
 
 #[test]
@@ -118,7 +129,8 @@ fn database_replay_matches_pytango_databaseds() {
         if req.operation.starts_with("command_inout") || req.operation == "command_query" || req.operation == "_is_a" {
             let mut b = req.body();
             let name = b.read_string().unwrap();
-            let arg = if req.operation.starts_with("command_inout") { format!(", {:?}", decode_any(&mut b).unwrap()) } else { String::new() };
+            let arg =
+                if req.operation.starts_with("command_inout") { format!(", {:?}", decode_any(&mut b).unwrap()) } else { String::new() };
             if req.operation.starts_with("command_inout") {
                 commands.insert(name.clone());
             }
@@ -144,7 +156,9 @@ fn database_replay_matches_pytango_databaseds() {
     }
     println!("compared {compared} database replies; commands: {commands:?}");
     assert!(compared >= 60, "only {compared} database requests found in the capture");
-    for c in ["DbAddDevice", "DbExportDevice", "DbUnExportServer", "DbImportDevice", "DbGetDeviceList", "DbMySqlSelect", "DbGetCSDbServerList"] {
+    for c in
+        ["DbAddDevice", "DbExportDevice", "DbUnExportServer", "DbImportDevice", "DbGetDeviceList", "DbMySqlSelect", "DbGetCSDbServerList"]
+    {
         assert!(commands.contains(c), "{c} not in the capture");
     }
     assert!(diffs.is_empty(), "{} unexpected difference(s):\n{}", diffs.len(), diffs.join("\n"));

@@ -186,8 +186,12 @@ fn clnt_ident() -> impl Strategy<Value = ClntIdent> {
         any::<u32>().prop_map(ClntIdent::Cpp),
         (s(), any::<[u64; 2]>()).prop_map(|(main_class, uuid)| ClntIdent::Java { main_class, uuid }),
         (any::<u32>(), s(), s()).prop_map(|(pid, trace_parent, trace_state)| ClntIdent::Cpp6 { pid, trace_parent, trace_state }),
-        (s(), any::<[u64; 2]>(), s(), s())
-            .prop_map(|(main_class, uuid, trace_parent, trace_state)| ClntIdent::Java6 { main_class, uuid, trace_parent, trace_state }),
+        (s(), any::<[u64; 2]>(), s(), s()).prop_map(|(main_class, uuid, trace_parent, trace_state)| ClntIdent::Java6 {
+            main_class,
+            uuid,
+            trace_parent,
+            trace_state
+        }),
     ]
 }
 

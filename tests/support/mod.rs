@@ -161,11 +161,7 @@ pub struct Out {
 
 pub fn sdpcfg(port: u16, args: &[&str]) -> Out {
     let o = base_command(env!("CARGO_BIN_EXE_sdpcfg"), port).args(args).stdin(Stdio::null()).output().expect("run sdpcfg");
-    Out {
-        stdout: String::from_utf8(o.stdout).unwrap(),
-        stderr: String::from_utf8(o.stderr).unwrap(),
-        code: o.status.code().unwrap_or(-1),
-    }
+    Out { stdout: String::from_utf8(o.stdout).unwrap(), stderr: String::from_utf8(o.stderr).unwrap(), code: o.status.code().unwrap_or(-1) }
 }
 
 /// Run sdpcfg, require exit 0, return stdout.

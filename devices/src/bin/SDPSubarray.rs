@@ -34,5 +34,7 @@ fn main() {
     }
     sdp_devices::autoreg::auto_register("SDPSubarray", "SDPSubarray", &args);
     let services = Services::from_env();
-    tango::Server::new("SDPSubarray").class_with(move |ctx: &tango::DeviceContext| Subarray::create_with(ctx, &services)).run_with_args(args)
+    tango::Server::new("SDPSubarray")
+        .class_with(move |ctx: &tango::DeviceContext| Subarray::create_with(ctx, &services))
+        .run_with_args(args)
 }

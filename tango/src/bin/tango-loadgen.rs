@@ -143,7 +143,19 @@ async fn main() {
     let start = Instant::now();
     let until = start + Duration::from_secs_f64(secs);
     let tasks: Vec<_> = (0..conns)
-        .map(|_| tokio::spawn(connection(args[0].clone(), args[1].clone(), args[2].clone(), depth, until, budget, mixed, ok.clone(), err.clone())))
+        .map(|_| {
+            tokio::spawn(connection(
+                args[0].clone(),
+                args[1].clone(),
+                args[2].clone(),
+                depth,
+                until,
+                budget,
+                mixed,
+                ok.clone(),
+                err.clone(),
+            ))
+        })
         .collect();
     for t in tasks {
         let _ = t.await;

@@ -218,7 +218,10 @@ mod tests {
         assert_eq!(m.properties["B"], vec!["3"]);
         let s = cfg.devices.iter().find(|d| d.name == "mid_sdp/elt/subarray_1").unwrap();
         assert_eq!(s.server, "SDPSubarray/1");
-        assert_eq!(attr_props_flat(&s.name, &s.attribute_properties), vec!["mid_sdp/elt/subarray_1", "1", "obsState", "1", "abs_change", "1", "1"]);
+        assert_eq!(
+            attr_props_flat(&s.name, &s.attribute_properties),
+            vec!["mid_sdp/elt/subarray_1", "1", "obsState", "1", "abs_change", "1", "1"]
+        );
         assert_eq!(cfg.classes[0].properties["TestMode"], vec!["true"]);
     }
 
@@ -230,6 +233,8 @@ mod tests {
         assert!(parse(r#"{"servers": {"S/1": {"C": ["a/b/c"]}}}"#).unwrap_err().contains("expected a JSON object"));
         assert!(parse(r#"{"servers": {"S/1": {"C": {"a/b/c": {"props": {}}}}}}"#).unwrap_err().contains("unknown key \"props\""));
         assert!(parse(r#"{"server": {}}"#).unwrap_err().contains("unknown key"));
-        assert!(parse(r#"{"servers": {"S/1": {"C": {"a/b/c": {}}}, "T/1": {"C": {"A/B/C": {}}}}}"#).unwrap_err().contains("more than once"));
+        assert!(parse(r#"{"servers": {"S/1": {"C": {"a/b/c": {}}}, "T/1": {"C": {"A/B/C": {}}}}}"#)
+            .unwrap_err()
+            .contains("more than once"));
     }
 }

@@ -82,8 +82,15 @@ pub async fn start(opts: DatabaseOptions) -> Result<RunningDatabase, String> {
         s.self_address = tango_host.clone();
         let server_name = format!("{DB_SERVER_EXEC}/{DB_SERVER_INSTANCE}");
         let admin = format!("dserver/{server_name}");
-        s.register_self(&server_name, DB_DEVICE, &admin, &ior_for(DB_DEVICE, &ior_host, port), &ior_for(&admin, &ior_host, port), &host_name())
-            .map_err(|e| format!("cannot register the database device in its own state: {e}"))?;
+        s.register_self(
+            &server_name,
+            DB_DEVICE,
+            &admin,
+            &ior_for(DB_DEVICE, &ior_host, port),
+            &ior_for(&admin, &ior_host, port),
+            &host_name(),
+        )
+        .map_err(|e| format!("cannot register the database device in its own state: {e}"))?;
     }
     tracing::info!(%tango_host, state_dir = ?opts.state_dir, "Tango database {DB_DEVICE} ready: export TANGO_HOST={tango_host}");
     Ok(RunningDatabase { server, store, tango_host })

@@ -170,7 +170,9 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 
 /// Parse `[n, (name, n_values, values...)*]` starting at `argin[at]`.
 fn parse_put_list(argin: &[String], at: usize, origin: &str) -> R<Vec<(String, Vec<String>)>> {
-    let bad = |why: String| err("DB_IncorrectArguments", format!("malformed property list: {why}; expected [object, n, (name, n_values, value...)*]"), origin);
+    let bad = |why: String| {
+        err("DB_IncorrectArguments", format!("malformed property list: {why}; expected [object, n, (name, n_values, value...)*]"), origin)
+    };
     let n: usize = argin.get(at).and_then(|s| s.trim().parse().ok()).ok_or_else(|| bad(format!("no property count at index {at}")))?;
     let mut i = at + 1;
     let mut out = Vec::with_capacity(n);
@@ -179,7 +181,8 @@ fn parse_put_list(argin: &[String], at: usize, origin: &str) -> R<Vec<(String, V
         if name.trim().is_empty() {
             return Err(bad(format!("property {} has an empty name", k + 1)));
         }
-        let nv: usize = argin.get(i + 1).and_then(|s| s.trim().parse().ok()).ok_or_else(|| bad(format!("no value count for property {name}")))?;
+        let nv: usize =
+            argin.get(i + 1).and_then(|s| s.trim().parse().ok()).ok_or_else(|| bad(format!("no value count for property {name}")))?;
         let vals = argin.get(i + 2..i + 2 + nv).ok_or_else(|| bad(format!("property {name} announces {nv} values, fewer are present")))?;
         out.push((name, vals.to_vec()));
         i += 2 + nv;
@@ -202,7 +205,9 @@ fn parse_attr_put_list(argin: &[String], at: usize, origin: &str) -> R<Vec<(Stri
             origin,
         )
     };
-    let num = |i: usize, what: &str| -> R<usize> { argin.get(i).and_then(|s| s.trim().parse().ok()).ok_or_else(|| bad(format!("no {what} at index {i}"))) };
+    let num = |i: usize, what: &str| -> R<usize> {
+        argin.get(i).and_then(|s| s.trim().parse().ok()).ok_or_else(|| bad(format!("no {what} at index {i}")))
+    };
     let n_attr = num(at, "attribute count")?;
     let mut i = at + 1;
     let mut out = Vec::new();
@@ -214,7 +219,9 @@ fn parse_attr_put_list(argin: &[String], at: usize, origin: &str) -> R<Vec<(Stri
         for _ in 0..n_props {
             let name = argin.get(i).ok_or_else(|| bad(format!("a property name of attribute {attr} is missing")))?.clone();
             let nv = num(i + 1, "value count")?;
-            let vals = argin.get(i + 2..i + 2 + nv).ok_or_else(|| bad(format!("property {attr}.{name} announces {nv} values, fewer are present")))?;
+            let vals = argin
+                .get(i + 2..i + 2 + nv)
+                .ok_or_else(|| bad(format!("property {attr}.{name} announces {nv} values, fewer are present")))?;
             props.push((name, vals.to_vec()));
             i += 2 + nv;
         }
@@ -349,7 +356,13 @@ pub struct Store {
 impl Store {
     /// An in-memory store (tests, `--state-dir` not given).
     pub fn in_memory() -> Store {
-        Store { state: State::default(), path: None, self_address: String::new(), self_name: "sys/database/2".into(), started: now_string() }
+        Store {
+            state: State::default(),
+            path: None,
+            self_address: String::new(),
+            self_name: "sys/database/2".into(),
+            started: now_string(),
+        }
     }
 
     /// Open (or create) the state file `dir/tango-db.json`.
@@ -358,7 +371,8 @@ impl Store {
         let path = dir.join("tango-db.json");
         let state = match std::fs::read(&path) {
             Ok(bytes) => {
-                let f: FileFormat = serde_json::from_slice(&bytes).map_err(|e| format!("state file {} is not valid: {e}", path.display()))?;
+                let f: FileFormat =
+                    serde_json::from_slice(&bytes).map_err(|e| format!("state file {} is not valid: {e}", path.display()))?;
                 if f.format != FORMAT {
                     return Err(format!("state file {} has format {}, this program reads format {FORMAT}", path.display(), f.format));
                 }
@@ -383,7 +397,13 @@ impl Store {
         let out = f(&mut next)?;
         if next != self.state {
             if let Some(p) = &self.path {
-                write_atomically(p, &next).map_err(|e| err("DB_PersistFailed", format!("cannot save the database state to {}: {e}; nothing was changed", p.display()), "persist"))?;
+                write_atomically(p, &next).map_err(|e| {
+                    err(
+                        "DB_PersistFailed",
+                        format!("cannot save the database state to {}: {e}; nothing was changed", p.display()),
+                        "persist",
+                    )
+                })?;
             }
             self.state = next;
         }
@@ -412,7 +432,11 @@ impl Store {
         const O: &str = "AddServer()";
         need_args(argin, 3, "server, device, class", O)?;
         if !(argin.len() - 1).is_multiple_of(2) {
-            return Err(err("DB_IncorrectArguments", format!("after the server name, devices and classes come in pairs; got {} element(s)", argin.len() - 1), O));
+            return Err(err(
+                "DB_IncorrectArguments",
+                format!("after the server name, devices and classes come in pairs; got {} element(s)", argin.len() - 1),
+                O,
+            ));
         }
         check_server_name(&argin[0], O)?;
         for pair in argin[1..].chunks(2) {
@@ -449,16 +473,23 @@ impl Store {
     }
 
     fn find_device<'a>(s: &'a State, name_or_alias: &str) -> Option<&'a DeviceRec> {
-        s.devices.get(&lc(name_or_alias)).or_else(|| s.devices.values().find(|d| d.alias.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(name_or_alias))))
+        s.devices
+            .get(&lc(name_or_alias))
+            .or_else(|| s.devices.values().find(|d| d.alias.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(name_or_alias))))
     }
 
     /// `DbExportDevice [name, ior, host, pid, version]`.
     pub fn export_device(&mut self, argin: &[String]) -> R<()> {
         const O: &str = "ExportDevice()";
         need_args(argin, 5, "device name, IOR, host, pid, version", O)?;
-        let pid: i32 = argin[3].trim().parse().map_err(|_| err("DB_IncorrectArguments", format!("pid {:?} is not a number", argin[3]), O))?;
+        let pid: i32 =
+            argin[3].trim().parse().map_err(|_| err("DB_IncorrectArguments", format!("pid {:?} is not a number", argin[3]), O))?;
         if !argin[1].starts_with("IOR:") {
-            return Err(err("DB_IncorrectArguments", format!("the IOR of {} must be a stringified IOR (\"IOR:...\"), got {:?}", argin[0], truncate(&argin[1])), O));
+            return Err(err(
+                "DB_IncorrectArguments",
+                format!("the IOR of {} must be a stringified IOR (\"IOR:...\"), got {:?}", argin[0], truncate(&argin[1])),
+                O,
+            ));
         }
         let key = lc(&argin[0]);
         if !self.state.devices.contains_key(&key) {
@@ -506,7 +537,10 @@ impl Store {
     /// `DbImportDevice name` → `([exported, pid], [name, ior, version, server, host, class])`.
     pub fn import_device(&self, name: &str) -> R<(Vec<i32>, Vec<String>)> {
         let d = Self::find_device(&self.state, name).ok_or_else(|| not_defined("device", name, "ImportDevice()"))?;
-        Ok((vec![d.exported as i32, d.pid], vec![lc(&d.name), d.ior.clone(), d.version.clone(), d.server.clone(), d.host.clone(), d.class.clone()]))
+        Ok((
+            vec![d.exported as i32, d.pid],
+            vec![lc(&d.name), d.ior.clone(), d.version.clone(), d.server.clone(), d.host.clone(), d.class.clone()],
+        ))
     }
 
     /// `DbGetDeviceInfo name` → `([exported, pid], [name, ior, version, server, host, started, stopped, class])`.
@@ -515,14 +549,29 @@ impl Store {
         let date = |o: &Option<String>| o.clone().unwrap_or_else(|| "?".into());
         Ok((
             vec![d.exported as i32, d.pid],
-            vec![lc(&d.name), d.ior.clone(), d.version.clone(), d.server.clone(), d.host.clone(), date(&d.started), date(&d.stopped), d.class.clone()],
+            vec![
+                lc(&d.name),
+                d.ior.clone(),
+                d.version.clone(),
+                d.server.clone(),
+                d.host.clone(),
+                date(&d.started),
+                date(&d.stopped),
+                d.class.clone(),
+            ],
         ))
     }
 
     /// `DbGetDeviceList [server, class]` (wildcards allowed).
     pub fn device_list(&self, argin: &[String]) -> R<Vec<String>> {
         need_args(argin, 2, "server, class", "GetDeviceList()")?;
-        Ok(self.state.devices.values().filter(|d| wildcard_match(&argin[0], &d.server) && wildcard_match(&argin[1], &d.class)).map(|d| d.name.clone()).collect())
+        Ok(self
+            .state
+            .devices
+            .values()
+            .filter(|d| wildcard_match(&argin[0], &d.server) && wildcard_match(&argin[1], &d.class))
+            .map(|d| d.name.clone())
+            .collect())
     }
 
     /// `DbGetDeviceWideList pattern`.
@@ -548,7 +597,11 @@ impl Store {
     /// Domain (0), family (1) or member (2) of the devices whose name matches `pattern`.
     pub fn name_parts(&self, pattern: &str, part: usize) -> Vec<String> {
         distinct_sorted(
-            self.state.devices.values().filter(|d| wildcard_match(pattern, &d.name)).filter_map(|d| d.name.split('/').nth(part).map(String::from)),
+            self.state
+                .devices
+                .values()
+                .filter(|d| wildcard_match(pattern, &d.name))
+                .filter_map(|d| d.name.split('/').nth(part).map(String::from)),
         )
     }
 
@@ -579,7 +632,12 @@ impl Store {
 
     /// `DbGetDeviceClassList server` → `[device, class, ...]`.
     pub fn device_class_list(&self, server: &str) -> Vec<String> {
-        self.state.devices.values().filter(|d| d.server.eq_ignore_ascii_case(server)).flat_map(|d| [d.name.clone(), d.class.clone()]).collect()
+        self.state
+            .devices
+            .values()
+            .filter(|d| d.server.eq_ignore_ascii_case(server))
+            .flat_map(|d| [d.name.clone(), d.class.clone()])
+            .collect()
     }
 
     /// `DbGetClassList pattern`: classes that have devices.
@@ -594,7 +652,9 @@ impl Store {
 
     /// `DbGetHostList pattern`: hosts of exported servers.
     pub fn host_list(&self, pattern: &str) -> Vec<String> {
-        distinct_sorted(self.state.devices.values().filter(|d| d.host != "nada" && wildcard_match(pattern, &d.host)).map(|d| d.host.clone()))
+        distinct_sorted(
+            self.state.devices.values().filter(|d| d.host != "nada" && wildcard_match(pattern, &d.host)).map(|d| d.host.clone()),
+        )
     }
 
     /// `DbGetHostServerList host`.
@@ -616,7 +676,9 @@ impl Store {
         if !self.state.devices.contains_key(&key) {
             return Err(not_defined("device", dev, O));
         }
-        if let Some(other) = self.state.devices.values().find(|d| d.alias.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(alias)) && lc(&d.name) != key) {
+        if let Some(other) =
+            self.state.devices.values().find(|d| d.alias.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(alias)) && lc(&d.name) != key)
+        {
             return Err(err("DB_SQLError", format!("alias {alias} is already used by device {}", other.name), O));
         }
         self.mutate(|s| {
@@ -760,13 +822,8 @@ impl Store {
 
     /// `DbGetObjectList pattern`: objects with free properties.
     pub fn object_list(&self, pattern: &str) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .state
-            .free_props
-            .iter()
-            .filter(|(k, m)| !m.is_empty() && wildcard_match(pattern, k))
-            .map(|(k, _)| k.clone())
-            .collect();
+        let mut v: Vec<String> =
+            self.state.free_props.iter().filter(|(k, m)| !m.is_empty() && wildcard_match(pattern, k)).map(|(k, _)| k.clone()).collect();
         v.sort();
         v
     }
@@ -802,7 +859,11 @@ impl Store {
     pub fn delete_all_device_attribute_property(&mut self, argin: &[String]) -> R<()> {
         const O: &str = "DeleteAllDeviceAttributeProperty()";
         if argin.len() < 2 {
-            return Err(err("DB_IncorrectArguments", "insufficient number of arguments to delete all device attribute(s) property: need [device, attribute...]", O));
+            return Err(err(
+                "DB_IncorrectArguments",
+                "insufficient number of arguments to delete all device attribute(s) property: need [device, attribute...]",
+                O,
+            ));
         }
         check_device_name(&argin[0], O)?;
         self.mutate(|s| {
@@ -896,7 +957,10 @@ impl Store {
         flat_props(&mut out, "Default", s.class_props.get("default"));
         flat_props(&mut out, &admin, s.device_props.get(&lc(&admin)));
         let mut classes = distinct_sorted(
-            s.devices.values().filter(|d| d.server.eq_ignore_ascii_case(ds) && !d.class.eq_ignore_ascii_case("dserver")).map(|d| d.class.clone()),
+            s.devices
+                .values()
+                .filter(|d| d.server.eq_ignore_ascii_case(ds) && !d.class.eq_ignore_ascii_case("dserver"))
+                .map(|d| d.class.clone()),
         );
         classes.retain(|c| !c.eq_ignore_ascii_case("dserver"));
         out.push(ds.clone());
@@ -907,7 +971,8 @@ impl Store {
             if pipes {
                 out.extend([class.clone(), "0".into()]);
             }
-            let mut devs: Vec<&DeviceRec> = s.devices.values().filter(|d| d.server.eq_ignore_ascii_case(ds) && d.class.eq_ignore_ascii_case(class)).collect();
+            let mut devs: Vec<&DeviceRec> =
+                s.devices.values().filter(|d| d.server.eq_ignore_ascii_case(ds) && d.class.eq_ignore_ascii_case(class)).collect();
             devs.sort_by_key(|d| d.name.to_ascii_lowercase());
             out.push(class.clone());
             out.push(devs.len().to_string());
@@ -946,7 +1011,15 @@ impl Store {
                 false
             }
             Some(d) => {
-                out.extend([d.ior.clone(), d.version.clone(), d.server.clone(), d.host.clone(), (d.exported as i32).to_string(), d.pid.to_string(), d.class.clone()]);
+                out.extend([
+                    d.ior.clone(),
+                    d.version.clone(),
+                    d.server.clone(),
+                    d.host.clone(),
+                    (d.exported as i32).to_string(),
+                    d.pid.to_string(),
+                    d.class.clone(),
+                ]);
                 true
             }
         }
@@ -959,7 +1032,8 @@ impl Store {
         let s = &self.state;
         let dserver = |d: &&DeviceRec| d.class == "DServer";
         let count = |m: &BTreeMap<String, PropMap>| m.values().map(|p| p.len()).sum::<usize>();
-        let count_attr = |m: &BTreeMap<String, BTreeMap<String, AttrProps>>| m.values().flat_map(|a| a.values()).map(|a| a.props.len()).sum::<usize>();
+        let count_attr =
+            |m: &BTreeMap<String, BTreeMap<String, AttrProps>>| m.values().flat_map(|a| a.values()).map(|a| a.props.len()).sum::<usize>();
         vec![
             format!("TANGO Database {}", self.self_name),
             " ".into(),
@@ -1237,17 +1311,39 @@ mod tests {
     fn properties_in_the_real_layouts() {
         let mut s = Store::in_memory();
         s.put_device_property(&v(&["a/b/c", "2", "Speed", "1", "3", "Names", "2", "x", "y"])).unwrap();
-        assert_eq!(s.get_device_property(&v(&["a/b/c", "speed", "missing"])).unwrap(), v(&["a/b/c", "2", "speed", "1", "3", "missing", "0", " "]));
+        assert_eq!(
+            s.get_device_property(&v(&["a/b/c", "speed", "missing"])).unwrap(),
+            v(&["a/b/c", "2", "speed", "1", "3", "missing", "0", " "])
+        );
         assert_eq!(s.device_property_list(&v(&["a/b/c", "*"])).unwrap(), v(&["Names", "Speed"]));
         s.delete_device_property(&v(&["a/b/c", "SPEED"])).unwrap();
         assert_eq!(s.device_property_list(&v(&["a/b/c", "*"])).unwrap(), v(&["Names"]));
         s.put_class_property(&v(&["SDPSubarray", "1", "TestMode", "1", "1"])).unwrap();
-        assert_eq!(s.get_class_property(&v(&["SDPSubarray", "TestMode", "Other"])).unwrap(), v(&["SDPSubarray", "2", "TestMode", "1", "1", "Other", "0"]));
+        assert_eq!(
+            s.get_class_property(&v(&["SDPSubarray", "TestMode", "Other"])).unwrap(),
+            v(&["SDPSubarray", "2", "TestMode", "1", "1", "Other", "0"])
+        );
         assert_eq!(s.class_property_list("sdpsubarray"), v(&["TestMode"]));
         assert_eq!(s.get_property(&v(&["CtrlSystem", "Services"])).unwrap(), v(&["CtrlSystem", "1", "Services", "0", " "]));
         s.put_property(&v(&["CtrlSystem", "1", "Services", "1", "AccessControl/tango:sys/access_control/1"])).unwrap();
         assert_eq!(s.object_list("*"), v(&["ctrlsystem"]));
-        s.put_device_attribute_property2(&v(&["a/b/c", "2", "obsState", "1", "abs_change", "1", "1", "adminMode", "2", "label", "1", "Admin", "unit", "0"])).unwrap();
+        s.put_device_attribute_property2(&v(&[
+            "a/b/c",
+            "2",
+            "obsState",
+            "1",
+            "abs_change",
+            "1",
+            "1",
+            "adminMode",
+            "2",
+            "label",
+            "1",
+            "Admin",
+            "unit",
+            "0",
+        ]))
+        .unwrap();
         assert_eq!(
             s.get_device_attribute_property2(&v(&["a/b/c", "obsState", "nope"])).unwrap(),
             v(&["a/b/c", "2", "obsState", "1", "abs_change", "1", "1", "nope", "0"])
@@ -1326,13 +1422,41 @@ mod tests {
         s.add_device(&v(&["Cache/c", "cache/b/1", "ClassB"])).unwrap();
         s.put_device_property(&v(&["cache/a/1", "2", "P1", "2", "x", "y", "Q", "1", "1"])).unwrap();
         s.put_class_property(&v(&["ClassA", "1", "CP", "1", "c"])).unwrap();
-        s.put_device_attribute_property2(&v(&["cache/a/1", "2", "attr1", "2", "abs_change", "1", "1", "label", "1", "L", "attr2", "1", "unit", "1", "m"])).unwrap();
+        s.put_device_attribute_property2(&v(&[
+            "cache/a/1",
+            "2",
+            "attr1",
+            "2",
+            "abs_change",
+            "1",
+            "1",
+            "label",
+            "1",
+            "L",
+            "attr2",
+            "1",
+            "unit",
+            "1",
+            "m",
+        ]))
+        .unwrap();
         s.put_class_attribute_property2(&v(&["ClassB", "1", "battr", "1", "max_value", "2", "10", "11"])).unwrap();
         s.put_device_property(&v(&["dserver/Cache/c", "1", "logging_level", "1", "DEBUG"])).unwrap();
         s.put_property(&v(&["CtrlSystem", "1", "Services", "1", "x/y"])).unwrap();
         // what the C++ schema pre-loads for class DServer
-        let allowed = ["QueryClass", "QueryDevice", "EventSubscriptionChange", "DevPollStatus", "GetLoggingLevel", "GetLoggingTarget",
-            "QueryWizardDevProperty", "QueryWizardClassProperty", "QuerySubDevice", "ZMQEventSubscriptionChange", "EventConfirmSubscription"];
+        let allowed = [
+            "QueryClass",
+            "QueryDevice",
+            "EventSubscriptionChange",
+            "DevPollStatus",
+            "GetLoggingLevel",
+            "GetLoggingTarget",
+            "QueryWizardDevProperty",
+            "QueryWizardClassProperty",
+            "QuerySubDevice",
+            "ZMQEventSubscriptionChange",
+            "EventConfirmSubscription",
+        ];
         let mut put = v(&["DServer", "1", "AllowedAccessCmd", "11"]);
         put.extend(v(&allowed));
         s.put_class_property(&put).unwrap();
@@ -1343,9 +1467,219 @@ mod tests {
         s.add_device(&v(&["TangoAccessControl/1", "sys/access_control/1", "TangoAccessControl"])).unwrap();
         s.put_property(&v(&["CtrlSystem", "1", "Services", "1", "AccessControl/tango:sys/access_control/1"])).unwrap();
         let r = s.data_for_server_cache(&v(&["Cache/c", "vm"])).unwrap();
-        assert_eq!(&r[r.len() - 8..], &v(&["sys/access_control/1", "nada", "0", "TangoAccessControl/1", "nada", "0", "0", "TangoAccessControl"])[..]);
+        assert_eq!(
+            &r[r.len() - 8..],
+            &v(&["sys/access_control/1", "nada", "0", "TangoAccessControl/1", "nada", "0", "0", "TangoAccessControl"])[..]
+        );
     }
 
-    const GOLDEN_VM: &[&str] = &["dserver/Cache/c", "nada", "0", "Cache/c", "nada", "0", "0", "DServer", "notifd/factory/vm", "Not Found", "dserver/Cache/c", "Not Found", "DServer", "1", "AllowedAccessCmd", "11", "QueryClass", "QueryDevice", "EventSubscriptionChange", "DevPollStatus", "GetLoggingLevel", "GetLoggingTarget", "QueryWizardDevProperty", "QueryWizardClassProperty", "QuerySubDevice", "ZMQEventSubscriptionChange", "EventConfirmSubscription", "Default", "0", "dserver/Cache/c", "1", "logging_level", "1", "DEBUG", "Cache/c", "2", "ClassA", "1", "CP", "1", "c", "ClassA", "0", "ClassA", "2", "cache/a/1", "cache/a/2", "cache/a/1", "2", "P1", "2", "x", "y", "Q", "1", "1", "cache/a/1", "2", "attr1", "2", "abs_change", "1", "1", "label", "1", "L", "attr2", "1", "unit", "1", "m", "cache/a/2", "0", "cache/a/2", "0", "ClassB", "0", "ClassB", "1", "battr", "1", "max_value", "2", "10", "11", "ClassB", "1", "cache/b/1", "cache/b/1", "0", "cache/b/1", "0", "CtrlSystem", "1", "Services", "1", "x/y"];
-    const GOLDEN_9: &[&str] = &["release 1.13", "dserver/Cache/c", "nada", "0", "Cache/c", "nada", "0", "0", "DServer", "notifd/factory/vm", "Not Found", "dserver/Cache/c", "Not Found", "DServer", "1", "AllowedAccessCmd", "11", "QueryClass", "QueryDevice", "EventSubscriptionChange", "DevPollStatus", "GetLoggingLevel", "GetLoggingTarget", "QueryWizardDevProperty", "QueryWizardClassProperty", "QuerySubDevice", "ZMQEventSubscriptionChange", "EventConfirmSubscription", "Default", "0", "dserver/Cache/c", "1", "logging_level", "1", "DEBUG", "Cache/c", "2", "ClassA", "1", "CP", "1", "c", "ClassA", "0", "ClassA", "0", "ClassA", "2", "cache/a/1", "cache/a/2", "cache/a/1", "2", "P1", "2", "x", "y", "Q", "1", "1", "cache/a/1", "2", "attr1", "2", "abs_change", "1", "1", "label", "1", "L", "attr2", "1", "unit", "1", "m", "cache/a/1", "0", "cache/a/2", "0", "cache/a/2", "0", "cache/a/2", "0", "ClassB", "0", "ClassB", "1", "battr", "1", "max_value", "2", "10", "11", "ClassB", "0", "ClassB", "1", "cache/b/1", "cache/b/1", "0", "cache/b/1", "0", "cache/b/1", "0", "CtrlSystem", "1", "Services", "1", "x/y"];
+    const GOLDEN_VM: &[&str] = &[
+        "dserver/Cache/c",
+        "nada",
+        "0",
+        "Cache/c",
+        "nada",
+        "0",
+        "0",
+        "DServer",
+        "notifd/factory/vm",
+        "Not Found",
+        "dserver/Cache/c",
+        "Not Found",
+        "DServer",
+        "1",
+        "AllowedAccessCmd",
+        "11",
+        "QueryClass",
+        "QueryDevice",
+        "EventSubscriptionChange",
+        "DevPollStatus",
+        "GetLoggingLevel",
+        "GetLoggingTarget",
+        "QueryWizardDevProperty",
+        "QueryWizardClassProperty",
+        "QuerySubDevice",
+        "ZMQEventSubscriptionChange",
+        "EventConfirmSubscription",
+        "Default",
+        "0",
+        "dserver/Cache/c",
+        "1",
+        "logging_level",
+        "1",
+        "DEBUG",
+        "Cache/c",
+        "2",
+        "ClassA",
+        "1",
+        "CP",
+        "1",
+        "c",
+        "ClassA",
+        "0",
+        "ClassA",
+        "2",
+        "cache/a/1",
+        "cache/a/2",
+        "cache/a/1",
+        "2",
+        "P1",
+        "2",
+        "x",
+        "y",
+        "Q",
+        "1",
+        "1",
+        "cache/a/1",
+        "2",
+        "attr1",
+        "2",
+        "abs_change",
+        "1",
+        "1",
+        "label",
+        "1",
+        "L",
+        "attr2",
+        "1",
+        "unit",
+        "1",
+        "m",
+        "cache/a/2",
+        "0",
+        "cache/a/2",
+        "0",
+        "ClassB",
+        "0",
+        "ClassB",
+        "1",
+        "battr",
+        "1",
+        "max_value",
+        "2",
+        "10",
+        "11",
+        "ClassB",
+        "1",
+        "cache/b/1",
+        "cache/b/1",
+        "0",
+        "cache/b/1",
+        "0",
+        "CtrlSystem",
+        "1",
+        "Services",
+        "1",
+        "x/y",
+    ];
+    const GOLDEN_9: &[&str] = &[
+        "release 1.13",
+        "dserver/Cache/c",
+        "nada",
+        "0",
+        "Cache/c",
+        "nada",
+        "0",
+        "0",
+        "DServer",
+        "notifd/factory/vm",
+        "Not Found",
+        "dserver/Cache/c",
+        "Not Found",
+        "DServer",
+        "1",
+        "AllowedAccessCmd",
+        "11",
+        "QueryClass",
+        "QueryDevice",
+        "EventSubscriptionChange",
+        "DevPollStatus",
+        "GetLoggingLevel",
+        "GetLoggingTarget",
+        "QueryWizardDevProperty",
+        "QueryWizardClassProperty",
+        "QuerySubDevice",
+        "ZMQEventSubscriptionChange",
+        "EventConfirmSubscription",
+        "Default",
+        "0",
+        "dserver/Cache/c",
+        "1",
+        "logging_level",
+        "1",
+        "DEBUG",
+        "Cache/c",
+        "2",
+        "ClassA",
+        "1",
+        "CP",
+        "1",
+        "c",
+        "ClassA",
+        "0",
+        "ClassA",
+        "0",
+        "ClassA",
+        "2",
+        "cache/a/1",
+        "cache/a/2",
+        "cache/a/1",
+        "2",
+        "P1",
+        "2",
+        "x",
+        "y",
+        "Q",
+        "1",
+        "1",
+        "cache/a/1",
+        "2",
+        "attr1",
+        "2",
+        "abs_change",
+        "1",
+        "1",
+        "label",
+        "1",
+        "L",
+        "attr2",
+        "1",
+        "unit",
+        "1",
+        "m",
+        "cache/a/1",
+        "0",
+        "cache/a/2",
+        "0",
+        "cache/a/2",
+        "0",
+        "cache/a/2",
+        "0",
+        "ClassB",
+        "0",
+        "ClassB",
+        "1",
+        "battr",
+        "1",
+        "max_value",
+        "2",
+        "10",
+        "11",
+        "ClassB",
+        "0",
+        "ClassB",
+        "1",
+        "cache/b/1",
+        "cache/b/1",
+        "0",
+        "cache/b/1",
+        "0",
+        "cache/b/1",
+        "0",
+        "CtrlSystem",
+        "1",
+        "Services",
+        "1",
+        "x/y",
+    ];
 }

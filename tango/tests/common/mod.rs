@@ -65,8 +65,7 @@ impl ServerControl for NoControl {
 /// The object table of `SDPSubarray test -nodb -dlist mid_sdp/elt/subarray_1`, served by our
 /// `TestDevice` (the Rust stand-in for `SDPSubarray.py`).
 pub fn dispatcher() -> Dispatcher {
-    let dev: Arc<dyn DeviceObject> =
-        Arc::new(DeviceCell::new(DEVICE, Arc::new(TestDevice::class()), Arc::new(TestDevice::new)));
+    let dev: Arc<dyn DeviceObject> = Arc::new(DeviceCell::new(DEVICE, Arc::new(TestDevice::class()), Arc::new(TestDevice::new)));
     let admin = admin_device(ADMIN, vec![dev.clone()], Arc::new(NoControl), None);
     Dispatcher::new(
         ServerIdentity { exec: "SDPSubarray".into(), instance: "test".into(), host: "vm".into(), tango_host: None },
