@@ -7,33 +7,17 @@
 //! our reply must decode again. Replies in the input get their body decoded as an `any` and
 //! as attribute values (the client side decoders). Errors are fine; panics are bugs.
 
-use std::sync::Arc;
-
-use tango::admin::{admin_device, ServerControl};
 use tango::cdr::CdrReader;
-use tango::dispatch::{Dispatcher, Peer, ServerIdentity};
+use tango::dispatch::{Dispatcher, Peer};
 use tango::giop::{self, Assembler, FrameSplitter, Message, Target};
 use tango::idl::AttributeValue_5;
-use tango::object::{DeviceCell, DeviceObject};
-use tango::test_device::TestDevice;
-use tango::Device;
 
 pub const DEVICE: &str = "mid_sdp/elt/subarray_1";
 pub const ADMIN: &str = "dserver/SDPSubarray/test";
 const MAX: usize = 1 << 20;
 
-struct NoControl;
-impl ServerControl for NoControl {
-    fn shutdown(&self) {}
-}
-
 pub fn dispatcher() -> Dispatcher {
-    let dev: Arc<dyn DeviceObject> = Arc::new(DeviceCell::new(DEVICE, Arc::new(TestDevice::class()), Arc::new(TestDevice::new)));
-    let admin = admin_device(ADMIN, vec![dev.clone()], Arc::new(NoControl), None);
-    Dispatcher::new(
-        ServerIdentity { exec: "SDPSubarray".into(), instance: "test".into(), host: "fuzz".into(), tango_host: None },
-        vec![dev, admin],
-    )
+    tango::test_device::sans_io_dispatcher("SDPSubarray", "test", DEVICE, "fuzz")
 }
 
 pub fn run(data: &[u8]) {

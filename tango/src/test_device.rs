@@ -229,3 +229,19 @@ impl Device for TestDevice {
         Some(&mut self.outbox)
     }
 }
+
+/// The object table of `<exec> <instance> -nodb -dlist <device>` serving one `TestDevice`
+/// and its admin device, without sockets: what the golden tests and the fuzz harness feed
+/// requests to. `Kill` does nothing here.
+pub fn sans_io_dispatcher(exec: &str, instance: &str, device: &str, host: &str) -> crate::dispatch::Dispatcher {
+    use std::sync::Arc;
+    struct NoControl;
+    impl crate::admin::ServerControl for NoControl {
+        fn shutdown(&self) {}
+    }
+    let dev: Arc<dyn crate::object::DeviceObject> =
+        Arc::new(crate::object::DeviceCell::new(device, Arc::new(TestDevice::class()), Arc::new(TestDevice::new)));
+    let identity = crate::dispatch::ServerIdentity { exec: exec.into(), instance: instance.into(), host: host.into(), tango_host: None };
+    let admin = crate::admin::admin_device(&identity.admin_name(), vec![dev.clone()], Arc::new(NoControl), None);
+    crate::dispatch::Dispatcher::new(identity, vec![dev, admin])
+}

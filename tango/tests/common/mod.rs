@@ -3,13 +3,8 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use tango::admin::{admin_device, ServerControl};
-use tango::dispatch::{Dispatcher, ServerIdentity};
-use tango::object::{DeviceCell, DeviceObject};
-use tango::test_device::TestDevice;
-use tango::Device;
+use tango::dispatch::Dispatcher;
 
 pub const CAPTURES: [&str; 3] = ["nodb", "db", "fake"];
 pub const DEVICE: &str = "mid_sdp/elt/subarray_1";
@@ -57,18 +52,6 @@ pub fn load(capture: &str) -> Vec<CapturedMsg> {
         .collect()
 }
 
-struct NoControl;
-impl ServerControl for NoControl {
-    fn shutdown(&self) {}
-}
-
-/// The object table of `SDPSubarray test -nodb -dlist mid_sdp/elt/subarray_1`, served by our
-/// `TestDevice` (the Rust stand-in for `SDPSubarray.py`).
 pub fn dispatcher() -> Dispatcher {
-    let dev: Arc<dyn DeviceObject> = Arc::new(DeviceCell::new(DEVICE, Arc::new(TestDevice::class()), Arc::new(TestDevice::new)));
-    let admin = admin_device(ADMIN, vec![dev.clone()], Arc::new(NoControl), None);
-    Dispatcher::new(
-        ServerIdentity { exec: "SDPSubarray".into(), instance: "test".into(), host: "vm".into(), tango_host: None },
-        vec![dev, admin],
-    )
+    tango::test_device::sans_io_dispatcher("SDPSubarray", "test", DEVICE, "vm")
 }
