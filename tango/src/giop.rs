@@ -64,6 +64,10 @@ pub enum GiopError {
     UnexpectedFragment,
     /// Fragments are not allowed in GIOP 1.0.
     FragmentInV10,
+    /// Part of a message arrived and the rest did not come within the idle timeout.
+    Stalled {
+        secs: u64,
+    },
     Cdr(CdrError),
 }
 
@@ -76,6 +80,7 @@ impl std::fmt::Display for GiopError {
             GiopError::TooLarge { size, max } => write!(f, "message of {size} bytes exceeds the maximum {max}"),
             GiopError::UnexpectedFragment => f.write_str("fragment without a message to continue"),
             GiopError::FragmentInV10 => f.write_str("fragment flag in GIOP 1.0"),
+            GiopError::Stalled { secs } => write!(f, "incomplete message: nothing more arrived for {secs} s"),
             GiopError::Cdr(e) => write!(f, "malformed message: {e}"),
         }
     }
@@ -165,6 +170,11 @@ pub struct Assembler {
 impl Assembler {
     pub fn new(max_message: usize) -> Self {
         Assembler { pending: None, max_message }
+    }
+
+    /// No fragmented message is waiting for its next fragment.
+    pub fn is_idle(&self) -> bool {
+        self.pending.is_none()
     }
 
     /// Feed one complete message (as cut by [`FrameSplitter`]). Returns the whole message

@@ -22,6 +22,16 @@ use crate::registration::{self, DeviceContext};
 /// `MAX_TRANSFER_SIZE` is 256 MiB; we take 128 MiB.
 pub const DEFAULT_MAX_MESSAGE: usize = 128 << 20;
 
+/// Default idle-connection timeout: omniORB's `inConScanPeriod` default. Tango clients keep a
+/// connection per server open for as long as the proxy lives and reconnect transparently after
+/// an orderly CloseConnection, so closing idle connections costs them nothing and stops a client
+/// that opens connections and sends nothing from holding descriptors forever.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Default limit on open client connections, well below the usual 1024-descriptor soft limit
+/// minus what the event sockets, the database client and etcd need.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 900;
+
 /// How a server was asked to run (the standard Tango server command line).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerOptions {
@@ -34,6 +44,10 @@ pub struct ServerOptions {
     pub port: u16,
     pub verbosity: u8,
     pub max_message: usize,
+    /// Close a connection that has received nothing for this long (`None` = never).
+    pub idle_timeout: Option<Duration>,
+    /// Connections beyond this many are closed as soon as they are accepted.
+    pub max_connections: usize,
 }
 
 impl Default for ServerOptions {
@@ -46,11 +60,13 @@ impl Default for ServerOptions {
             port: 0,
             verbosity: 0,
             max_message: DEFAULT_MAX_MESSAGE,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
 
-pub const USAGE: &str = "usage: <exec> <instance> [-v[N]] [-nodb -dlist dev1,dev2,...] [-ORBendPoint giop:tcp:<host>:<port>] [-port N] [-host H] [-ORBgiopMaxMsgSize BYTES]";
+pub const USAGE: &str = "usage: <exec> <instance> [-v[N]] [-nodb -dlist dev1,dev2,...] [-ORBendPoint giop:tcp:<host>:<port>] [-port N] [-host H] [-ORBgiopMaxMsgSize BYTES] [-ORBinConScanPeriod SECONDS] [-maxConnections N]";
 
 impl ServerOptions {
     /// Parse `<instance> [options]` (the arguments after the executable name).
@@ -79,6 +95,19 @@ impl ServerOptions {
                     o.max_message = value("-ORBgiopMaxMsgSize")?.parse().map_err(|_| "invalid -ORBgiopMaxMsgSize value".to_string())?;
                     if o.max_message < 1024 {
                         return Err("-ORBgiopMaxMsgSize must be at least 1024 bytes".into());
+                    }
+                }
+                // omniORB's name and meaning: seconds an idle incoming connection is kept; 0 = forever
+                "-ORBinConScanPeriod" => {
+                    let secs: u64 = value("-ORBinConScanPeriod")?.parse().map_err(|_| {
+                        "invalid -ORBinConScanPeriod value: expected whole seconds (0 = never close idle connections)".to_string()
+                    })?;
+                    o.idle_timeout = (secs > 0).then(|| Duration::from_secs(secs));
+                }
+                "-maxConnections" => {
+                    o.max_connections = value("-maxConnections")?.parse().map_err(|_| "invalid -maxConnections value".to_string())?;
+                    if o.max_connections == 0 {
+                        return Err("-maxConnections must be at least 1".into());
                     }
                 }
                 v if v.starts_with("-v") => {
@@ -272,7 +301,7 @@ impl Server {
             dispatcher.add_alias(key, device);
         }
         let dispatcher = Arc::new(dispatcher);
-        let max = opts.max_message;
+        let limits = ConnLimits { max_message: opts.max_message, idle_timeout: opts.idle_timeout, max_connections: opts.max_connections };
         if let Some(db) = &db {
             // The host clients will connect to: the endpoint's host, or this machine's name
             // when listening on every interface.
@@ -303,7 +332,7 @@ impl Server {
             );
         }
         start_polling(&devices, stop_rx.clone());
-        let serve = accept_loop(listener, dispatcher.clone(), stop_rx, max);
+        let serve = accept_loop(listener, dispatcher.clone(), stop_rx, limits);
         let server_id = identity.server_id();
         let task = tokio::spawn(async move {
             serve.await;
@@ -407,16 +436,40 @@ impl RunningServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, dispatcher: Arc<Dispatcher>, mut stop: watch::Receiver<bool>, max: usize) {
+/// What one connection may use; from [`ServerOptions`].
+#[derive(Debug, Clone, Copy)]
+struct ConnLimits {
+    max_message: usize,
+    idle_timeout: Option<Duration>,
+    max_connections: usize,
+}
+
+async fn accept_loop(listener: TcpListener, dispatcher: Arc<Dispatcher>, mut stop: watch::Receiver<bool>, limits: ConnLimits) {
     let mut conns = tokio::task::JoinSet::new();
+    // Refusals are logged once per burst, not once per connection: a client in a reconnect loop
+    // must not fill the log.
+    let mut refused_since_log = 0u64;
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((sock, peer)) => {
+                    if conns.len() >= limits.max_connections {
+                        // Accept-and-close tells the client at once; leaving it in the kernel's
+                        // backlog would make it hang until its own timeout.
+                        refused_since_log += 1;
+                        if refused_since_log == 1 || refused_since_log.is_power_of_two() {
+                            tracing::warn!(%peer, limit = limits.max_connections, refused = refused_since_log,
+                                "connection limit reached (-maxConnections): closing new connections");
+                        }
+                        drop(sock);
+                        continue;
+                    }
+                    refused_since_log = 0;
                     let _ = sock.set_nodelay(true);
-                    conns.spawn(serve_connection(sock, peer, dispatcher.clone(), stop.clone(), max));
+                    conns.spawn(serve_connection(sock, peer, dispatcher.clone(), stop.clone(), limits));
                 }
                 Err(e) => {
+                    // EMFILE and friends: back off rather than spin.
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
@@ -433,9 +486,15 @@ async fn accept_loop(listener: TcpListener, dispatcher: Arc<Dispatcher>, mut sto
 
 /// One client connection: requests are served in order (omniORB sends one at a time per
 /// connection); different connections run concurrently.
-async fn serve_connection(mut sock: TcpStream, peer: SocketAddr, d: Arc<Dispatcher>, mut stop: watch::Receiver<bool>, max: usize) {
-    let splitter = FrameSplitter::new(max);
-    let mut assembler = Assembler::new(max);
+async fn serve_connection(mut sock: TcpStream, peer: SocketAddr, d: Arc<Dispatcher>, mut stop: watch::Receiver<bool>, limits: ConnLimits) {
+    let splitter = FrameSplitter::new(limits.max_message);
+    let mut assembler = Assembler::new(limits.max_message);
+    // The idle timer is re-armed only when it fires (from the time of the last read), not on
+    // every request: arming a timer per request would cost more than the read itself.
+    let idle = limits.idle_timeout.unwrap_or(Duration::from_secs(100 * 365 * 24 * 3600));
+    let mut last_input = tokio::time::Instant::now();
+    let idle_timer = tokio::time::sleep(idle);
+    tokio::pin!(idle_timer);
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut version = Version::V1_2;
     let peer_info = Peer { host: if peer.ip().is_loopback() { Arc::from("localhost") } else { Arc::from(peer.ip().to_string()) } };
@@ -505,8 +564,28 @@ async fn serve_connection(mut sock: TcpStream, peer: SocketAddr, d: Arc<Dispatch
                     tracing::debug!(%peer, "connection closed");
                     return;
                 }
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    if limits.idle_timeout.is_some() {
+                        last_input = tokio::time::Instant::now();
+                    }
+                }
             },
+            _ = &mut idle_timer, if limits.idle_timeout.is_some() => {
+                if last_input.elapsed() < idle {
+                    idle_timer.as_mut().reset(last_input + idle);
+                    continue;
+                }
+                if buf.is_empty() && assembler.is_idle() {
+                    // Between requests: an orderly close the client reconnects from.
+                    tracing::debug!(%peer, idle_s = idle.as_secs(), "idle connection: sending CloseConnection");
+                    let _ = sock.write_all(&giop::encode_bare(version, MsgType::CloseConnection)).await;
+                    let _ = sock.shutdown().await;
+                    return;
+                }
+                // Part of a message arrived and the rest never came.
+                return reject(sock, peer, version, giop::GiopError::Stalled { secs: idle.as_secs() }).await;
+            }
             _ = stop.changed() => {
                 let _ = sock.write_all(&giop::encode_bare(version, MsgType::CloseConnection)).await;
                 let _ = sock.shutdown().await;
@@ -563,6 +642,10 @@ mod tests {
         assert_eq!((o.host, o.port), (None, 1234));
         let o = parse("1 -nodb -dlist a/b/c -ORBendPoint giop:tcp:127.0.0.1:").unwrap();
         assert_eq!(o.port, 0);
+        assert_eq!((o.idle_timeout, o.max_connections), (Some(DEFAULT_IDLE_TIMEOUT), DEFAULT_MAX_CONNECTIONS));
+        let o = parse("1 -nodb -dlist a/b/c -ORBinConScanPeriod 30 -maxConnections 64").unwrap();
+        assert_eq!((o.idle_timeout, o.max_connections), (Some(Duration::from_secs(30)), 64));
+        assert_eq!(parse("1 -nodb -dlist a/b/c -ORBinConScanPeriod 0").unwrap().idle_timeout, None);
     }
 
     #[test]
@@ -573,5 +656,7 @@ mod tests {
         assert!(parse("x -dlist a/b/c").unwrap_err().contains("only valid with -nodb"));
         assert!(parse("x -ORBendPoint giop:udp:h:1").unwrap_err().contains("unsupported endpoint"));
         assert!(parse("x -port").unwrap_err().contains("needs a value"));
+        assert!(parse("x -ORBinConScanPeriod soon").unwrap_err().contains("whole seconds"));
+        assert!(parse("x -maxConnections 0").unwrap_err().contains("at least 1"));
     }
 }

@@ -10,14 +10,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn start(max_message: usize) -> tango::server::RunningServer {
+    start_with(ServerOptions { max_message, ..Default::default() }).await
+}
+
+/// A TestDevice server on loopback with `opts`' limits.
+async fn start_with(opts: ServerOptions) -> tango::server::RunningServer {
     let opts = ServerOptions {
         instance: "test".into(),
         nodb: true,
         dlist: vec!["test/device/1".into()],
         host: Some("127.0.0.1".into()),
         port: 0,
-        max_message,
-        ..Default::default()
+        ..opts
     };
     Server::new("TestDevice").class(TestDevice::new).start(opts).await.unwrap()
 }
@@ -170,5 +174,67 @@ async fn oneway_requests_get_no_reply() {
     s.write_all(&giop::encode_request(Version::V1_2, 2, false, b"test/device/1", "ping", |_| {})).await.unwrap();
     // the next reply on the connection is for request 4, not 2
     assert_ping_works(&mut s, Version::V1_2, 4).await;
+    srv.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_and_busy_ones_are_not() {
+    let srv = start_with(ServerOptions { idle_timeout: Some(Duration::from_secs(1)), ..Default::default() }).await;
+    let mut busy = TcpStream::connect(srv.addr).await.unwrap();
+    let mut silent = TcpStream::connect(srv.addr).await.unwrap();
+    let mut half = TcpStream::connect(srv.addr).await.unwrap();
+    // the first 20 bytes of a request, then nothing
+    half.write_all(&ping(Version::V1_2, 9)[..20]).await.unwrap();
+
+    // The busy client talks more often than the timeout for three timeouts' worth of time.
+    for id in 0..12 {
+        assert_ping_works(&mut busy, Version::V1_2, id).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // A connection that never sent anything gets an orderly CloseConnection (clients reconnect
+    // from that without an error) ...
+    let m = read_msg(&mut silent).await.expect("CloseConnection");
+    assert_eq!(giop::Header::parse(&m).unwrap().msg_type, MsgType::CloseConnection);
+    expect_closed(&mut silent).await;
+    // ... one that stopped in the middle of a message gets MessageError.
+    let m = read_msg(&mut half).await.expect("MessageError");
+    assert_eq!(giop::Header::parse(&m).unwrap().msg_type, MsgType::MessageError);
+    expect_closed(&mut half).await;
+    assert_ping_works(&mut busy, Version::V1_2, 99).await;
+    srv.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_limit_are_closed_and_the_others_served() {
+    let srv = start_with(ServerOptions { max_connections: 2, ..Default::default() }).await;
+    let mut a = TcpStream::connect(srv.addr).await.unwrap();
+    let mut b = TcpStream::connect(srv.addr).await.unwrap();
+    assert_ping_works(&mut a, Version::V1_2, 1).await;
+    assert_ping_works(&mut b, Version::V1_2, 2).await;
+
+    let mut c = TcpStream::connect(srv.addr).await.unwrap();
+    let _ = c.write_all(&ping(Version::V1_2, 3)).await;
+    expect_closed(&mut c).await;
+    assert_ping_works(&mut a, Version::V1_2, 4).await;
+    assert_ping_works(&mut b, Version::V1_2, 5).await;
+
+    // A slot frees when a client leaves (once the server has seen the close).
+    drop(a);
+    let mut served = false;
+    for id in 10..60 {
+        let mut d = TcpStream::connect(srv.addr).await.unwrap();
+        if d.write_all(&ping(Version::V1_2, id)).await.is_ok() {
+            if let Some(m) = read_msg(&mut d).await {
+                if let Ok(Message::Reply(r)) = giop::decode(m) {
+                    assert_eq!(r.request_id, id);
+                    served = true;
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "a new connection was never accepted after one closed");
+    assert_ping_works(&mut b, Version::V1_2, 6).await;
     srv.shutdown();
 }
