@@ -5,6 +5,7 @@ rounds. (`make soak` runs the 64 × 10 000 version against a release build.)"""
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,18 @@ def rss_kb(pid):
             return int(line.split()[1])
 
 
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def wait_for_fds(pid, at_most, timeout=10.0):
+    """Closed client connections are reaped by the server shortly after the loadgen exits."""
+    deadline = time.monotonic() + timeout
+    while open_fds(pid) > at_most and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return open_fds(pid)
+
+
 def load_round(port):
     binary = Path(os.environ.get("TANGO_LOADGEN", REPO_ROOT / "target" / "debug" / "tango-loadgen"))
     out = subprocess.run([str(binary), f"127.0.0.1:{port}", "test/device/1", "doubleScalar", "--connections", str(CONNECTIONS),
@@ -35,6 +48,8 @@ def load_round(port):
 
 
 def test_many_connections_mixed_requests_no_error_memory_flat(private_server):
+    pid = private_server.proc.pid
+    fds_before = open_fds(pid)
     # a warm-up round fills the allocator's per-thread arenas; then two measured rounds
     for _ in range(WARMUP):
         warm = load_round(private_server.port)
@@ -48,3 +63,6 @@ def test_many_connections_mixed_requests_no_error_memory_flat(private_server):
     print(f"\n{CONNECTIONS} connections x {REQUESTS} mixed requests: {first['reads_per_s']} and {second['reads_per_s']} req/s; "
           f"RSS {after_first} -> {after_second} kB")
     assert after_second - after_first < 4_000, f"RSS grew from {after_first} to {after_second} kB between identical rounds"
+    # every connection the rounds opened was closed again: no descriptor leak
+    fds_after = wait_for_fds(pid, fds_before)
+    assert fds_after <= fds_before, f"server had {fds_before} open descriptors before the load and {fds_after} after"
