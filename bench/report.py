@@ -66,6 +66,18 @@ def main(src, md_path, png_path):
                 out.append(f"| {sc} | {n} | {fmt(ops[0])} | {fmt(ops[1])} | {fmt(ops[2])} | {lat} | {fmt(cpu[0], 1)} | {fmt(cpu[1], 1)} | {fmt(cpu[2], 1)} | "
                            f"{ratio(cpu[0], cpu[1])} | {ratio(cpu[0], cpu[2])} | {ratio(ops[0], ops[1])} |")
         out.append("")
+        out += [f"### Where the server's CPU goes ({p}): user space (our code) and kernel (sockets, wake-ups)", "",
+                "| scenario | clients | ours user µs/op | TangoTest user µs/op | user ours/TangoTest | ours kernel µs/op | TangoTest kernel µs/op | kernel ours/TangoTest |",
+                "|---|---|---|---|---|---|---|---|"]
+        for sc in SCEN:
+            for n in procs:
+                us, tt = runs.get(("rust", p, sc, n)), runs.get(("cpptango-tangotest", p, sc, n))
+                if not (us and tt and us.get("server_user_us_per_op") is not None):
+                    continue
+                u = [us.get("server_user_us_per_op"), tt.get("server_user_us_per_op")]
+                k = [us.get("server_kernel_us_per_op"), tt.get("server_kernel_us_per_op")]
+                out.append(f"| {sc} | {n} | {fmt(u[0], 1)} | {fmt(u[1], 1)} | {ratio(u[0], u[1])} | {fmt(k[0], 1)} | {fmt(k[1], 1)} | {ratio(k[0], k[1])} |")
+        out.append("")
     if loadgen:
         out += ["## Our server's own ceiling (`tango-loadgen`, pipelined GIOP reads)", "",
                 "| placement | connections | pipeline | reads/s | errors |", "|---|---|---|---|---|"]

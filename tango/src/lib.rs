@@ -13,6 +13,7 @@ pub mod ior;
 
 pub mod admin;
 pub mod client;
+pub mod connection;
 pub mod database;
 pub mod dbclient;
 pub mod device;

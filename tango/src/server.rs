@@ -1,20 +1,20 @@
-//! The server runtime: command line, one TCP listener, one task per connection, graceful
-//! shutdown. This is the only module that touches sockets; the protocol work happens in
-//! [`giop`](crate::giop) and [`dispatch`](crate::dispatch).
+//! The server runtime: command line, one TCP listener, graceful shutdown. Each connection is
+//! served on its own thread by [`connection`](crate::connection), the only other module that
+//! touches client sockets; the protocol work happens in [`giop`](crate::giop) and
+//! [`dispatch`](crate::dispatch).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::admin::{admin_device, ServerControl};
+use crate::connection::{ConnLimits, Connections};
 use crate::device::Device;
-use crate::dispatch::{Dispatcher, Peer, ServerIdentity};
+use crate::dispatch::{Dispatcher, ServerIdentity};
 use crate::events::{EventHub, TopicNaming};
-use crate::giop::{self, Assembler, FrameSplitter, Message, MsgType, Version};
 use crate::object::{DeviceCell, DeviceObject, Factory};
 use crate::registration::{self, DeviceContext};
 
@@ -436,16 +436,8 @@ impl RunningServer {
     }
 }
 
-/// What one connection may use; from [`ServerOptions`].
-#[derive(Debug, Clone, Copy)]
-struct ConnLimits {
-    max_message: usize,
-    idle_timeout: Option<Duration>,
-    max_connections: usize,
-}
-
 async fn accept_loop(listener: TcpListener, dispatcher: Arc<Dispatcher>, mut stop: watch::Receiver<bool>, limits: ConnLimits) {
-    let mut conns = tokio::task::JoinSet::new();
+    let conns = Arc::new(Connections::default());
     // Refusals are logged once per burst, not once per connection: a client in a reconnect loop
     // must not fill the log.
     let mut refused_since_log = 0u64;
@@ -453,20 +445,25 @@ async fn accept_loop(listener: TcpListener, dispatcher: Arc<Dispatcher>, mut sto
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((sock, peer)) => {
-                    if conns.len() >= limits.max_connections {
-                        // Accept-and-close tells the client at once; leaving it in the kernel's
-                        // backlog would make it hang until its own timeout.
+                    let accepted = sock.into_std().and_then(|s| s.set_nonblocking(false).map(|_| s));
+                    let served = match accepted {
+                        Ok(s) => conns.serve(s, peer, dispatcher.clone(), limits),
+                        Err(e) => {
+                            tracing::warn!(%peer, error = %e, "cannot use the new connection");
+                            continue;
+                        }
+                    };
+                    if served {
+                        refused_since_log = 0;
+                    } else {
+                        // Closed at once: the client learns now instead of hanging in the
+                        // kernel's backlog until its own timeout.
                         refused_since_log += 1;
                         if refused_since_log == 1 || refused_since_log.is_power_of_two() {
                             tracing::warn!(%peer, limit = limits.max_connections, refused = refused_since_log,
                                 "connection limit reached (-maxConnections): closing new connections");
                         }
-                        drop(sock);
-                        continue;
                     }
-                    refused_since_log = 0;
-                    let _ = sock.set_nodelay(true);
-                    conns.spawn(serve_connection(sock, peer, dispatcher.clone(), stop.clone(), limits));
                 }
                 Err(e) => {
                     // EMFILE and friends: back off rather than spin.
@@ -475,130 +472,12 @@ async fn accept_loop(listener: TcpListener, dispatcher: Arc<Dispatcher>, mut sto
                 }
             },
             _ = stop.changed() => break,
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
     drop(listener);
-    // Give connections a moment to send CloseConnection, then stop.
-    let _ = tokio::time::timeout(Duration::from_secs(2), async { while conns.join_next().await.is_some() {} }).await;
+    // CloseConnection to every client, and a moment for their threads to finish.
+    let _ = tokio::task::spawn_blocking(move || conns.close_all(Duration::from_secs(2))).await;
     tracing::info!("server stopped");
-}
-
-/// One client connection: requests are served in order (omniORB sends one at a time per
-/// connection); different connections run concurrently.
-async fn serve_connection(mut sock: TcpStream, peer: SocketAddr, d: Arc<Dispatcher>, mut stop: watch::Receiver<bool>, limits: ConnLimits) {
-    let splitter = FrameSplitter::new(limits.max_message);
-    let mut assembler = Assembler::new(limits.max_message);
-    // The idle timer is re-armed only when it fires (from the time of the last read), not on
-    // every request: arming a timer per request would cost more than the read itself.
-    let idle = limits.idle_timeout.unwrap_or(Duration::from_secs(100 * 365 * 24 * 3600));
-    let mut last_input = tokio::time::Instant::now();
-    let idle_timer = tokio::time::sleep(idle);
-    tokio::pin!(idle_timer);
-    let mut buf: Vec<u8> = Vec::with_capacity(8192);
-    let mut version = Version::V1_2;
-    let peer_info = Peer { host: if peer.ip().is_loopback() { Arc::from("localhost") } else { Arc::from(peer.ip().to_string()) } };
-    tracing::debug!(%peer, "connection opened");
-    let mut chunk = vec![0u8; 64 * 1024];
-    let multi_thread = tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
-    loop {
-        // Serve every complete message already buffered.
-        loop {
-            let n = match splitter.complete_len(&buf) {
-                Ok(Some(n)) => n,
-                Ok(None) => break,
-                Err(e) => return reject(sock, peer, version, e).await,
-            };
-            let msg: Vec<u8> = buf.drain(..n).collect();
-            if let Ok(h) = giop::Header::parse(&msg) {
-                version = h.version;
-            }
-            let whole = match assembler.push(msg) {
-                Ok(Some(m)) => m,
-                Ok(None) => continue,
-                Err(e) => return reject(sock, peer, version, e).await,
-            };
-            let reply = match giop::decode(whole) {
-                Err(e) => return reject(sock, peer, version, e).await,
-                // Device code is synchronous. Commands may block (a slow command, a database
-                // call): for them, tell the runtime, so other connections keep being served.
-                // Attribute reads and writes are expected to be quick and run inline: handing
-                // the worker over costs two thread switches per request, the largest part of a
-                // read's cost on a small machine.
-                Ok(Message::Request(req)) => {
-                    if multi_thread && req.operation.starts_with("command_inout") {
-                        tokio::task::block_in_place(|| d.handle(&req, &peer_info))
-                    } else {
-                        d.handle(&req, &peer_info)
-                    }
-                }
-                Ok(Message::LocateRequest { version, request_id, target }) => {
-                    let here = match target {
-                        giop::Target::Key(k) => d.object(&String::from_utf8_lossy(&k)).is_some(),
-                        giop::Target::Other(_) => false,
-                    };
-                    Some(giop::encode_locate_reply(version, request_id, here as u32))
-                }
-                Ok(Message::CancelRequest { .. }) => None,
-                Ok(Message::CloseConnection) => {
-                    tracing::debug!(%peer, "client closed the connection");
-                    return;
-                }
-                Ok(Message::MessageError) => {
-                    tracing::debug!(%peer, "client reported a message error");
-                    return;
-                }
-                Ok(Message::Reply(_) | Message::LocateReply { .. } | Message::Fragment { .. }) => {
-                    return reject(sock, peer, version, giop::GiopError::UnknownMessageType(1)).await;
-                }
-            };
-            if let Some(reply) = reply {
-                if sock.write_all(&reply).await.is_err() {
-                    return;
-                }
-            }
-        }
-        tokio::select! {
-            r = sock.read(&mut chunk) => match r {
-                Ok(0) | Err(_) => {
-                    tracing::debug!(%peer, "connection closed");
-                    return;
-                }
-                Ok(n) => {
-                    buf.extend_from_slice(&chunk[..n]);
-                    if limits.idle_timeout.is_some() {
-                        last_input = tokio::time::Instant::now();
-                    }
-                }
-            },
-            _ = &mut idle_timer, if limits.idle_timeout.is_some() => {
-                if last_input.elapsed() < idle {
-                    idle_timer.as_mut().reset(last_input + idle);
-                    continue;
-                }
-                if buf.is_empty() && assembler.is_idle() {
-                    // Between requests: an orderly close the client reconnects from.
-                    tracing::debug!(%peer, idle_s = idle.as_secs(), "idle connection: sending CloseConnection");
-                    let _ = sock.write_all(&giop::encode_bare(version, MsgType::CloseConnection)).await;
-                    let _ = sock.shutdown().await;
-                    return;
-                }
-                // Part of a message arrived and the rest never came.
-                return reject(sock, peer, version, giop::GiopError::Stalled { secs: idle.as_secs() }).await;
-            }
-            _ = stop.changed() => {
-                let _ = sock.write_all(&giop::encode_bare(version, MsgType::CloseConnection)).await;
-                let _ = sock.shutdown().await;
-                return;
-            }
-        }
-    }
-}
-
-async fn reject(mut sock: TcpStream, peer: SocketAddr, version: Version, e: giop::GiopError) {
-    tracing::warn!(%peer, error = %e, "bad GIOP input: sending MessageError and closing the connection");
-    let _ = sock.write_all(&giop::encode_bare(version, MsgType::MessageError)).await;
-    let _ = sock.shutdown().await;
 }
 
 /// This machine's host name, as cppTango reports it in `info()`.
