@@ -1,5 +1,7 @@
-//! Wire-level behaviour of the server runtime over real sockets: bad input is answered with
-//! MessageError and only that connection closes; shutdown sends CloseConnection.
+//! Wire-level behaviour of the server runtime over real sockets: bad input (garbage, wrong
+//! versions, lying lengths, truncated or stalled messages) is answered with MessageError and only
+//! that connection closes; unknown objects and operations get system exceptions; idle connections
+//! get CloseConnection; connections beyond the limit are closed; shutdown sends CloseConnection.
 
 use std::time::Duration;
 
@@ -236,5 +238,38 @@ async fn connections_beyond_the_limit_are_closed_and_the_others_served() {
     }
     assert!(served, "a new connection was never accepted after one closed");
     assert_ping_works(&mut b, Version::V1_2, 6).await;
+    srv.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_objects_and_operations_get_system_exceptions_on_an_open_connection() {
+    let srv = start(1 << 20).await;
+    let mut s = TcpStream::connect(srv.addr).await.unwrap();
+    for (id, key, op, expected) in [
+        (1, &b"no/such/device"[..], "ping", "IDL:omg.org/CORBA/OBJECT_NOT_EXIST:1.0"),
+        (2, &b"\xff\x00binary key"[..], "ping", "IDL:omg.org/CORBA/OBJECT_NOT_EXIST:1.0"),
+        (3, &b"test/device/1"[..], "no_such_operation", "IDL:omg.org/CORBA/BAD_OPERATION:1.0"),
+    ] {
+        s.write_all(&giop::encode_request(Version::V1_2, id, true, key, op, |_| {})).await.unwrap();
+        let Message::Reply(r) = giop::decode(read_msg(&mut s).await.unwrap()).unwrap() else { panic!("not a reply") };
+        assert_eq!((r.request_id, r.status), (id, ReplyStatus::SystemException as u32));
+        assert_eq!(r.body().read_string().unwrap(), expected);
+    }
+    // the same connection goes on being served
+    assert_ping_works(&mut s, Version::V1_2, 4).await;
+    srv.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_header_then_silence_gets_message_error() {
+    let srv = start_with(ServerOptions { idle_timeout: Some(Duration::from_secs(1)), ..Default::default() }).await;
+    let mut s = TcpStream::connect(srv.addr).await.unwrap();
+    s.write_all(b"GIOP\x01").await.unwrap();
+    let m = read_msg(&mut s).await.expect("MessageError");
+    assert_eq!(giop::Header::parse(&m).unwrap().msg_type, MsgType::MessageError);
+    expect_closed(&mut s).await;
+    // (a connection kept open meanwhile would itself have been closed as idle: a new one)
+    let mut good = TcpStream::connect(srv.addr).await.unwrap();
+    assert_ping_works(&mut good, Version::V1_2, 1).await;
     srv.shutdown();
 }
