@@ -23,14 +23,18 @@ pub enum BackendChoice {
 
 impl BackendChoice {
     /// From `SDP_CONFIG_BACKEND` (`etcd3` default, `memory`), `SDP_CONFIG_HOST`,
-    /// `_PORT`, `_PROTOCOL`, `_CERT`, `_USERNAME`, `_PASSWORD`, and
+    /// `_PORT`, `_PROTOCOL` (`http` or `https`), `_CERT` (CA certificate for https),
+    /// `_CLIENT_CERT` + `_CLIENT_KEY` (client certificate for etcd's
+    /// `--client-cert-auth`), `_USERNAME` + `_PASSWORD` (etcd auth), and
     /// `SDP_CONFIG_MAX_TXN_OPS` (the etcd server's `--max-txn-ops`, default 128).
+    /// An empty variable counts as unset (charts render optional values that way).
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
     /// Like [`BackendChoice::from_env`] with a custom variable lookup.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |k: &str| get(k).filter(|v| !v.is_empty());
         let backend = get("SDP_CONFIG_BACKEND").unwrap_or_else(|| "etcd3".into());
         match backend.as_str() {
             "etcd3" | "etcd" => {}
@@ -48,6 +52,8 @@ impl BackendChoice {
             o.protocol = p;
         }
         o.cert = get("SDP_CONFIG_CERT");
+        o.client_cert = get("SDP_CONFIG_CLIENT_CERT");
+        o.client_key = get("SDP_CONFIG_CLIENT_KEY");
         o.username = get("SDP_CONFIG_USERNAME");
         o.password = get("SDP_CONFIG_PASSWORD");
         if let Some(n) = get("SDP_CONFIG_MAX_TXN_OPS") {

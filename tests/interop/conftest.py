@@ -51,27 +51,28 @@ def free_port():
         return s.getsockname()[1]
 
 
-def server_command(port, instance=INSTANCE, devices=(DEVICE,)):
+def server_command(port, instance=INSTANCE, devices=(DEVICE,), extra_args=()):
     dlist = ",".join(devices)
     endpoint = f"giop:tcp:127.0.0.1:{port}"
     if SERVER_KIND == "pytango":
         return [sys.executable, str(HERE / "reference_device.py"), instance, "-nodb",
-                "-dlist", dlist, "-ORBendPoint", endpoint]
+                "-dlist", dlist, "-ORBendPoint", endpoint, *extra_args]
     binary = Path(os.environ.get("TANGO_TEST_BINARY", "target/debug/TestDevice"))
     if not binary.is_absolute():
         binary = REPO_ROOT / binary
     if not binary.exists():
         pytest.exit(f"server binary {binary} not found: run `cargo build --workspace --bins` "
                     f"or set TANGO_TEST_BINARY (or TANGO_SERVER=pytango)", returncode=3)
-    return [str(binary), instance, "-nodb", "-dlist", dlist, "-ORBendPoint", endpoint]
+    return [str(binary), instance, "-nodb", "-dlist", dlist, "-ORBendPoint", endpoint, *extra_args]
 
 
 class ServerProcess:
     """One device server process on 127.0.0.1:port, output captured to a log file."""
 
-    def __init__(self, instance=INSTANCE, devices=(DEVICE,)):
+    def __init__(self, instance=INSTANCE, devices=(DEVICE,), extra_args=()):
         self.instance = instance
         self.devices = devices
+        self.extra_args = tuple(extra_args)
         self.port = None
         self.proc = None
         self.log = tempfile.NamedTemporaryFile(prefix="tango-interop-", suffix=".log", delete=False)
@@ -96,7 +97,7 @@ class ServerProcess:
         for _attempt in range(3):  # retry if another process grabbed the port meanwhile
             self.port = free_port()
             self.proc = subprocess.Popen(
-                server_command(self.port, self.instance, self.devices),
+                server_command(self.port, self.instance, self.devices, self.extra_args),
                 stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=REPO_ROOT,
             )
