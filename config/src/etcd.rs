@@ -68,15 +68,20 @@ impl EtcdBackend {
         let mut copts = ec::ConnectOptions::new().with_connect_timeout(options.timeout);
         match (&options.username, &options.password) {
             (Some(u), Some(p)) => copts = copts.with_user(u.clone(), p.clone()).with_auto_token_refresh(true),
-            (Some(_), None) => return Err(Error::Value("SDP_CONFIG_USERNAME is set but SDP_CONFIG_PASSWORD is not: set both or neither".into())),
-            (None, Some(_)) => return Err(Error::Value("SDP_CONFIG_PASSWORD is set but SDP_CONFIG_USERNAME is not: set both or neither".into())),
+            (Some(_), None) => {
+                return Err(Error::Value("SDP_CONFIG_USERNAME is set but SDP_CONFIG_PASSWORD is not: set both or neither".into()))
+            }
+            (None, Some(_)) => {
+                return Err(Error::Value("SDP_CONFIG_PASSWORD is set but SDP_CONFIG_USERNAME is not: set both or neither".into()))
+            }
             (None, None) => {}
         }
         match options.protocol.as_str() {
             "http" => {
                 if options.cert.is_some() || options.client_cert.is_some() {
                     return Err(Error::Value(
-                        "SDP_CONFIG_CERT / SDP_CONFIG_CLIENT_CERT are set but SDP_CONFIG_PROTOCOL is http: set SDP_CONFIG_PROTOCOL=https".into(),
+                        "SDP_CONFIG_CERT / SDP_CONFIG_CLIENT_CERT are set but SDP_CONFIG_PROTOCOL is http: set SDP_CONFIG_PROTOCOL=https"
+                            .into(),
                     ));
                 }
             }
@@ -87,21 +92,20 @@ impl EtcdBackend {
         let client = match tokio::time::timeout(options.timeout, connect).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) if is_refusal(&e) => return Err(refused(describe_err(&e))),
-            Ok(Err(e)) => return Err(unreachable(describe_err(&e))),
+            Ok(Err(e)) => return Err(unreachable(with_tls_hint(options, describe_err(&e)))),
             Err(_) => return Err(unreachable(format!("no answer within {} s", options.timeout.as_secs_f32()))),
         };
         let backend = EtcdBackend { client, endpoint: endpoint.clone(), timeout: options.timeout, max_txn_ops: options.max_txn_ops };
         // The channel connects lazily: probe so that an unreachable server is reported now.
-        // The probe reads the key `/`, inside the tree every SDP entity lives in; a user
-        // whose role covers only part of it gets "permission denied", which still proves
-        // that the server is there and took our credentials.
+        // A user whose role does not cover the probed key gets "permission denied", which
+        // still proves that the server is there and took our credentials.
         let mut kv = backend.client.kv_client();
-        let probe = kv.get("/", Some(ec::GetOptions::new().with_keys_only().with_limit(1)));
+        let probe = kv.get("0", Some(ec::GetOptions::new().with_keys_only().with_limit(1)));
         match tokio::time::timeout(options.timeout, probe).await {
             Ok(Ok(_)) => Ok(backend),
             Ok(Err(ec::Error::GRpcStatus(s))) if i32::from(s.code()) == grpc_code::PERMISSION_DENIED => Ok(backend),
             Ok(Err(e)) if is_refusal(&e) => Err(refused(describe_err(&e))),
-            Ok(Err(e)) => Err(unreachable(describe_err(&e))),
+            Ok(Err(e)) => Err(unreachable(with_tls_hint(options, describe_err(&e)))),
             Err(_) => Err(unreachable(format!("no answer within {} s", options.timeout.as_secs_f32()))),
         }
     }
@@ -131,7 +135,10 @@ fn tls_options(copts: ec::ConnectOptions, options: &EtcdOptions) -> Result<ec::C
     // rustls only trusts the CAs it is given (no system store is loaded): without
     // SDP_CONFIG_CERT no server certificate could be verified.
     let ca = options.cert.as_deref().ok_or_else(|| {
-        Error::Value("SDP_CONFIG_PROTOCOL=https needs SDP_CONFIG_CERT: the CA certificate (PEM file) that signed the etcd server's certificate".into())
+        Error::Value(
+            "SDP_CONFIG_PROTOCOL=https needs SDP_CONFIG_CERT: the CA certificate (PEM file) that signed the etcd server's certificate"
+                .into(),
+        )
     })?;
     let mut tls = ec::TlsOptions::new().ca_certificate(ec::Certificate::from_pem(read_pem("SDP_CONFIG_CERT", ca)?));
     match (&options.client_cert, &options.client_key) {
@@ -183,6 +190,26 @@ fn is_certificate_problem(text: &str) -> bool {
     t.contains("certificate") || t.contains("unknownissuer") || t.contains("handshake")
 }
 
+/// A TLS 1.3 server that rejects our client certificate (or its absence) does so after
+/// the handshake, and the client usually sees only the connection close on its first
+/// request, not the alert saying why. Name the likely cause; the error stays a
+/// [`Error::Connection`] because a server going away looks the same.
+fn with_tls_hint(options: &EtcdOptions, text: String) -> String {
+    let t = text.to_ascii_lowercase();
+    let closed = ["connection closed", "broken pipe", "connection reset", "operation was canceled"].iter().any(|c| t.contains(c));
+    if options.protocol != "https" || !closed {
+        return text;
+    }
+    match &options.client_cert {
+        None => format!(
+            "{text} (the server closed the TLS connection: if etcd runs with --client-cert-auth, set SDP_CONFIG_CLIENT_CERT and SDP_CONFIG_CLIENT_KEY)"
+        ),
+        Some(cert) => format!(
+            "{text} (the server closed the TLS connection: is the client certificate {cert} signed by the CA etcd trusts (--trusted-ca-file)?)"
+        ),
+    }
+}
+
 /// The error and every cause below it, once each: tonic's transport errors say only
 /// "transport error" at the top, the useful part ("invalid peer certificate:
 /// UnknownIssuer") is in the chain.
@@ -191,7 +218,11 @@ fn describe_err(e: &ec::Error) -> String {
         ec::Error::GRpcStatus(s) => s.message().to_string(),
         other => other.to_string(),
     }];
-    let mut source = std::error::Error::source(e);
+    // a gRPC status carries the transport error as its own source
+    let mut source = match e {
+        ec::Error::GRpcStatus(s) => std::error::Error::source(s),
+        other => std::error::Error::source(other),
+    };
     while let Some(s) = source {
         let text = s.to_string();
         if !parts.iter().any(|p| p.contains(&text)) {

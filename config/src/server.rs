@@ -116,8 +116,7 @@ impl EtcdServer {
                     cmd.arg("--client-cert-auth").arg("--trusted-ca-file").arg(ca);
                 }
             }
-            cmd.stdin(Stdio::null())
-                .stdout(Stdio::null());
+            cmd.stdin(Stdio::null()).stdout(Stdio::null());
             match log {
                 Some(f) => cmd.stderr(f),
                 None => cmd.stderr(Stdio::null()),
