@@ -33,6 +33,8 @@ def test_request_over_the_limit_is_refused_others_are_served(limited_server):
         big.command_inout("Echo", "y" * (2 * LIMIT))
     # omniORB reports the closed connection as a CORBA system exception
     assert any(k in str(e.value) for k in ("COMM_FAILURE", "TRANSIENT", "MARSHAL", "CommunicationFailed", "API_CorbaException")), e.value
+    # refused for its size (not for anything else), and said so in the server's log
+    assert f"exceeds the maximum {LIMIT}" in limited_server.log_text()
 
     # the other client never noticed; the refused one reconnects and is served under the limit
     assert small.command_inout("Echo", "ok") == "ok"
