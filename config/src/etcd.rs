@@ -126,6 +126,7 @@ impl EtcdBackend {
     }
 }
 
+#[cfg(feature = "tls")]
 fn read_pem(variable: &str, path: &str) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::Value(format!("cannot read {variable} {path}: {e}")))
 }
