@@ -15,9 +15,9 @@ mod support;
 use sdp_config::{BackendChoice, Config, EtcdServer, EtcdServerOptions, ServerTls};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{Out, TempDir};
+use support::{Daemon, Out, TempDir};
 
 /// Certificates for one test: a CA, a server certificate for 127.0.0.1 signed by it, a
 /// client certificate signed by it, and a second, unrelated CA with its own client
@@ -123,39 +123,17 @@ fn openssl(dir: &Path, args: &[&str]) {
     assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
 }
 
-fn have_etcd() -> bool {
-    if sdp_config::server::etcd_binary().is_some() {
-        return true;
-    }
-    assert!(std::env::var("CI").map_or(true, |v| v.is_empty()), "CI is set but there is no `etcd` on PATH (apt-get install etcd-server)");
-    eprintln!("\n*** SKIPPING: no `etcd` on PATH (apt-get install etcd-server) ***\n");
-    false
-}
-
 fn tls_etcd(pki: &Pki, require_client_cert: bool) -> EtcdServer {
     EtcdServer::start_with(&EtcdServerOptions { tls: Some(pki.server_tls(require_client_cert)), ..Default::default() })
         .expect("start etcd with TLS")
 }
 
-/// `program` with only the `SDP_CONFIG_*` variables given here (none from our environment).
-fn command(program: &str, port: u16, env: &[(&str, &str)]) -> Command {
-    let mut c = Command::new(program);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("SDP_") || k == "RUST_LOG" {
-            c.env_remove(k);
-        }
-    }
-    c.env("SDP_CONFIG_HOST", "127.0.0.1").env("SDP_CONFIG_PORT", port.to_string());
-    c.envs(env.iter().copied());
-    c
-}
-
 fn sdpcfg(port: u16, env: &[(&str, &str)], args: &[&str]) -> Out {
     let t0 = Instant::now();
-    let o = command(env!("CARGO_BIN_EXE_sdpcfg"), port, env).args(args).stdin(Stdio::null()).output().expect("run sdpcfg");
+    let o = support::sdpcfg_with(port, env, args);
     // "fails fast" bound only: a refused connection must not wait for a timeout loop
     assert!(t0.elapsed() < Duration::from_secs(30), "sdpcfg {args:?} took {:?}", t0.elapsed());
-    Out { stdout: String::from_utf8(o.stdout).unwrap(), stderr: String::from_utf8(o.stderr).unwrap(), code: o.status.code().unwrap_or(-1) }
+    o
 }
 
 fn sdpcfg_ok(port: u16, env: &[(&str, &str)], args: &[&str]) -> String {
@@ -193,7 +171,7 @@ async fn library(port: u16, env: &[(&str, &str)]) -> sdp_config::Result<Config> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_the_servers_ca_works_and_any_other_ca_is_refused() {
-    if !have_etcd() {
+    if !support::have_etcd() {
         return;
     }
     let pki = Pki::new();
@@ -242,7 +220,7 @@ async fn tls_with_the_servers_ca_works_and_any_other_ca_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_needs_a_client_certificate_from_the_trusted_ca() {
-    if !have_etcd() {
+    if !support::have_etcd() {
         return;
     }
     let pki = Pki::new();
@@ -313,7 +291,7 @@ fn enable_auth(etcd: &EtcdServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcd_users_for_sdpcfg_the_library_and_the_controller() {
-    if !have_etcd() {
+    if !support::have_etcd() {
         return;
     }
     let etcd = EtcdServer::start().expect("start etcd");
@@ -341,19 +319,8 @@ async fn etcd_users_for_sdpcfg_the_library_and_the_controller() {
 
     // the processing controller, as user sdp, deploys the PB's workflow
     let tmp = TempDir::new("auth-pc");
-    let log = tmp.path().join("controller.log");
-    let start = |env: &[(&str, &str)]| {
-        let f = std::fs::File::create(&log).unwrap();
-        command(support::sdp_exe(), port, env)
-            .envs([("SDP_DEPLOY_MODE", "helm"), ("SDP_HELM_NAMESPACE", "sdp")])
-            .arg("controller")
-            .stdin(Stdio::null())
-            .stdout(f.try_clone().unwrap())
-            .stderr(f)
-            .spawn()
-            .expect("start sdp controller")
-    };
-    let mut pc = support::Daemon { child: start(&user), log: log.clone() };
+    let helm = [("SDP_DEPLOY_MODE", "helm"), ("SDP_HELM_NAMESPACE", "sdp")];
+    let mut pc = Daemon::start(port, &["controller"], &[&helm[..], &user[..]].concat(), &tmp.path().join("controller.log"));
     let deploy = format!("/deploy/{pb}-workflow");
     let t0 = Instant::now();
     while cfg.db().get(&deploy, None).await.unwrap().0.is_none() {
@@ -364,7 +331,7 @@ async fn etcd_users_for_sdpcfg_the_library_and_the_controller() {
     assert_eq!(pc.terminate(), Some(0), "{}", pc.log_text());
 
     // with the wrong password it stops at once with the reason, instead of retrying forever
-    let mut pc = support::Daemon { child: start(&wrong), log: log.clone() };
+    let mut pc = Daemon::start(port, &["controller"], &[&helm[..], &wrong[..]].concat(), &tmp.path().join("refused.log"));
     let t0 = Instant::now();
     let status = loop {
         if let Some(s) = pc.child.try_wait().unwrap() {
