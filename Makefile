@@ -9,7 +9,7 @@ SHELL := /bin/bash
 VENV      ?= .venv
 PY        := $(VENV)/bin/python
 PORT      ?= 45450
-APT_PKGS  := protobuf-compiler etcd-server etcd-client tango-test mariadb-server dbconfig-no-thanks tango-db
+APT_PKGS  := protobuf-compiler etcd-server etcd-client openssl tango-test mariadb-server dbconfig-no-thanks tango-db
 # the server the interop suite drives: rust (our binary) or pytango (reference_device.py)
 TANGO_SERVER      ?= rust
 TANGO_TEST_BINARY ?= target/debug/TestDevice

@@ -41,14 +41,15 @@ pub mod anyhow_like {
 pub use anyhow_like::Result;
 
 /// Connect to the configuration database as `SDP_CONFIG_*` says; waits (with a log
-/// line every few attempts) while the database is not reachable yet.
+/// line every few attempts) while the database is not reachable yet. Bad settings and
+/// refused credentials or certificates end the wait at once: they will not get better.
 pub async fn connect() -> Result<Config> {
     let mut delay = Duration::from_millis(200);
     let mut attempt = 0u32;
     loop {
         match Config::from_env().await {
             Ok(c) => return Ok(c),
-            Err(e @ sdp_config::Error::Value(_)) => return Err(e.into()),
+            Err(e @ (sdp_config::Error::Value(_) | sdp_config::Error::Access(_))) => return Err(e.into()),
             Err(e) => {
                 attempt += 1;
                 if attempt % 5 == 1 {

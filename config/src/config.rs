@@ -23,14 +23,18 @@ pub enum BackendChoice {
 
 impl BackendChoice {
     /// From `SDP_CONFIG_BACKEND` (`etcd3` default, `memory`), `SDP_CONFIG_HOST`,
-    /// `_PORT`, `_PROTOCOL`, `_CERT`, `_USERNAME`, `_PASSWORD`, and
+    /// `_PORT`, `_PROTOCOL` (`http` or `https`), `_CERT` (CA certificate for https),
+    /// `_CLIENT_CERT` + `_CLIENT_KEY` (client certificate for etcd's
+    /// `--client-cert-auth`), `_USERNAME` + `_PASSWORD` (etcd auth), and
     /// `SDP_CONFIG_MAX_TXN_OPS` (the etcd server's `--max-txn-ops`, default 128).
+    /// An empty variable counts as unset (charts render optional values that way).
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
     /// Like [`BackendChoice::from_env`] with a custom variable lookup.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |k: &str| get(k).filter(|v| !v.is_empty());
         let backend = get("SDP_CONFIG_BACKEND").unwrap_or_else(|| "etcd3".into());
         match backend.as_str() {
             "etcd3" | "etcd" => {}
@@ -48,6 +52,8 @@ impl BackendChoice {
             o.protocol = p;
         }
         o.cert = get("SDP_CONFIG_CERT");
+        o.client_cert = get("SDP_CONFIG_CLIENT_CERT");
+        o.client_key = get("SDP_CONFIG_CLIENT_KEY");
         o.username = get("SDP_CONFIG_USERNAME");
         o.password = get("SDP_CONFIG_PASSWORD");
         if let Some(n) = get("SDP_CONFIG_MAX_TXN_OPS") {
@@ -157,3 +163,45 @@ impl Config {
 
 /// Bound for a single wait in tests and tools.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choice(vars: &[(&str, &str)]) -> Result<BackendChoice> {
+        BackendChoice::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn security_variables_are_read_and_empty_ones_are_unset() {
+        let vars = [
+            ("SDP_CONFIG_PROTOCOL", "https"),
+            ("SDP_CONFIG_CERT", "/ca.pem"),
+            ("SDP_CONFIG_CLIENT_CERT", "/client.pem"),
+            ("SDP_CONFIG_CLIENT_KEY", "/client.key"),
+            ("SDP_CONFIG_USERNAME", "sdp"),
+            ("SDP_CONFIG_PASSWORD", ""),
+        ];
+        let BackendChoice::Etcd(o) = choice(&vars).unwrap() else { panic!("etcd expected") };
+        assert_eq!(o.protocol, "https");
+        assert_eq!(o.cert.as_deref(), Some("/ca.pem"));
+        assert_eq!((o.client_cert.as_deref(), o.client_key.as_deref()), (Some("/client.pem"), Some("/client.key")));
+        assert_eq!((o.username.as_deref(), o.password.as_deref()), (Some("sdp"), None));
+    }
+
+    /// Settings that cannot work are refused before any connection attempt, as a
+    /// `ValueError` naming the variable (no server listens on port 1).
+    #[tokio::test]
+    async fn half_settings_are_value_errors() {
+        for (vars, says) in [
+            (&[("SDP_CONFIG_USERNAME", "sdp")][..], "SDP_CONFIG_PASSWORD is not"),
+            (&[("SDP_CONFIG_PASSWORD", "x")][..], "SDP_CONFIG_USERNAME is not"),
+            (&[("SDP_CONFIG_CERT", "/ca.pem")][..], "SDP_CONFIG_PROTOCOL=https"),
+            (&[("SDP_CONFIG_PROTOCOL", "ftp")][..], "use http or https"),
+        ] {
+            let vars = [vars, &[("SDP_CONFIG_PORT", "1")]].concat();
+            let err = choice(&vars).unwrap().connect().await.err().expect("refused");
+            assert!(matches!(&err, Error::Value(m) if m.contains(says)), "{vars:?}: {err:?}");
+        }
+    }
+}

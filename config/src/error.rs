@@ -27,6 +27,12 @@ pub enum Error {
     /// The database could not be reached or answered with an error.
     #[error("{0}")]
     Connection(String),
+    /// The database answered but refused who we are: wrong user name or password, a
+    /// server certificate our CA does not vouch for, a client certificate it does not
+    /// accept. Retrying with the same settings cannot help, so callers that wait for the
+    /// database to come up stop on this one.
+    #[error("{0}")]
+    Access(String),
 }
 
 impl Error {
@@ -39,6 +45,7 @@ impl Error {
             Error::Vanished { .. } => "Vanished",
             Error::Runtime(_) => "RuntimeError",
             Error::Connection(_) => "ConnectionError",
+            Error::Access(_) => "AccessError",
         }
     }
 

@@ -15,8 +15,13 @@ pub struct EtcdOptions {
     pub port: u16,
     /// `http` or `https`.
     pub protocol: String,
-    /// CA certificate (PEM file) for `https`.
+    /// CA certificate (PEM file) that signed the server's certificate; required for
+    /// `https` (no system trust store is loaded, so nothing else could vouch for etcd).
     pub cert: Option<String>,
+    /// Client certificate and its private key (PEM files), for etcd servers that require
+    /// client certificates (`--client-cert-auth`). Both or neither.
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
     /// Bound on connecting and on every unary request.
@@ -32,6 +37,8 @@ impl Default for EtcdOptions {
             port: 2379,
             protocol: "http".into(),
             cert: None,
+            client_cert: None,
+            client_key: None,
             username: None,
             password: None,
             timeout: Duration::from_secs(5),
@@ -51,31 +58,54 @@ pub struct EtcdBackend {
 
 impl EtcdBackend {
     /// Connect and check that the server answers (fails within `options.timeout`).
+    ///
+    /// Refused credentials or certificates give [`Error::Access`] (permanent), everything
+    /// else [`Error::Connection`] (the server may come up later).
     pub async fn connect(options: &EtcdOptions) -> Result<Self> {
         let endpoint = format!("{}://{}:{}", options.protocol, options.host, options.port);
         let unreachable = |e: String| Error::Connection(format!("Cannot connect to etcd at {endpoint}: {e}"));
+        let refused = |e: String| Error::Access(format!("etcd at {endpoint} refused this client: {e}"));
         let mut copts = ec::ConnectOptions::new().with_connect_timeout(options.timeout);
-        if let (Some(u), Some(p)) = (&options.username, &options.password) {
-            copts = copts.with_user(u.clone(), p.clone());
+        match (&options.username, &options.password) {
+            (Some(u), Some(p)) => copts = copts.with_user(u.clone(), p.clone()).with_auto_token_refresh(true),
+            (Some(_), None) => {
+                return Err(Error::Value("SDP_CONFIG_USERNAME is set but SDP_CONFIG_PASSWORD is not: set both or neither".into()))
+            }
+            (None, Some(_)) => {
+                return Err(Error::Value("SDP_CONFIG_PASSWORD is set but SDP_CONFIG_USERNAME is not: set both or neither".into()))
+            }
+            (None, None) => {}
         }
         match options.protocol.as_str() {
-            "http" => {}
-            "https" => copts = tls_options(copts, options.cert.as_deref()).map_err(unreachable)?,
-            other => return Err(unreachable(format!("unsupported protocol {other:?} (use http or https)"))),
+            "http" => {
+                if options.cert.is_some() || options.client_cert.is_some() {
+                    return Err(Error::Value(
+                        "SDP_CONFIG_CERT / SDP_CONFIG_CLIENT_CERT are set but SDP_CONFIG_PROTOCOL is http: set SDP_CONFIG_PROTOCOL=https"
+                            .into(),
+                    ));
+                }
+            }
+            "https" => copts = tls_options(copts, options)?,
+            other => return Err(Error::Value(format!("SDP_CONFIG_PROTOCOL {other:?} is not supported: use http or https"))),
         }
         let connect = ec::Client::connect([endpoint.as_str()], Some(copts));
         let client = match tokio::time::timeout(options.timeout, connect).await {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Err(unreachable(e.to_string())),
+            Ok(Err(e)) if is_refusal(&e) => return Err(refused(describe_err(&e))),
+            Ok(Err(e)) => return Err(unreachable(with_tls_hint(options, describe_err(&e)))),
             Err(_) => return Err(unreachable(format!("no answer within {} s", options.timeout.as_secs_f32()))),
         };
         let backend = EtcdBackend { client, endpoint: endpoint.clone(), timeout: options.timeout, max_txn_ops: options.max_txn_ops };
         // The channel connects lazily: probe so that an unreachable server is reported now.
+        // A user whose role does not cover the probed key gets "permission denied", which
+        // still proves that the server is there and took our credentials.
         let mut kv = backend.client.kv_client();
         let probe = kv.get("0", Some(ec::GetOptions::new().with_keys_only().with_limit(1)));
         match tokio::time::timeout(options.timeout, probe).await {
             Ok(Ok(_)) => Ok(backend),
-            Ok(Err(e)) => Err(unreachable(describe_err(&e))),
+            Ok(Err(ec::Error::GRpcStatus(s))) if i32::from(s.code()) == grpc_code::PERMISSION_DENIED => Ok(backend),
+            Ok(Err(e)) if is_refusal(&e) => Err(refused(describe_err(&e))),
+            Ok(Err(e)) => Err(unreachable(with_tls_hint(options, describe_err(&e)))),
             Err(_) => Err(unreachable(format!("no answer within {} s", options.timeout.as_secs_f32()))),
         }
     }
@@ -97,25 +127,112 @@ impl EtcdBackend {
 }
 
 #[cfg(feature = "tls")]
-fn tls_options(copts: ec::ConnectOptions, cert: Option<&str>) -> std::result::Result<ec::ConnectOptions, String> {
-    let mut tls = ec::TlsOptions::new();
-    if let Some(path) = cert {
-        let pem = std::fs::read(path).map_err(|e| format!("cannot read SDP_CONFIG_CERT {path}: {e}"))?;
-        tls = tls.ca_certificate(ec::Certificate::from_pem(pem));
+fn read_pem(variable: &str, path: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::Value(format!("cannot read {variable} {path}: {e}")))
+}
+
+#[cfg(feature = "tls")]
+fn tls_options(copts: ec::ConnectOptions, options: &EtcdOptions) -> Result<ec::ConnectOptions> {
+    // rustls only trusts the CAs it is given (no system store is loaded): without
+    // SDP_CONFIG_CERT no server certificate could be verified.
+    let ca = options.cert.as_deref().ok_or_else(|| {
+        Error::Value(
+            "SDP_CONFIG_PROTOCOL=https needs SDP_CONFIG_CERT: the CA certificate (PEM file) that signed the etcd server's certificate"
+                .into(),
+        )
+    })?;
+    let mut tls = ec::TlsOptions::new().ca_certificate(ec::Certificate::from_pem(read_pem("SDP_CONFIG_CERT", ca)?));
+    match (&options.client_cert, &options.client_key) {
+        (Some(cert), Some(key)) => {
+            tls = tls.identity(ec::Identity::from_pem(read_pem("SDP_CONFIG_CLIENT_CERT", cert)?, read_pem("SDP_CONFIG_CLIENT_KEY", key)?));
+        }
+        (None, None) => {}
+        _ => return Err(Error::Value("SDP_CONFIG_CLIENT_CERT and SDP_CONFIG_CLIENT_KEY go together: set both or neither".into())),
     }
     Ok(copts.with_tls(tls))
 }
 
 #[cfg(not(feature = "tls"))]
-fn tls_options(_copts: ec::ConnectOptions, _cert: Option<&str>) -> std::result::Result<ec::ConnectOptions, String> {
-    Err("https needs TLS support: build sdp-config with the `tls` feature".into())
+fn tls_options(_copts: ec::ConnectOptions, _options: &EtcdOptions) -> Result<ec::ConnectOptions> {
+    Err(Error::Value("SDP_CONFIG_PROTOCOL=https needs TLS support: build sdp-config with its `tls` feature".into()))
 }
 
-fn describe_err(e: &ec::Error) -> String {
+/// The gRPC status codes etcd answers refused credentials with (numbers from the gRPC
+/// spec; etcd-client does not re-export tonic's `Code`).
+mod grpc_code {
+    pub const INVALID_ARGUMENT: i32 = 3;
+    pub const PERMISSION_DENIED: i32 = 7;
+    pub const FAILED_PRECONDITION: i32 = 9;
+    pub const UNAUTHENTICATED: i32 = 16;
+}
+
+/// Did the server (or the TLS handshake) refuse who we are, rather than not answer?
+fn is_refusal(e: &ec::Error) -> bool {
     match e {
+        // etcd: "authentication failed, invalid user ID or password" (InvalidArgument),
+        // "user name is empty", "invalid auth token" (Unauthenticated), "authentication is
+        // not enabled" (FailedPrecondition), "permission denied" (PermissionDenied)
+        ec::Error::GRpcStatus(s) => {
+            matches!(
+                i32::from(s.code()),
+                grpc_code::INVALID_ARGUMENT | grpc_code::PERMISSION_DENIED | grpc_code::FAILED_PRECONDITION | grpc_code::UNAUTHENTICATED
+            ) || s.message().contains("auth")
+                || is_certificate_problem(&describe_err(e))
+        }
+        other => is_certificate_problem(&describe_err(other)),
+    }
+}
+
+/// rustls reports "invalid peer certificate: UnknownIssuer", "NotValidForName", ...; a
+/// server that wants a client certificate ends the handshake with "CertificateRequired"
+/// or a "bad certificate" alert.
+fn is_certificate_problem(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    t.contains("certificate") || t.contains("unknownissuer") || t.contains("handshake")
+}
+
+/// A TLS 1.3 server that rejects our client certificate (or its absence) does so after
+/// the handshake, and the client usually sees only the connection close on its first
+/// request, not the alert saying why. Name the likely cause; the error stays a
+/// [`Error::Connection`] because a server going away looks the same.
+fn with_tls_hint(options: &EtcdOptions, text: String) -> String {
+    let t = text.to_ascii_lowercase();
+    let closed = ["connection closed", "broken pipe", "connection reset", "operation was canceled"].iter().any(|c| t.contains(c));
+    if options.protocol != "https" || !closed {
+        return text;
+    }
+    match &options.client_cert {
+        None => format!(
+            "{text} (the server closed the TLS connection: if etcd runs with --client-cert-auth, set SDP_CONFIG_CLIENT_CERT and SDP_CONFIG_CLIENT_KEY)"
+        ),
+        Some(cert) => format!(
+            "{text} (the server closed the TLS connection: is the client certificate {cert} signed by the CA etcd trusts (--trusted-ca-file)?)"
+        ),
+    }
+}
+
+/// The error and every cause below it, once each: tonic's transport errors say only
+/// "transport error" at the top, the useful part ("invalid peer certificate:
+/// UnknownIssuer") is in the chain.
+fn describe_err(e: &ec::Error) -> String {
+    let mut parts: Vec<String> = vec![match e {
         ec::Error::GRpcStatus(s) => s.message().to_string(),
         other => other.to_string(),
+    }];
+    // a gRPC status carries the transport error as its own source
+    let mut source = match e {
+        ec::Error::GRpcStatus(s) => std::error::Error::source(s),
+        other => std::error::Error::source(other),
+    };
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
     }
+    parts.retain(|p| !p.is_empty());
+    parts.join(": ")
 }
 
 fn utf8(bytes: &[u8]) -> String {

@@ -29,5 +29,5 @@ pub use error::{Error, Result};
 pub use etcd::{EtcdBackend, EtcdOptions};
 pub use memory::MemoryBackend;
 pub use path::Recurse;
-pub use server::{EtcdServer, EtcdServerOptions};
+pub use server::{EtcdServer, EtcdServerOptions, ServerTls};
 pub use txn::Txn;

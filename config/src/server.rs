@@ -13,6 +13,7 @@ pub struct EtcdServer {
     child: Child,
     data_dir: PathBuf,
     client_port: u16,
+    tls: bool,
     /// Remove the data directory on drop (throwaway servers only).
     remove_data: bool,
 }
@@ -24,6 +25,18 @@ pub struct EtcdServerOptions {
     pub data_dir: Option<PathBuf>,
     /// Client port on 127.0.0.1; `None`: a free one.
     pub client_port: Option<u16>,
+    /// Serve clients over TLS (`https://`) with these files.
+    pub tls: Option<ServerTls>,
+}
+
+/// TLS files of an etcd server (PEM paths), as etcd's `--cert-file`, `--key-file` and,
+/// to require client certificates, `--client-cert-auth --trusted-ca-file`.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// CA whose client certificates are accepted; `Some` turns on `--client-cert-auth`.
+    pub client_ca_file: Option<PathBuf>,
 }
 
 fn free_port() -> Result<u16> {
@@ -69,7 +82,8 @@ impl EtcdServer {
                 None => free_port()?,
             };
             let peer_port = free_port()?;
-            let client_url = format!("http://127.0.0.1:{client_port}");
+            let scheme = if options.tls.is_some() { "https" } else { "http" };
+            let client_url = format!("{scheme}://127.0.0.1:{client_port}");
             let peer_url = format!("http://127.0.0.1:{peer_port}");
             let log = std::fs::File::create(data_dir.with_extension("log")).ok();
             let mut cmd = Command::new(&bin);
@@ -95,9 +109,14 @@ impl EtcdServer {
                 .arg("--log-level")
                 .arg("error")
                 .arg("--logger")
-                .arg("zap")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null());
+                .arg("zap");
+            if let Some(tls) = &options.tls {
+                cmd.arg("--cert-file").arg(&tls.cert_file).arg("--key-file").arg(&tls.key_file);
+                if let Some(ca) = &tls.client_ca_file {
+                    cmd.arg("--client-cert-auth").arg("--trusted-ca-file").arg(ca);
+                }
+            }
+            cmd.stdin(Stdio::null()).stdout(Stdio::null());
             match log {
                 Some(f) => cmd.stderr(f),
                 None => cmd.stderr(Stdio::null()),
@@ -109,7 +128,7 @@ impl EtcdServer {
                 }
             }
             let child = cmd.spawn().map_err(|e| Error::Connection(format!("cannot start {}: {e}", bin.display())))?;
-            let mut server = EtcdServer { child, data_dir: data_dir.clone(), client_port, remove_data };
+            let mut server = EtcdServer { child, data_dir: data_dir.clone(), client_port, tls: options.tls.is_some(), remove_data };
             match server.wait_ready(Duration::from_secs(20)) {
                 Ok(()) => return Ok(server),
                 Err(e) => {
@@ -151,9 +170,10 @@ impl EtcdServer {
         format!("127.0.0.1:{}", self.client_port)
     }
 
-    /// Options for [`crate::EtcdBackend::connect`].
+    /// Options for [`crate::EtcdBackend::connect`] (for a TLS server, add the CA in `cert`).
     pub fn options(&self) -> crate::EtcdOptions {
-        crate::EtcdOptions { port: self.client_port, ..Default::default() }
+        let protocol = if self.tls { "https" } else { "http" }.to_string();
+        crate::EtcdOptions { port: self.client_port, protocol, ..Default::default() }
     }
 
     /// Connect a client; retries while the fresh node elects itself.

@@ -941,7 +941,7 @@ async fn etcd_server_with_kept_data_dir() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("sdp-etcd-kept-{}", std::process::id()));
-    let opts = sdp_config::EtcdServerOptions { data_dir: Some(dir.clone()), client_port: None };
+    let opts = sdp_config::EtcdServerOptions { data_dir: Some(dir.clone()), client_port: None, ..Default::default() };
     {
         let s = sdp_config::EtcdServer::start_with(&opts).unwrap();
         let cfg = Config::new(Arc::new(s.connect().await.unwrap()));

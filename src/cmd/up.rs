@@ -232,6 +232,7 @@ fn up(a: UpArgs) -> Result<(), String> {
         let opts = sdp_config::EtcdServerOptions {
             data_dir: Some(state.join("etcd")),
             client_port: if a.etcd_port == 0 { None } else { Some(a.etcd_port) },
+            ..Default::default()
         };
         let etcd = sdp_config::EtcdServer::start_with(&opts).map_err(|e| format!("etcd: {e}"))?;
         let port = etcd.port();
@@ -325,5 +326,26 @@ fn up(a: UpArgs) -> Result<(), String> {
             return Err(format!("{name} exited unexpectedly ({status}); stopped everything (logs in {})", logs.display()));
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        up: UpArgs,
+    }
+
+    #[test]
+    fn listens_on_loopback_unless_told_otherwise() {
+        let a = Cli::parse_from(["sdp"]).up;
+        assert_eq!(a.tango_host, "127.0.0.1:10000");
+        assert_eq!(a.config, "etcd"); // an etcd we start, on 127.0.0.1 (sdp_config::EtcdServer)
+        let a = Cli::parse_from(["sdp", "--tango-host", "0.0.0.0:10000"]).up;
+        assert_eq!(a.tango_host, "0.0.0.0:10000");
     }
 }

@@ -104,16 +104,22 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             };
             let addr = format!("tcp://127.0.0.1:{port}");
             let exe = dask.display().to_string();
+            // Even with --no-dashboard, scheduler and workers serve HTTP (health, metrics)
+            // on the dashboard address, by default every interface (scheduler: port 8787):
+            // keep it on loopback, on a free port.
+            let http = "127.0.0.1:0";
             let sched = Deployment::new(
                 &sched_id,
                 "process",
-                json!({"command": [exe, "scheduler", "--host", "127.0.0.1", "--port", port.to_string(), "--no-dashboard"],
+                json!({"command": [exe, "scheduler", "--host", "127.0.0.1", "--port", port.to_string(), "--no-dashboard",
+                                  "--dashboard-address", http],
                        "port": port}),
             )?;
             let workers = Deployment::new(
                 &format!("{pb_id}-dask-worker"),
                 "process",
-                json!({"command": [exe, "worker", addr, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard", "--no-nanny"],
+                json!({"command": [exe, "worker", addr, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard", "--no-nanny",
+                                  "--dashboard-address", http],
                        "replicas": WORKERS}),
             )?;
             ctx.deploy(&[sched, workers]).await?;

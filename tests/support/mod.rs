@@ -9,11 +9,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub fn etcd() -> Option<EtcdServer> {
+    have_etcd().then(|| EtcdServer::start().expect("start etcd"))
+}
+
+/// Is there an etcd to start? (If not, the test says it skips.)
+pub fn have_etcd() -> bool {
     if sdp_config::server::etcd_binary().is_none() {
         eprintln!("\n*** SKIPPING: no `etcd` on PATH (apt-get install etcd-server) ***\n");
-        return None;
+        return false;
     }
-    Some(EtcdServer::start().expect("start etcd"))
+    true
 }
 
 pub async fn db(e: &EtcdServer) -> Db {
@@ -160,7 +165,17 @@ pub struct Out {
 }
 
 pub fn sdpcfg(port: u16, args: &[&str]) -> Out {
-    let o = base_command(env!("CARGO_BIN_EXE_sdpcfg"), port).args(args).stdin(Stdio::null()).output().expect("run sdpcfg");
+    sdpcfg_with(port, &[], args)
+}
+
+/// Run sdpcfg with these variables added (e.g. `SDP_CONFIG_PROTOCOL`).
+pub fn sdpcfg_with(port: u16, env: &[(&str, &str)], args: &[&str]) -> Out {
+    let o = base_command(env!("CARGO_BIN_EXE_sdpcfg"), port)
+        .envs(env.iter().copied())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sdpcfg");
     Out { stdout: String::from_utf8(o.stdout).unwrap(), stderr: String::from_utf8(o.stderr).unwrap(), code: o.status.code().unwrap_or(-1) }
 }
 

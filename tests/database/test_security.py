@@ -1,0 +1,117 @@
+"""Security of the embedded Tango database (`sdp database`), through the real PyTango client:
+
+- `DbMySqlSelect` runs the two queries itango's `lsdev` sends and refuses everything else
+  (other tables, writes, `;` chains, comments, UNION, subqueries) with DevFailed reason
+  `DB_SQLError` and a desc that lists the allowed queries; a refused query changes nothing;
+- the database listens on 127.0.0.1 unless `--host` says otherwise.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tango
+
+from conftest import SDP, free_port, only_embedded, port_open, register, stop_process, wait_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from listening import bound_sockets, descendants, not_loopback  # noqa: E402
+
+pytestmark = only_embedded
+
+ITANGO_DEVICES = "SELECT name, alias, server, class FROM device order by name"
+ITANGO_ATTRIBUTE_ALIASES = "SELECT name, alias FROM attribute_alias order by alias"
+
+REFUSED = [
+    "SELECT * FROM property_device",
+    "SELECT name, alias, server, class FROM server order by name",
+    "SELECT name, alias, server, class, ior FROM device order by name",
+    "SELECT name FROM device",
+    "UPDATE device SET exported=0",
+    "DELETE FROM device",
+    "DROP TABLE device",
+    "INSERT INTO device (name) VALUES ('x/y/z')",
+    f"{ITANGO_DEVICES}; DROP TABLE device",
+    f"{ITANGO_DEVICES}; DELETE FROM device;",
+    f"{ITANGO_DEVICES} -- comment",
+    f"{ITANGO_DEVICES} /* comment */",
+    f"/* comment */ {ITANGO_DEVICES}",
+    f"{ITANGO_DEVICES} UNION SELECT name, value, 1, 1 FROM property_device",
+    "SELECT name, alias, server, class FROM device WHERE name IN (SELECT device FROM property_device) order by name",
+    "SELECT name, alias, server, class FROM (SELECT * FROM device) order by name",
+    "SELECT name, alias, server, class FROM device WHERE 1=1 order by name",
+    "",
+    "x" * 100_000,
+]
+
+
+def test_itango_device_query_lists_every_device(database):
+    register(database, "SqlServer/s", "SqlClass", "test/sql/1")
+    database.put_device_alias("test/sql/1", "sqlone")
+    lv, sv = database.command_inout("DbMySqlSelect", ITANGO_DEVICES)
+    rows, cols = lv[-2], lv[-1]
+    assert cols == 4 and rows * 4 == len(sv)
+    table = {sv[i]: tuple(sv[i + 1:i + 4]) for i in range(0, len(sv), 4)}
+    assert table["test/sql/1"] == ("sqlone", "SqlServer/s", "SqlClass")
+    assert table["sys/database/2"] == ("", "DataBaseds/2", "DataBase")
+    # one not-NULL flag per cell: the database device has no alias (NULL)
+    i = sv.index("sys/database/2")
+    assert lv[i + 1] == 0 and lv[i + 2] == 1
+
+
+def test_itango_query_forms_are_accepted(database):
+    """Whitespace, case and a trailing `;` do not matter (clients differ in those)."""
+    want = database.command_inout("DbMySqlSelect", ITANGO_DEVICES)
+    for form in (ITANGO_DEVICES.lower(), "  " + ITANGO_DEVICES.replace(" ", "\n  ") + " ;", ITANGO_DEVICES.upper().replace("DEVICE", "device")):
+        got = database.command_inout("DbMySqlSelect", form)
+        assert (list(got[0]), list(got[1])) == (list(want[0]), list(want[1])), form
+
+
+def test_itango_attribute_alias_query(database):
+    lv, sv = database.command_inout("DbMySqlSelect", ITANGO_ATTRIBUTE_ALIASES)
+    assert (list(lv), list(sv)) == ([0, 2], [])  # no attribute aliases: zero rows of two columns
+
+
+@pytest.mark.parametrize("sql", REFUSED, ids=lambda s: s[:60] or "empty")
+def test_anything_else_is_refused_with_the_allowed_queries(database, sql):
+    before = database.command_inout("DbMySqlSelect", ITANGO_DEVICES)
+    with pytest.raises(tango.DevFailed) as e:
+        database.command_inout("DbMySqlSelect", sql)
+    err = e.value.args[0]
+    assert err.reason == "DB_SQLError"
+    assert "accepts only the queries itango sends" in err.desc
+    assert ITANGO_DEVICES in err.desc and ITANGO_ATTRIBUTE_ALIASES in err.desc
+    assert len(err.desc) < 2000, "the refused text is quoted shortened"
+    after = database.command_inout("DbMySqlSelect", ITANGO_DEVICES)
+    assert (list(before[0]), list(before[1])) == (list(after[0]), list(after[1])), "a refused query changed nothing"
+
+
+def test_the_database_device_answers_through_a_device_proxy(tango_db):
+    dp = tango.DeviceProxy("sys/database/2")
+    with pytest.raises(tango.DevFailed) as e:
+        dp.command_inout("DbMySqlSelect", "DELETE FROM device")
+    assert e.value.args[0].reason == "DB_SQLError"
+    assert "sys/database/2" in dp.command_inout("DbMySqlSelect", ITANGO_DEVICES)[1]
+
+
+def test_database_listens_on_loopback_by_default(tango_db):
+    """The suite's database is started without --host (see conftest)."""
+    assert "--host" not in tango_db.main.args
+    pids = descendants(tango_db.main.pid)
+    sockets = bound_sockets(pids)
+    assert tango_db.port in {s[2] for s in sockets}, sockets
+    assert not_loopback(pids) == [], sockets
+
+
+def test_database_listens_everywhere_only_when_asked(tmp_path):
+    port = free_port()
+    log = open(tmp_path / "db.log", "w")
+    proc = subprocess.Popen([str(SDP), "database", "--host", "0.0.0.0", "--port", str(port), "--state-dir", str(tmp_path / "state")],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: port_open(port), "the database port never opened", proc=proc, log=tmp_path / "db.log")
+        sockets = bound_sockets(descendants(proc.pid))
+        assert ("tcp", "0.0.0.0", port) in {s[:3] for s in sockets}, sockets
+    finally:
+        assert stop_process(proc) == 0
