@@ -404,7 +404,8 @@ impl Subarray {
                             reason::DB_UNAVAILABLE,
                             format!(
                                 "The state of {} stored in /subarray/{} has not been read since the server started ({e}); \
-                                 {what} is refused until the configuration DB answers, so that it cannot overwrite that state",
+                                 nothing was changed: {what} is refused until the configuration DB answers, so that the defaults cannot \
+                                 overwrite that state",
                                 self.name, self.id
                             ),
                             what,

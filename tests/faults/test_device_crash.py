@@ -13,7 +13,7 @@ behind, is restored as IDLE.)"""
 import pytest
 import tango
 
-from conftest import cfg_seed, kill9, restart_server, snapshot, wait_for
+from conftest import MASTER, cfg_seed, kill9, restart_server, snapshot, wait_for
 
 IDLE, READY, SCANNING = 0, 2, 3
 OFFLINE, ONLINE, MAINTENANCE = 0, 1, 2
@@ -156,3 +156,27 @@ def test_restart_while_etcd_is_down_then_a_command_reads_the_state_first(etcd_no
     d.StartScan()  # whether or not the background read got there first
     assert (d.state(), int(d.obsState)) == (tango.DevState.ON, SCANNING)
     assert etcd_node.json("/subarray/01")["pb_id"] == "pb-first"
+
+
+def test_master_restored_after_crash_even_while_etcd_is_down(etcd_node, server_factory):
+    """SDPMaster keeps OperatingState in /master: restored after a SIGKILL; started while
+    etcd is down it shows INIT, then the stored state once etcd answers; a command given
+    meanwhile wins (the newest order) and is stored."""
+    INIT, ON, STANDBY = 0, 1, 3
+    srv = server_factory(exe="SDPMaster", devices=(MASTER,), env=etcd_node.env)
+    m = srv.proxy()
+    m.standby()
+    restart_server(srv)
+    m = srv.proxy()
+    assert int(m.OperatingState) == STANDBY
+
+    kill9(srv.proc)
+    etcd_node.stop()
+    srv.start()
+    m = srv.proxy()
+    assert int(m.OperatingState) == INIT
+    etcd_node.start(keep_port=True)
+    assert wait_for(lambda: int(m.OperatingState) == STANDBY, timeout=15)
+    assert etcd_node.json("/master")["operating_state"] == "STANDBY"
+    m.on()
+    assert int(m.OperatingState) == ON and etcd_node.json("/master")["operating_state"] == "ON"
