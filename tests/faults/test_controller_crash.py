@@ -89,11 +89,12 @@ def test_deployer_killed_mid_deploy(etcd_node, sdp_daemons):
     sdp.start_deployer()
     pbs = []
     # Each round: a new PB, and the deployer SIGKILLed as soon as it has started the first
-    # process of it (the rest of its processes not yet started, records half-written).
-    for _ in range(3):
+    # process of one of its deployments (the workflow's, then the sleepers' the workflow asks
+    # for): the PB is half deployed, the rest is left to the next deployer.
+    for stage in ("workflow", "sleeper", "workflow"):
         pbs.append(create_pb(etcd_node))
-        pb = pbs[-1]
-        assert wait_for(lambda: any(d.startswith(pb) for d in live_replicas(sdp.state_dir)), timeout=20, interval=0.01), \
+        target = f"{pbs[-1]}-{stage}"
+        assert wait_for(lambda: target in live_replicas(sdp.state_dir), timeout=20, interval=0.01), \
             sdp.log("deployer.log")[-3000:]
         kill9(sdp.deployer)
         sdp.start_deployer()

@@ -4,7 +4,7 @@ it is back, and the same device then configures without being restarted.
 
 Three ways for etcd to go: stopped between AssignResources and Configure (SIGTERM), SIGKILLed
 while Configure waits for its transaction, and frozen (SIGSTOP) while Configure waits and
-thawed after the device gave up — the case where the request may still reach etcd late."""
+thawed after the device gave up."""
 
 import threading
 import time
@@ -90,9 +90,12 @@ def test_etcd_killed_while_configure_waits(etcd_node, server_factory):
 
 
 def test_etcd_frozen_while_configure_waits_then_resumes(etcd_node, server_factory):
-    """The hard case: the device gives up (timeout) while its transaction sits in a frozen
-    etcd's socket buffer; when etcd resumes it may still apply it. The device said
-    'failed, IDLE', so what etcd holds afterwards must agree: no PB, subarray IDLE."""
+    """A frozen etcd keeps the connection open and never answers: the device gives up within
+    its request timeout, and whatever it sent before giving up must not turn into a PB when
+    etcd resumes — the device said 'failed, IDLE', so etcd must agree afterwards. (The
+    transaction reads before it commits, so a freeze before the commit leaves nothing to
+    apply; a freeze exactly between the commit request and its answer cannot be produced
+    from outside and is not covered.)"""
     d = server_factory(env=etcd_node.env).proxy()
     d.AssignResources("")
     etcd_node.freeze()
