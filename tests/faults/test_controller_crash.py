@@ -107,3 +107,24 @@ def test_deployer_killed_mid_deploy(etcd_node, sdp_daemons):
     sdp.start_controller()
     sdp.start_deployer()
     assert_converges(etcd_node, sdp, pbs[1:])
+
+
+def test_controller_and_deployer_ride_out_an_etcd_restart(etcd_node, sdp_daemons):
+    """etcd SIGKILLed under a running controller and deployer, and started again on the same
+    data: neither exits, and both carry on from the database (a PB created after the outage is
+    deployed, one deleted after it is cleaned up)."""
+    sdp = sdp_daemons
+    sdp.start_controller()
+    sdp.start_deployer()
+    before = create_pb(etcd_node)
+    assert_converges(etcd_node, sdp, [before])
+
+    etcd_node.kill()
+    time.sleep(1.0)  # let both notice the outage (their watches break)
+    etcd_node.start(keep_port=True)
+    assert sdp.controller.poll() is None and sdp.deployer.poll() is None
+    after = create_pb(etcd_node)
+    assert_converges(etcd_node, sdp, [before, after])
+    etcd_node.sdpcfg("delete", f"/pb/{before}")
+    assert_converges(etcd_node, sdp, [after])
+    assert sdp.controller.poll() is None and sdp.deployer.poll() is None

@@ -117,3 +117,40 @@ def test_server_restarted_while_database_is_down_exports_when_it_returns(tangodb
     # the subarray server, untouched, is still exported as it was
     assert db.import_device(SUBARRAY).exported
     assert procs["SDPSubarray"].poll() is None
+
+
+def test_database_killed_during_writes_keeps_every_acknowledged_write(tangodb):
+    """Writes are stored before they are answered: a database SIGKILLed in the middle of a
+    stream of property writes restarts from a readable state file holding every write that
+    was acknowledged (and at most the one in flight)."""
+    import threading
+
+    db = tangodb.database()
+    info = tango.DbDevInfo()
+    info.name, info._class, info.server = "test/faults/1", "FaultDevice", "FaultDevice/1"
+    db.add_device(info)
+    acked = []
+
+    def writer():
+        i = 0
+        while True:
+            try:
+                db.put_device_property("test/faults/1", {f"p{i}": [f"value {i}"]})
+            except tango.DevFailed:
+                return
+            acked.append(i)
+            i += 1
+
+    t = threading.Thread(target=writer)
+    t.start()
+    assert wait_for(lambda: len(acked) >= 30 or not t.is_alive(), timeout=30, interval=0.01)
+    kill9(tangodb.proc)
+    t.join(30)
+    assert not t.is_alive() and len(acked) >= 30
+
+    tangodb.start()
+    names = [f"p{i}" for i in range(len(acked) + 1)]
+    props = db.get_device_property("test/faults/1", names)
+    for i in acked:
+        assert list(props[f"p{i}"]) == [f"value {i}"], f"acknowledged write p{i} lost"
+    assert db.get_device_info("test/faults/1").class_name == "FaultDevice"
