@@ -407,3 +407,21 @@ fn up(a: UpArgs) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_component_is_given_up_on_after_max_exits_within_the_window() {
+        let long_ago = |s: u64| Instant::now().checked_sub(Duration::from_secs(s)).unwrap();
+        // exits long ago do not count
+        let mut starts = vec![long_ago(120); MAX_EXITS];
+        starts.push(long_ago(5));
+        assert!(throttle(&mut starts, "x exited").is_ok());
+        assert_eq!(starts.len(), 1);
+        let mut starts = vec![long_ago(5); MAX_EXITS];
+        let e = throttle(&mut starts, "x exited unexpectedly (signal: 9)").unwrap_err();
+        assert_eq!(e, "x exited unexpectedly (signal: 9), 5 times within 60 s: not starting it again");
+    }
+}

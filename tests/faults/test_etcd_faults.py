@@ -71,6 +71,7 @@ def test_etcd_stopped_between_assign_and_configure(etcd_node, server_factory):
 
 def test_etcd_killed_while_configure_waits(etcd_node, server_factory):
     d = server_factory(env=etcd_node.env).proxy()
+    d.set_timeout_millis(10000)  # the device's own bound (2 s) must answer, not the client's
     d.AssignResources("")
     # Freeze etcd so Configure's transaction is in flight when etcd dies, then SIGKILL it.
     etcd_node.freeze()
@@ -97,11 +98,14 @@ def test_etcd_frozen_while_configure_waits_then_resumes(etcd_node, server_factor
     apply; a freeze exactly between the commit request and its answer cannot be produced
     from outside and is not covered.)"""
     d = server_factory(env=etcd_node.env).proxy()
+    d.set_timeout_millis(10000)  # the device's own bound (2 s) must answer, not the client's
     d.AssignResources("")
     etcd_node.freeze()
     try:
+        t0 = time.monotonic()
         with pytest.raises(tango.DevFailed) as info:
             d.Configure(cfg_seed("pb-frozen"))
+        assert time.monotonic() - t0 < 6.0, "a frozen etcd does not hang the command"
         assert info.value.args[0].reason == "SDP_ConfigDbUnavailable", info.value.args[0]
         assert (d.state(), int(d.obsState)) == (tango.DevState.ON, IDLE)
     finally:
