@@ -154,3 +154,29 @@ def test_database_killed_during_writes_keeps_every_acknowledged_write(tangodb):
     for i in acked:
         assert list(props[f"p{i}"]) == [f"value {i}"], f"acknowledged write p{i} lost"
     assert db.get_device_info("test/faults/1").class_name == "FaultDevice"
+
+
+def test_database_lost_between_learning_the_devices_and_exporting_them(tangodb, etcd_node):
+    """The window inside a server's start-up: it has read its devices from the database and
+    builds them (SDPSubarray reads its state from etcd — frozen here, so this takes the
+    device's 2 s bound) when the database dies. The server must wait for the database and
+    export when it returns, as it does when the database is down from the start."""
+    tangodb.load(REPO_ROOT / "devices" / "devices.json")
+    db = tangodb.database()
+    etcd_node.freeze()
+    try:
+        port = free_port()
+        proc = tangodb.server("SDPSubarray", "1", etcd_node.env, port)
+        assert wait_for(lambda: "Initialising SDP Subarray" in tangodb.log("SDPSubarray-1.log") or proc.poll() is not None,
+                        timeout=20, interval=0.02), tangodb.log("SDPSubarray-1.log")
+        kill9(tangodb.proc)
+    finally:
+        etcd_node.thaw()
+    # it tried to export, and is still there, waiting for the database
+    assert wait_for(lambda: "retrying" in tangodb.log("SDPSubarray-1.log") or proc.poll() is not None, timeout=20)
+    assert proc.poll() is None, tangodb.log("SDPSubarray-1.log")
+
+    tangodb.start()
+    sub = wait_device(f"tango://{tangodb.tango_host}/{SUBARRAY}", timeout=30)
+    assert db.import_device(SUBARRAY).exported and db.get_device_info(SUBARRAY).pid == proc.pid
+    assert int(sub.obsState) == 0
