@@ -12,6 +12,7 @@ processes through /proc).
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -161,6 +162,7 @@ class TangoDb:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 kill9(self.proc)
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 @pytest.fixture
@@ -214,6 +216,7 @@ class Sdp:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def _environ(pid):

@@ -7,6 +7,7 @@ Ctrl-C afterwards still stops everything and leaves no process behind."""
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -67,6 +68,7 @@ def up():
     yield u
     if u.proc.poll() is None:
         u.stop()
+    shutil.rmtree(state, ignore_errors=True)
 
 
 def test_sdp_up_restarts_what_dies_and_the_rest_rides_it_out(up):
