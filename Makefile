@@ -15,13 +15,14 @@ TANGO_SERVER      ?= rust
 TANGO_TEST_BINARY ?= target/debug/TestDevice
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps apt-deps venv build test cargo-test interop interop-reference run database-tests fuzz fuzz-corpus devices-tests
+.PHONY: help deps apt-deps venv build test cargo-test interop interop-reference run database-tests fuzz fuzz-corpus devices-tests faults-tests
 
 help:
 	@echo "make run        build and start the test device server on 127.0.0.1:$(PORT) (nodb)"
 	@echo "make test       deps + build + cargo test + PyTango interop suite"
 	@echo "make deps       apt packages ($(APT_PKGS)) and the Python venv $(VENV)"
 	@echo "make devices-tests  SDPSubarray/SDPMaster scenarios with PyTango and a real etcd (after make build)"
+	@echo "make faults-tests   fault injection: etcd, device servers, Tango DB, controller, deployer killed (after make build)"
 	@echo "make interop-reference   run the interop suite against the PyTango reference server"
 	@echo "make database-tests      Tango database suite: embedded, PyTango sqlite, C++ DataBaseds + MariaDB"
 	@echo "make fuzz       cargo-fuzz the GIOP/CDR decoders for FUZZ_SECONDS (default 60); see fuzz/README.md"
@@ -82,7 +83,13 @@ database-tests: venv
 	  TANGO_DB_KIND=$$kind TANGO_TEST_BINARY=$(TANGO_TEST_BINARY) $(VENV)/bin/pytest tests/database -q -p no:cacheprovider; \
 	done
 
-test: deps build cargo-test interop database-tests devices-tests e2e-tests
+test: deps build cargo-test interop database-tests devices-tests faults-tests e2e-tests
+
+## faults-tests: issue #11's faults with real processes: etcd stopped/killed/frozen around
+## Configure, device servers SIGKILLed and restarted (also while etcd is down), the embedded
+## Tango DB SIGKILLed under exported servers, the controller and process deployer SIGKILLed
+faults-tests: venv
+	$(VENV)/bin/pytest tests/faults -q -p no:cacheprovider
 
 ## run: the whole SDP on this machine (sdp up): Tango DB on $(TANGO_PORT), etcd, devices,
 ## controller, local-process deployer; state in $(STATE_DIR). Ctrl-C stops everything.

@@ -165,6 +165,11 @@ impl EtcdServer {
         self.client_port
     }
 
+    /// The exit status, once the etcd process has exited (for a supervisor to notice).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// `127.0.0.1:<port>`, as etcdctl `--endpoints` wants it.
     pub fn endpoint(&self) -> String {
         format!("127.0.0.1:{}", self.client_port)

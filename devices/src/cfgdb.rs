@@ -162,13 +162,35 @@ impl ConfigDb {
     /// The persisted state of subarray `id` (of the master for [`MASTER_KEY`]).
     pub fn load_state(self: &Arc<Self>, id: &str) -> Result<Option<Value>, Error> {
         let (me, id) = (self.clone(), id.to_string());
-        self.block_timeout(REQUEST_TIMEOUT, async move {
-            let cfg = me.client().await?;
-            let mut txn = cfg.txn();
-            let v = if id == MASTER_KEY { txn.get_master().await? } else { txn.get_subarray(&id).await? };
-            txn.commit().await?;
-            Ok(v)
-        })
+        self.block_timeout(REQUEST_TIMEOUT, me.read_state(id))
+    }
+
+    async fn read_state(self: Arc<Self>, id: String) -> Result<Option<Value>, Error> {
+        let cfg = self.client().await?;
+        let mut txn = cfg.txn();
+        let v = if id == MASTER_KEY { txn.get_master().await? } else { txn.get_subarray(&id).await? };
+        txn.commit().await?;
+        Ok(v)
+    }
+
+    /// Read the persisted state of `id` in the background, retrying with backoff until the
+    /// DB answers, then hand it to `loaded` (once). For a device that could not read its
+    /// state at start-up: dropping the returned guard stops the retries.
+    pub fn load_state_later(self: &Arc<Self>, id: &str, loaded: impl FnOnce(Option<Value>) + Send + 'static) -> Follow {
+        let (me, id) = (self.clone(), id.to_string());
+        let task = self.rt.spawn(async move {
+            let mut delay = Duration::from_millis(200);
+            loop {
+                match tokio::time::timeout(REQUEST_TIMEOUT, me.clone().read_state(id.clone())).await {
+                    Ok(Ok(v)) => return loaded(v),
+                    Ok(Err(e)) => tracing::debug!("state of {id} still unreadable: {e}"),
+                    Err(_) => tracing::debug!("state of {id} still unreadable: no answer"),
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        });
+        Follow(task.abort_handle())
     }
 
     /// Record the state of subarray `id`: a background writer stores the latest value and
@@ -284,7 +306,8 @@ async fn put_state(txn: &mut sdp_config::Txn, id: &str, state: &Value) -> Result
     }
 }
 
-/// A running watch of a PB state key; dropping it stops the watch.
+/// A running background task of a device (a watch of a PB state key, a late state read);
+/// dropping it stops the task.
 #[derive(Debug)]
 pub struct Follow(tokio::task::AbortHandle);
 

@@ -2,12 +2,12 @@
 //! `OperatingState` follows the `on`/`off`/`standby`/`disable` commands (callable in any
 //! letter case, as Tango command names are).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{json, Value};
 use tango::{tango_enum, Attr, Cmd, DevFailed, DevState, Device, DeviceClass, TangoEnum};
 
-use crate::cfgdb::{ConfigDb, DbSetting, MASTER_KEY};
+use crate::cfgdb::{ConfigDb, DbSetting, Follow, MASTER_KEY};
 use crate::fsm::HealthState;
 
 pub const SERVER_VERSION: &str = "0.2.6";
@@ -46,6 +46,9 @@ pub struct Master {
     pub operating: OperatingState,
     pub health: HealthState,
     services: Arc<MasterServices>,
+    /// `/master` could not be read at start-up: it is read in the background and shown once
+    /// read (a command replaces it: the newest order wins, and is stored).
+    late: Option<(Arc<OnceLock<Option<OperatingState>>>, Follow)>,
 }
 
 impl Master {
@@ -58,24 +61,40 @@ impl Master {
     pub fn create(name: &str, services: &Arc<MasterServices>) -> Master {
         tracing::info!("Initialising SDP Master: {name}");
         let first = !std::mem::replace(&mut *services.created.lock().unwrap_or_else(|p| p.into_inner()), true);
-        let mut m = Master { operating: OperatingState::INIT, health: HealthState::OK, services: services.clone() };
+        let mut m = Master { operating: OperatingState::INIT, health: HealthState::OK, services: services.clone(), late: None };
         if let Some(db) = &services.db {
             if first {
                 match db.load_state(MASTER_KEY) {
                     Ok(Some(v)) => {
-                        if let Some(s) = v.get("operating_state").and_then(Value::as_str).and_then(OperatingState::parse) {
+                        if let Some(s) = operating_of(&v) {
                             m.operating = s;
                             eprintln!("{CLASS} {name}: restored OperatingState {s} from /master");
                         }
                     }
                     Ok(None) => m.persist(),
-                    Err(e) => eprintln!("{CLASS} {name}: cannot read /master ({e}): starting at INIT"),
+                    Err(e) => {
+                        eprintln!("{CLASS} {name}: cannot read /master ({e}): INIT until it can be read");
+                        let slot = Arc::new(OnceLock::new());
+                        let set = slot.clone();
+                        let guard = db.load_state_later(MASTER_KEY, move |v| {
+                            let _ = set.set(v.as_ref().and_then(operating_of));
+                        });
+                        m.late = Some((slot, guard));
+                    }
                 }
             } else {
                 m.persist();
             }
         }
         m
+    }
+
+    /// What clients see: the stored state once read late, else the current one.
+    pub fn operating(&self) -> OperatingState {
+        match self.late.as_ref().and_then(|(slot, _)| slot.get()) {
+            Some(Some(stored)) => *stored,
+            _ => self.operating,
+        }
     }
 
     fn persist(&self) {
@@ -85,7 +104,8 @@ impl Master {
     }
 
     fn go(&mut self, to: OperatingState) -> Result<(), DevFailed> {
-        tracing::info!("OperatingState {} -> {to}", self.operating);
+        tracing::info!("OperatingState {} -> {to}", self.operating());
+        self.late = None;
         self.operating = to;
         self.persist();
         Ok(())
@@ -97,7 +117,7 @@ impl Device for Master {
         DeviceClass::new(CLASS)
             .description("SKA SDP master (interface 0.2.6)")
             .attribute(Attr::new("serverVersion").read(|_: &Master| SERVER_VERSION.to_string()))
-            .attribute(Attr::new("OperatingState").read(|d: &Master| d.operating).polled(1000).abs_change(1))
+            .attribute(Attr::new("OperatingState").read(|d: &Master| d.operating()).polled(1000).abs_change(1))
             .attribute(Attr::new("healthState").read(|d: &Master| d.health).polled(1000).abs_change(1))
             .command(Cmd::new("on").run(|d: &mut Master, ()| d.go(OperatingState::ON)))
             .command(Cmd::new("off").run(|d: &mut Master, ()| d.go(OperatingState::OFF)))
@@ -108,6 +128,10 @@ impl Device for Master {
     fn state(&self) -> DevState {
         DevState::ON
     }
+}
+
+fn operating_of(v: &Value) -> Option<OperatingState> {
+    v.get("operating_state").and_then(Value::as_str).and_then(OperatingState::parse)
 }
 
 #[cfg(test)]

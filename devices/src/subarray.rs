@@ -252,6 +252,18 @@ pub struct Subarray {
     pb_state: Arc<Mutex<String>>,
     follow: Option<Follow>,
     outbox: Outbox,
+    /// Set while the state stored at start-up could not be read (the DB was unreachable):
+    /// it is read in the background. Until it is applied the device must not act on — or
+    /// store — its defaults, which would overwrite the real state once the DB is back.
+    late: Option<(Arc<LateRestore>, Follow)>,
+}
+
+/// A stored state read after start-up by [`ConfigDb::load_state_later`]: what was stored
+/// (`None` inside: nothing) and the watch of its processing block's state, started with it.
+#[derive(Debug, Default)]
+struct LateRestore {
+    core: OnceLock<Option<Core>>,
+    follow: Mutex<Option<Follow>>,
 }
 
 impl std::fmt::Debug for Subarray {
@@ -300,30 +312,20 @@ impl Subarray {
             pb_state: Arc::new(Mutex::new(String::new())),
             follow: None,
             outbox: Outbox::default(),
+            late: None,
         };
         tracing::info!("Initialising SDP Subarray: {name}");
         if let Some(db) = &services.db {
             if first {
                 match db.load_state(&d.id) {
-                    Ok(Some(v)) => {
-                        d.core = Core::from_json(&v);
+                    Ok(stored) => d.restore(stored.as_ref().map(Core::from_json)),
+                    Err(e) => {
                         eprintln!(
-                            "{CLASS} {name}: restored from /subarray/{}: State {}, obsState {}, adminMode {}, processing block {}",
-                            d.id,
-                            d.core.state,
-                            d.core.obs,
-                            d.core.admin,
-                            d.core.pb_id.as_deref().unwrap_or("none")
+                            "{CLASS} {name}: cannot read /subarray/{} ({e}): State UNKNOWN and commands refused until it is read",
+                            d.id
                         );
-                        if let Some(pb) = d.core.pb_id.clone() {
-                            d.start_following(&pb);
-                        }
+                        d.read_state_later(db);
                     }
-                    Ok(None) => {
-                        eprintln!("{CLASS} {name}: no state stored in /subarray/{}: starting from defaults", d.id);
-                        d.persist();
-                    }
-                    Err(e) => eprintln!("{CLASS} {name}: cannot read /subarray/{} ({e}): starting from defaults", d.id),
                 }
             } else {
                 d.persist();
@@ -332,8 +334,98 @@ impl Subarray {
         d
     }
 
+    /// The state clients see: the stored one as soon as it has been read late, although the
+    /// next command applies it (see [`Subarray::ensure_restored`]).
     pub fn core(&self) -> &Core {
-        &self.core
+        match self.late.as_ref().and_then(|(late, _)| late.core.get()) {
+            Some(Some(stored)) => stored,
+            _ => &self.core,
+        }
+    }
+
+    /// True while the stored state has not been read (the DB has not answered since start-up).
+    fn unrestored(&self) -> bool {
+        self.late.as_ref().is_some_and(|(late, _)| late.core.get().is_none())
+    }
+
+    /// Take the stored state (`None`: nothing stored, keep the defaults and store them).
+    fn restore(&mut self, stored: Option<Core>) {
+        match stored {
+            Some(core) => {
+                self.core = core;
+                eprintln!(
+                    "{CLASS} {}: restored from /subarray/{}: State {}, obsState {}, adminMode {}, processing block {}",
+                    self.name,
+                    self.id,
+                    self.core.state,
+                    self.core.obs,
+                    self.core.admin,
+                    self.core.pb_id.as_deref().unwrap_or("none")
+                );
+                if let Some(pb) = self.core.pb_id.clone() {
+                    self.start_following(&pb);
+                }
+            }
+            None => {
+                eprintln!("{CLASS} {}: no state stored in /subarray/{}: starting from defaults", self.name, self.id);
+                self.persist();
+            }
+        }
+    }
+
+    /// Read the stored state in the background; reads show it as soon as it arrives, with the
+    /// processing block's state followed from then on.
+    fn read_state_later(&mut self, db: &Arc<ConfigDb>) {
+        let late = Arc::new(LateRestore::default());
+        let (slot, db2, view) = (late.clone(), db.clone(), self.pb_state.clone());
+        let guard = db.load_state_later(&self.id, move |stored| {
+            let core = stored.as_ref().map(Core::from_json);
+            if let Some(pb) = core.as_ref().and_then(|c| c.pb_id.clone()) {
+                *view.lock().unwrap_or_else(|p| p.into_inner()) = "null".into();
+                *slot.follow.lock().unwrap_or_else(|p| p.into_inner()) = Some(db2.follow_pb_state(&pb, view));
+            }
+            let _ = slot.core.set(core);
+        });
+        self.late = Some((late, guard));
+    }
+
+    /// Before anything changes the state: apply a stored state read late, or read it now; while
+    /// it cannot be read, refuse (the defaults must not replace what is stored).
+    fn ensure_restored(&mut self, what: &str) -> Result<(), DevFailed> {
+        let Some((late, _)) = &self.late else { return Ok(()) };
+        let stored = match late.core.get() {
+            Some(stored) => stored.clone(),
+            None => {
+                let db = self.services.db.clone().expect("a late read has a DB");
+                match db.load_state(&self.id) {
+                    Ok(v) => v.as_ref().map(Core::from_json),
+                    Err(e) => {
+                        return Err(failed(
+                            reason::DB_UNAVAILABLE,
+                            format!(
+                                "The state of {} stored in /subarray/{} has not been read since the server started ({e}); \
+                                 nothing was changed: {what} is refused until the configuration DB answers, so that the defaults cannot \
+                                 overwrite that state",
+                                self.name, self.id
+                            ),
+                            what,
+                        ))
+                    }
+                }
+            }
+        };
+        let follow = late.follow.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.late = None;
+        match (stored, follow) {
+            // the background read already follows the PB state into self.pb_state
+            (Some(core), Some(follow)) => {
+                self.core = core;
+                self.follow = Some(follow);
+                eprintln!("{CLASS} {}: restored from /subarray/{} (read late)", self.name, self.id);
+            }
+            (stored, _) => self.restore(stored),
+        }
+        Ok(())
     }
 
     fn persist(&self) {
@@ -355,7 +447,7 @@ impl Subarray {
     }
 
     fn processing_block_state(&self) -> String {
-        if self.core.pb_id.is_some() && self.services.db.is_some() {
+        if self.core().pb_id.is_some() && self.services.db.is_some() {
             self.pb_state.lock().unwrap_or_else(|p| p.into_inner()).clone()
         } else {
             String::new()
@@ -363,7 +455,7 @@ impl Subarray {
     }
 
     fn allowed(&self, cmd: Command) -> Result<&'static Transition, DevFailed> {
-        fsm::check(self.core.obs, self.core.admin, cmd).map_err(|r| r.to_dev_failed(CLASS))
+        fsm::check(self.core().obs, self.core().admin, cmd).map_err(|r| r.to_dev_failed(CLASS))
     }
 
     /// Apply a transition's effect on obsState and State to `core`.
@@ -376,6 +468,7 @@ impl Subarray {
 
     /// A command whose only effect is the transition (plus `extra` on the core).
     fn simple(&mut self, cmd: Command, extra: impl FnOnce(&mut Core)) -> Result<(), DevFailed> {
+        self.ensure_restored(&cmd.to_string())?;
         let row = self.allowed(cmd)?;
         Self::apply(&mut self.core, row);
         extra(&mut self.core);
@@ -386,6 +479,7 @@ impl Subarray {
 
     fn configure(&mut self, arg: &str) -> Result<(), DevFailed> {
         const CMD: &str = "Configure";
+        self.ensure_restored(CMD)?;
         let row = self.allowed(Command::Configure)?;
         let invalid = |desc: String| failed(reason::INVALID, desc, CMD);
         let v = schema::parse_configure(arg).map_err(|e| invalid(e.0))?;
@@ -486,6 +580,7 @@ impl Subarray {
     }
 
     fn configure_scan(&mut self, arg: &str) -> Result<(), DevFailed> {
+        self.ensure_restored("ConfigureScan")?;
         let row = self.allowed(Command::ConfigureScan)?;
         schema::parse_configure_scan(arg).map_err(|e| failed(reason::INVALID, e.0, "ConfigureScan"))?;
         Self::apply(&mut self.core, row);
@@ -505,15 +600,16 @@ impl Subarray {
     }
 }
 
-/// `is_allowed` for the Tango layer: the same table the handlers use.
+/// `is_allowed` for the Tango layer: the same table the handlers use. While the stored state
+/// is unread the handler decides (it reads it first, or refuses saying why).
 fn guard(cmd: Command) -> impl Fn(&Subarray) -> Result<(), DevFailed> + Send + Sync + 'static {
-    move |d: &Subarray| d.allowed(cmd).map(|_| ())
+    move |d: &Subarray| if d.unrestored() { Ok(()) } else { d.allowed(cmd).map(|_| ()) }
 }
 
 impl Device for Subarray {
     fn class() -> DeviceClass<Self> {
         let obs = Attr::new("obsState")
-            .read(|d: &Subarray| d.core.obs)
+            .read(|d: &Subarray| d.core().obs)
             .description("Observing state (IDLE 0, CONFIGURING 1, READY 2, SCANNING 3, PAUSED 4, ABORTED 5, FAULT 6)")
             .polled(1000)
             .abs_change(1);
@@ -526,6 +622,7 @@ impl Device for Subarray {
                         format!("{CLASS}.write_obsState()"),
                     ));
                 }
+                d.ensure_restored("write_obsState")?;
                 d.core.obs = v;
                 d.persist();
                 Ok(())
@@ -539,8 +636,9 @@ impl Device for Subarray {
             .attribute(obs)
             .attribute(
                 Attr::new("adminMode")
-                    .read(|d: &Subarray| d.core.admin)
+                    .read(|d: &Subarray| d.core().admin)
                     .write(|d: &mut Subarray, v: AdminMode| {
+                        d.ensure_restored("write_adminMode")?;
                         d.core.admin = v;
                         d.persist();
                         Ok(())
@@ -550,10 +648,10 @@ impl Device for Subarray {
                     .abs_change(1)
                     .memorized(),
             )
-            .attribute(Attr::new("healthState").read(|d: &Subarray| d.core.health).polled(1000).abs_change(1))
+            .attribute(Attr::new("healthState").read(|d: &Subarray| d.core().health).polled(1000).abs_change(1))
             .attribute(
                 Attr::new("receiveAddresses")
-                    .read(|d: &Subarray| d.core.receive_addresses.clone())
+                    .read(|d: &Subarray| d.core().receive_addresses.clone())
                     .description("Receive addresses (JSON) of the configured receive workflow")
                     .polled(1000),
             )
@@ -600,7 +698,20 @@ impl Device for Subarray {
     }
 
     fn state(&self) -> DevState {
-        self.core.state
+        if self.unrestored() {
+            return DevState::UNKNOWN;
+        }
+        self.core().state
+    }
+
+    fn status(&self) -> String {
+        if self.unrestored() {
+            return format!(
+                "The device is in UNKNOWN state: its stored state (/subarray/{}) has not been read yet; the configuration DB does not answer.",
+                self.id
+            );
+        }
+        format!("The device is in {} state.", self.state())
     }
 
     fn outbox(&mut self) -> Option<&mut Outbox> {

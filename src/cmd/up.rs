@@ -6,6 +6,13 @@
 //! Ctrl-C or SIGTERM stops them in reverse order (SIGTERM, then SIGKILL after a grace period),
 //! so device servers unexport themselves and no process is left behind. The state dir keeps
 //! the Tango registrations and etcd's data, so a second `sdp up` resumes.
+//!
+//! A component that exits on its own (a crash, a SIGKILL) is started again with the same
+//! command, its log appended to: each one resumes from the state it keeps (the Tango database
+//! from its state file, etcd from its data dir, devices from etcd, the deployer adopts its
+//! processes), and the others ride out its absence — a device server does not need its
+//! database while it runs. Only one that keeps failing (5 exits within a minute) makes
+//! `sdp up` stop everything and exit with an error.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -37,16 +44,30 @@ pub struct UpArgs {
     grace: f64,
 }
 
-/// A started component.
+/// A started component, and how to start it again.
 struct Part {
     name: String,
     child: Child,
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    /// When it was started, the latest last (within the last [`CRASH_WINDOW`]).
+    starts: Vec<Instant>,
 }
+
+/// A component that exits this many times within [`CRASH_WINDOW`] is not started again.
+const MAX_EXITS: usize = 5;
+const CRASH_WINDOW: Duration = Duration::from_secs(60);
+/// A component is not restarted sooner than this after its last start (no busy loop).
+const RESTART_DELAY: Duration = Duration::from_secs(1);
 
 /// Children in start order; stopped in reverse order on drop.
 struct Supervisor {
     parts: Vec<Part>,
     etcd: Option<sdp_config::EtcdServer>,
+    /// How etcd was started (fixed port and data dir), to start it again the same way.
+    etcd_options: Option<sdp_config::EtcdServerOptions>,
+    etcd_starts: Vec<Instant>,
     grace: Duration,
 }
 
@@ -65,10 +86,41 @@ impl Supervisor {
         self.parts.last_mut().expect("a component was started")
     }
 
-    /// The first component that exited on its own, if any.
-    fn exited(&mut self) -> Option<(String, std::process::ExitStatus)> {
-        self.parts.iter_mut().find_map(|p| p.child.try_wait().ok().flatten().map(|s| (p.name.clone(), s)))
+    /// Start again every component that exited on its own; an error when one keeps failing.
+    fn restart_exited(&mut self, logs: &Path) -> Result<(), String> {
+        for p in &mut self.parts {
+            let Ok(Some(status)) = p.child.try_wait() else { continue };
+            let why = format!("{} exited unexpectedly ({status})", p.name);
+            throttle(&mut p.starts, &why)?;
+            println!("{why}; starting it again");
+            p.child = start(&p.name, &p.program, &p.args, &p.env, logs, &why)?;
+            p.starts.push(Instant::now());
+        }
+        if let (Some(etcd), Some(options)) = (self.etcd.as_mut(), self.etcd_options.as_ref()) {
+            if let Some(status) = etcd.exited() {
+                let why = format!("etcd exited unexpectedly ({status})");
+                throttle(&mut self.etcd_starts, &why)?;
+                println!("{why}; starting it again");
+                self.etcd = None;
+                self.etcd = Some(sdp_config::EtcdServer::start_with(options).map_err(|e| format!("{why}; cannot start it again: {e}"))?);
+                self.etcd_starts.push(Instant::now());
+            }
+        }
+        Ok(())
     }
+}
+
+/// Before a restart: give up on a component that exited [`MAX_EXITS`] times within
+/// [`CRASH_WINDOW`], and wait until [`RESTART_DELAY`] has passed since its last start.
+fn throttle(starts: &mut Vec<Instant>, why: &str) -> Result<(), String> {
+    starts.retain(|t| t.elapsed() < CRASH_WINDOW);
+    if starts.len() >= MAX_EXITS {
+        return Err(format!("{why}, {MAX_EXITS} times within {} s: not starting it again", CRASH_WINDOW.as_secs()));
+    }
+    if let Some(since) = starts.last().map(Instant::elapsed) {
+        std::thread::sleep(RESTART_DELAY.saturating_sub(since));
+    }
+    Ok(())
 }
 
 impl Drop for Supervisor {
@@ -106,8 +158,28 @@ fn binary(name: &str) -> PathBuf {
 }
 
 fn spawn(name: &str, program: &Path, args: &[String], env: &[(String, String)], logs: &Path) -> Result<Part, String> {
-    let log = std::fs::File::create(logs.join(format!("{}.log", name.replace('/', "-"))))
-        .map_err(|e| format!("cannot create the log of {name}: {e}"))?;
+    let path = logs.join(format!("{}.log", name.replace('/', "-")));
+    std::fs::File::create(&path).map_err(|e| format!("cannot create the log of {name}: {e}"))?;
+    let child = start(name, program, args, env, logs, "")?;
+    Ok(Part {
+        name: name.to_string(),
+        child,
+        program: program.to_path_buf(),
+        args: args.to_vec(),
+        env: env.to_vec(),
+        starts: vec![Instant::now()],
+    })
+}
+
+/// Start a component, its output appended to its log (after a line saying why, on a restart).
+fn start(name: &str, program: &Path, args: &[String], env: &[(String, String)], logs: &Path, why: &str) -> Result<Child, String> {
+    use std::io::Write;
+    let path = logs.join(format!("{}.log", name.replace('/', "-")));
+    let mut log =
+        std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| format!("cannot open the log of {name}: {e}"))?;
+    if !why.is_empty() {
+        let _ = writeln!(log, "--- sdp up: {why}; starting it again ---");
+    }
     let mut cmd = Command::new(program);
     cmd.args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -117,8 +189,7 @@ fn spawn(name: &str, program: &Path, args: &[String], env: &[(String, String)], 
     // Own process group: a Ctrl-C in the terminal reaches `sdp up` only, which then stops
     // the components in order.
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let child = cmd.spawn().map_err(|e| format!("cannot start {name} ({}): {e}", program.display()))?;
-    Ok(Part { name: name.to_string(), child })
+    cmd.spawn().map_err(|e| format!("cannot start {name} ({}): {e}", program.display()))
 }
 
 fn ready_line(what: &str, addr: &str, t0: Instant) {
@@ -199,7 +270,13 @@ fn up(a: UpArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot install the signal handler: {e}"))?;
     }
 
-    let mut sup = Supervisor { parts: Vec::new(), etcd: None, grace: Duration::from_secs_f64(a.grace.max(0.1)) };
+    let mut sup = Supervisor {
+        parts: Vec::new(),
+        etcd: None,
+        etcd_options: None,
+        etcd_starts: Vec::new(),
+        grace: Duration::from_secs_f64(a.grace.max(0.1)),
+    };
     let sdp = binary("sdp");
 
     // 1. Tango database
@@ -237,6 +314,9 @@ fn up(a: UpArgs) -> Result<(), String> {
         let etcd = sdp_config::EtcdServer::start_with(&opts).map_err(|e| format!("etcd: {e}"))?;
         let port = etcd.port();
         sup.etcd = Some(etcd);
+        // a restart must come back on the same port (the components are configured with it)
+        sup.etcd_options = Some(sdp_config::EtcdServerOptions { client_port: Some(port), ..opts });
+        sup.etcd_starts.push(Instant::now());
         ("127.0.0.1".to_string(), port)
     } else if a.config == "memory" {
         return Err("--config memory keeps the configuration inside one process, but the devices, controller and \
@@ -321,9 +401,9 @@ fn up(a: UpArgs) -> Result<(), String> {
             sup.stop_all();
             return Ok(());
         }
-        if let Some((name, status)) = sup.exited() {
+        if let Err(e) = sup.restart_exited(&logs) {
             sup.stop_all();
-            return Err(format!("{name} exited unexpectedly ({status}); stopped everything (logs in {})", logs.display()));
+            return Err(format!("{e}; stopped everything (logs in {})", logs.display()));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -347,5 +427,18 @@ mod tests {
         assert_eq!(a.config, "etcd"); // an etcd we start, on 127.0.0.1 (sdp_config::EtcdServer)
         let a = Cli::parse_from(["sdp", "--tango-host", "0.0.0.0:10000"]).up;
         assert_eq!(a.tango_host, "0.0.0.0:10000");
+    }
+
+    #[test]
+    fn a_component_is_given_up_on_after_max_exits_within_the_window() {
+        let long_ago = |s: u64| Instant::now().checked_sub(Duration::from_secs(s)).unwrap();
+        // exits long ago do not count
+        let mut starts = vec![long_ago(120); MAX_EXITS];
+        starts.push(long_ago(5));
+        assert!(throttle(&mut starts, "x exited").is_ok());
+        assert_eq!(starts.len(), 1);
+        let mut starts = vec![long_ago(5); MAX_EXITS];
+        let e = throttle(&mut starts, "x exited unexpectedly (signal: 9)").unwrap_err();
+        assert_eq!(e, "x exited unexpectedly (signal: 9), 5 times within 60 s: not starting it again");
     }
 }

@@ -494,7 +494,7 @@ impl Deployer {
 pub async fn run(s: Settings) -> Result<()> {
     let mut stop = common::shutdown_signal();
     std::fs::create_dir_all(&s.state_dir).map_err(|e| format!("state dir {}: {e}", s.state_dir.display()))?;
-    let _lock = lock_state_dir(&s.state_dir)?;
+    let _lock = lock_state_dir(&s.state_dir).await?;
     let config = common::connect().await?;
     let (exits_tx, mut exits_rx) = mpsc::unbounded_channel();
     let mut d = Deployer { config, s, running: BTreeMap::new(), books: BTreeMap::new(), exits_tx, bad: BTreeMap::new() };
@@ -586,18 +586,31 @@ pub async fn run(s: Settings) -> Result<()> {
     }
 }
 
+/// How long a starting deployer waits for the lock of its state directory.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+
 /// One deployer per state directory: an exclusive `flock` on `<dir>/.lock`, held for
 /// the life of the process (released by the kernel however the process ends).
-fn lock_state_dir(dir: &Path) -> Result<std::fs::File> {
+///
+/// A deployer killed while starting a replica leaves a child between fork and exec; that
+/// child still shares the lock (the descriptor closes at exec) for a moment. So a successor
+/// waits up to [`LOCK_WAIT`] for the lock rather than failing at once — and once it holds
+/// it, every child of its predecessor has exec'd, so `adopt` sees each one's token in its
+/// environment (none is taken for dead and started twice).
+async fn lock_state_dir(dir: &Path) -> Result<std::fs::File> {
     use std::io::{Read, Seek, Write};
     use std::os::fd::AsRawFd;
     let path = dir.join(".lock");
     let mut f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+    let deadline = Instant::now() + LOCK_WAIT;
     // SAFETY: flock on a file we opened.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        let mut holder = String::new();
-        let _ = f.read_to_string(&mut holder);
-        return Err(format!("another process deployer (pid {}) uses {}", holder.trim(), dir.display()).into());
+    while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        if Instant::now() >= deadline {
+            let mut holder = String::new();
+            let _ = f.read_to_string(&mut holder);
+            return Err(format!("another process deployer (pid {}) uses {}", holder.trim(), dir.display()).into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     f.set_len(0)?;
     f.seek(std::io::SeekFrom::Start(0))?;

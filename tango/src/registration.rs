@@ -114,17 +114,37 @@ pub fn ior_for(name: &str, host: &str, port: u16) -> String {
     Ior::for_object(&format!("IDL:Tango/Device_{IDL_VERSION}:1.0"), host, port, &object_key_for(name)).to_string()
 }
 
-/// `DbExportDevice` for every name (devices and the admin device).
+/// `DbExportDevice` for every name (devices and the admin device). A database that cannot
+/// be reached is retried with backoff, as in [`learn_devices`]: it may go away between the
+/// two (a restart of the database while this server builds its devices), and the server
+/// then waits for it rather than exiting; a database that refuses an export ends start-up.
 pub async fn export_all(db: Arc<Database>, names: Vec<String>, ior_host: String, port: u16, host_name: String) -> Result<(), String> {
-    blocking(move || {
-        let pid = std::process::id();
-        for n in &names {
-            db.export_device(n, &ior_for(n, &ior_host, port), &host_name, pid, &IDL_VERSION.to_string())
-                .map_err(|e| format!("cannot export {n} to the Tango database at TANGO_HOST={}: {e}", db.tango_host()))?;
+    let mut delay = RETRY_FIRST;
+    loop {
+        let (db2, names2, ior_host2, host_name2) = (db.clone(), names.clone(), ior_host.clone(), host_name.clone());
+        let result = blocking(move || {
+            let pid = std::process::id();
+            for n in &names2 {
+                db2.export_device(n, &ior_for(n, &ior_host2, port), &host_name2, pid, &IDL_VERSION.to_string())
+                    .map_err(|e| (n.clone(), e))?;
+            }
+            Ok(())
+        })
+        .await;
+        match result {
+            Ok(()) => return Ok(()),
+            Err((n, e)) if e.is_transport() => {
+                tracing::warn!(
+                    tango_host = %db.tango_host(),
+                    "Tango database not reachable ({e}); exporting {n}: retrying in {:.1} s",
+                    delay.as_secs_f64()
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(RETRY_MAX);
+            }
+            Err((n, e)) => return Err(format!("cannot export {n} to the Tango database at TANGO_HOST={}: {e}", db.tango_host())),
         }
-        Ok(())
-    })
-    .await
+    }
 }
 
 /// `DbUnExportServer` at shutdown; a database that is gone is only logged.
