@@ -86,6 +86,7 @@ conformance!(
     deployments_and_device_state,
     allocation_scales_past_txn_limit,
     c24_prefetching_listing,
+    c25_writes_without_reads,
 );
 
 fn msg<T>(r: Result<T, Error>) -> String {
@@ -1061,4 +1062,41 @@ async fn c24_prefetching_listing(h: &H) {
     };
     assert!(waits("/c24/a", "/c24/a").await);
     assert!(!waits("/c24/a", "/c24/b").await);
+}
+
+/// `create_checked_on_commit` and `put`: one round trip (the commit) when the
+/// assumption holds, the usual `Collision` when it does not, nothing half-written.
+async fn c25_writes_without_reads(h: &H) {
+    let db = h.a.db();
+    let key_reads = Arc::new(AtomicUsize::new(0));
+    let counting = Config::new(Arc::new(CountingReads { inner: h.raw.clone(), key_reads: key_reads.clone() }));
+    let pb = ProcessingBlock::new("c25-pb", Value::Null, Workflow::new("realtime", "w", "1")).unwrap();
+    let mut txn = counting.txn();
+    loop {
+        txn.create_processing_block_checked_on_commit(&pb).await.unwrap();
+        txn.put_subarray("c25", &json!({"obs_state": "READY"})).unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!(key_reads.load(Ordering::SeqCst), 0, "no reads, only the commit");
+    assert!(db.get("/pb/c25-pb", None).await.unwrap().0.is_some());
+    let (state, _) = db.get("/subarray/c25", None).await.unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&state.unwrap()).unwrap(), json!({"obs_state": "READY"}));
+
+    // The same PB again: Collision, and the subarray state written with it is not.
+    let mut txn = counting.txn();
+    let err = loop {
+        if let Err(e) = txn.create_processing_block_checked_on_commit(&pb).await {
+            break e;
+        }
+        txn.put_subarray("c25", &json!({"obs_state": "CONFIGURING"})).unwrap();
+        if txn.commit().await.unwrap() {
+            panic!("created a PB that exists");
+        }
+    };
+    assert_eq!(err.to_string(), "Cannot create /pb/c25-pb, as it already exists!");
+    let (state, _) = db.get("/subarray/c25", None).await.unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&state.unwrap()).unwrap(), json!({"obs_state": "READY"}));
+    assert!(txn.put("bad", "x").is_err(), "path rules still apply");
 }
