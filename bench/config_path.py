@@ -1,9 +1,18 @@
 #!/usr/bin/env python3
-"""Config-path latencies on a running one-machine system (`sdp up`, started here):
+"""Config-path latencies on a running one-machine system (`sdp up` from target/release,
+started here; `SDP_BENCH_BIN=target/debug` to measure another build):
 
-  configure_ms   SDPSubarray.Configure round trip (the PB is committed to etcd before it returns)
-  deploy_ms      PB committed (`sdpcfg process` returned) -> /deploy/<pb>-workflow seen by a
-                 `sdpcfg watch` (includes the watch's own delivery)
+  configure_ms          SDPSubarray.Configure round trip (the PB is committed to etcd before it returns)
+  pb_to_deployment_ms   PB committed (`sdpcfg process` returned) -> /deploy/<pb>-workflow seen by a
+                        `sdpcfg watch ls /deploy/` (includes that watch's own delivery: one event,
+                        one ranged read); one PB at a time, 0.2 s apart, so each sample sees a
+                        system that finished reacting to the previous one
+  etcd_*_ms             what etcd itself costs on this machine, with the same client library
+                        (config/examples/etcd_baseline.rs against the same etcd): a read, a
+                        create-if-absent commit (WAL fsync), and Configure's commit shape
+
+Configure's own cost is configure_ms minus etcd_create_2_ms (its one etcd round trip).
+Needs `cargo build --release --workspace --bins --example etcd_baseline`.
 
     python bench/config_path.py [N] >> bench/results.jsonl
 """
@@ -20,7 +29,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = REPO / "target" / "debug"
+BIN = REPO / os.environ.get("SDP_BENCH_BIN", "target/release")
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 
 
@@ -59,7 +68,7 @@ def main():
             conf.append((time.perf_counter() - t) * 1e3)
             d.EndSB()
         seen = {}
-        watch = subprocess.Popen([str(BIN / "sdpcfg"), "watch", "ls", "-R", "/deploy"], env=env, stdout=subprocess.PIPE, text=True)
+        watch = subprocess.Popen([str(BIN / "sdpcfg"), "watch", "ls", "/deploy/"], env=env, stdout=subprocess.PIPE, text=True)
 
         def reader():
             for line in watch.stdout:
@@ -71,6 +80,7 @@ def main():
         time.sleep(0.5)
         deploy = []
         for _ in range(N):
+            time.sleep(0.2)
             out = subprocess.run([str(BIN / "sdpcfg"), "process", "realtime:testdeploy:0.1.0"], env=env, capture_output=True, text=True).stdout
             committed = time.perf_counter()
             key = f"/deploy/{out.strip().split(' = ')[1]}-workflow"
@@ -80,10 +90,14 @@ def main():
             if key in seen:
                 deploy.append((seen[key] - committed) * 1e3)
         watch.terminate()
+        watch.wait(10)
+        baseline = subprocess.run([str(BIN / "examples" / "etcd_baseline"), f"127.0.0.1:{eport}", "200"], capture_output=True, text=True,
+                                  check=True).stdout
         print(json.dumps({"label": "config-path", "scenario": "configure_ms", "n": len(conf), "p50": pct(conf, 50), "p90": pct(conf, 90),
                           "max": round(max(conf), 2), "target_p50": 5}))
         print(json.dumps({"label": "config-path", "scenario": "pb_to_deployment_ms", "n": len(deploy), "p50": pct(deploy, 50),
                           "p90": pct(deploy, 90), "max": round(max(deploy), 2) if deploy else None, "target_p50": 20}))
+        sys.stdout.write(baseline)
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(60)
