@@ -8,11 +8,11 @@ started here; `SDP_BENCH_BIN=target/debug` to measure another build):
                         one ranged read); one PB at a time, 0.2 s apart, so each sample sees a
                         system that finished reacting to the previous one
   etcd_*_ms             what etcd itself costs on this machine, with the same client library
-                        (config/examples/etcd_baseline.rs against the same etcd): a read, a
+                        (src/bin/etcd-baseline.rs against the same etcd): a read, a
                         create-if-absent commit (WAL fsync), and Configure's commit shape
 
 Configure's own cost is configure_ms minus etcd_create_2_ms (its one etcd round trip).
-Needs `cargo build --release --workspace --bins --example etcd_baseline`.
+Needs `cargo build --release --workspace --bins`.
 
     python bench/config_path.py [N] >> bench/results.jsonl
 """
@@ -91,7 +91,7 @@ def main():
                 deploy.append((seen[key] - committed) * 1e3)
         watch.terminate()
         watch.wait(10)
-        baseline = subprocess.run([str(BIN / "examples" / "etcd_baseline"), f"127.0.0.1:{eport}", "200"], capture_output=True, text=True,
+        baseline = subprocess.run([str(BIN / "etcd-baseline"), f"127.0.0.1:{eport}", "200"], capture_output=True, text=True,
                                   check=True).stdout
         print(json.dumps({"label": "config-path", "scenario": "configure_ms", "n": len(conf), "p50": pct(conf, 50), "p90": pct(conf, 90),
                           "max": round(max(conf), 2), "target_p50": 5}))

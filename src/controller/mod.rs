@@ -326,6 +326,7 @@ async fn control(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<()> {
     let mut watch: Option<WatchStream> = None;
+    let mut last_actions: Vec<Action> = Vec::new();
     loop {
         let outcome: Result<Option<View>> = async {
             let mut txn = config.txn();
@@ -338,8 +339,15 @@ async fn control(
                     all_done = false;
                 }
             }
-            // After a failed action, wait for a change (or the resync) rather than spin.
-            Ok((actions.is_empty() || !all_done).then_some(view))
+            // After a failed action, or the same decisions twice in a row (they changed
+            // nothing), wait for a change or the resync rather than spin.
+            let repeated = !actions.is_empty() && actions == last_actions;
+            if repeated {
+                tracing::warn!("the same {} decision(s) twice in a row changed nothing; waiting for a change", actions.len());
+            }
+            let settled = actions.is_empty() || !all_done || repeated;
+            last_actions = actions;
+            Ok(settled.then_some(view))
         }
         .await;
         if *stop.borrow() {
@@ -377,6 +385,7 @@ async fn control(
             _ = tokio::time::sleep(wait) => tracing::debug!("periodic full pass"),
             _ = stop.changed() => {}
         }
+        last_actions.clear();
         if *stop.borrow() {
             break;
         }

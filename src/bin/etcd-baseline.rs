@@ -4,7 +4,7 @@
 //! runs it against the etcd of the `sdp up` it measures):
 //!
 //! ```sh
-//! cargo run --release -p sdp-config --example etcd_baseline -- 127.0.0.1:2379 [N]
+//! target/release/etcd-baseline 127.0.0.1:2379 [N]   # built with the workspace bins
 //! ```
 //!
 //! * `etcd_get_ms`        one single-key read (a linearizable range: a raft round, no disk write)
@@ -44,12 +44,12 @@ async fn main() {
     let endpoint = args.next().unwrap_or_else(|| "127.0.0.1:2379".into());
     let n: usize = args.next().map(|s| s.parse().expect("N: a number")).unwrap_or(200);
     let Some((host, port)) = endpoint.rsplit_once(':') else {
-        eprintln!("usage: etcd_baseline HOST:PORT [N]");
+        eprintln!("usage: etcd-baseline HOST:PORT [N]");
         std::process::exit(2);
     };
     let options = EtcdOptions { host: host.into(), port: port.parse().expect("port: a number"), ..Default::default() };
     let etcd = EtcdBackend::connect(&options).await.unwrap_or_else(|e| {
-        eprintln!("etcd_baseline: {e}");
+        eprintln!("etcd-baseline: {e}");
         std::process::exit(1);
     });
     let base = "2/bench-etcd-baseline/";
