@@ -7,11 +7,13 @@ started here; `SDP_BENCH_BIN=target/debug` to measure another build):
                         `sdpcfg watch ls /deploy/` (includes that watch's own delivery: one event,
                         one ranged read); one PB at a time, 0.2 s apart, so each sample sees a
                         system that finished reacting to the previous one
+  tango_read_ms         the Tango floor: reading obsState from the same device (PyTango round trip, no work)
   etcd_*_ms             what etcd itself costs on this machine, with the same client library
                         (src/bin/etcd-baseline.rs against the same etcd): a read, a
                         create-if-absent commit (WAL fsync), and Configure's commit shape
 
-Configure's own cost is configure_ms minus etcd_create_2_ms (its one etcd round trip).
+Configure's own cost is configure_ms minus tango_read_ms minus etcd_create_2_ms (its one etcd
+round trip).
 Needs `cargo build --release --workspace --bins`.
 
     python bench/config_path.py [N] >> bench/results.jsonl
@@ -59,6 +61,12 @@ def main():
         d = tango.DeviceProxy("mid_sdp/elt/subarray_1")
         d.adminMode = "ONLINE"
         d.AssignResources("")
+        # The Tango floor: a PyTango round trip to the same device that does no work.
+        floor = []
+        for _ in range(5 * N):
+            t = time.perf_counter()
+            d.read_attribute("obsState")
+            floor.append((time.perf_counter() - t) * 1e3)
         conf = []
         for i in range(N):
             cfg = {"configure": {"id": f"bench-{i}", "sbiId": "sbi", "workflow": {"type": "realtime", "id": "vis_receive", "version": "0.1.0"},
@@ -93,6 +101,8 @@ def main():
         watch.wait(10)
         baseline = subprocess.run([str(BIN / "etcd-baseline"), f"127.0.0.1:{eport}", "200"], capture_output=True, text=True,
                                   check=True).stdout
+        print(json.dumps({"label": "config-path", "scenario": "tango_read_ms", "n": len(floor), "p50": pct(floor, 50), "p90": pct(floor, 90),
+                          "max": round(max(floor), 2), "target_p50": None}))
         print(json.dumps({"label": "config-path", "scenario": "configure_ms", "n": len(conf), "p50": pct(conf, 50), "p90": pct(conf, 90),
                           "max": round(max(conf), 2), "target_p50": 5}))
         print(json.dumps({"label": "config-path", "scenario": "pb_to_deployment_ms", "n": len(deploy), "p50": pct(deploy, 50),
