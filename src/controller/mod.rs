@@ -1,7 +1,7 @@
 //! The processing controller: turns processing blocks into workflow deployments.
 //!
 //! Each pass reads one consistent snapshot (PBs with their state keys, deployments,
-//! ownership records: five ranged reads, however many PBs there are) and decides what
+//! ownership records: four ranged reads, however many PBs there are) and decides what
 //! is missing or left over; each decision is then carried out in its own small
 //! transaction that re-checks its premise, so the controller never needs one
 //! transaction as large as the whole database. A pass that acted is followed at once by
@@ -114,7 +114,7 @@ struct View {
 /// The ranges a pass reads (raw keys): PBs and the keys below them, deployments,
 /// ownership records. The controller's watch covers exactly these.
 fn watched_ranges() -> Vec<KeyRange> {
-    [("/pb/", 2), ("/pb/", 3), ("/deploy/", 2), ("/ownership/", 2), ("/ownership/", 3)]
+    [("/pb/", 2), ("/pb/", 3), ("/deploy/", 2), ("/ownership/", 3)]
         .into_iter()
         .map(|(p, depth)| KeyRange::Prefix(path::tag_at(p, depth)))
         .collect()
