@@ -89,10 +89,10 @@ def main(src, md_path, png_path):
             "Python consumer, the bounded queues drop (by design: a slow subscriber must not grow the server). "
             "The no-loss check is the interop test `test_burst_to_eight_subscriber_processes` (8 × 10 000, 0 lost).", ""]
     if config_path:
-        out += ["## Config path (`sdp up` from target/debug, `bench/config_path.py`)", "",
+        out += ["## Config path (`sdp up` from target/release, `bench/config_path.py`; etcd_* rows: etcd alone, same client)", "",
                 "| measurement | n | p50 ms | p90 ms | max ms | target p50 ms |", "|---|---|---|---|---|---|"]
         for r in config_path:
-            out.append(f"| {r['scenario']} | {r['n']} | {r['p50']} | {r['p90']} | {r['max']} | {r['target_p50']} |")
+            out.append(f"| {r['scenario']} | {r['n']} | {r['p50']} | {r['p90']} | {r['max']} | {r.get('target_p50') or '–'} |")
         out.append("")
     out.append(f"![server CPU per operation]({png_path.split('/')[-1]})")
     open(md_path, "w").write("\n".join(out) + "\n")

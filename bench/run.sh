@@ -55,7 +55,7 @@ for placement in $PLACEMENTS; do
   done
 done
 # config path on a one-machine system (sdp up): Configure -> PB, PB -> workflow deployment
-cargo build --workspace --bins -q
+cargo build --release --workspace --bins -q
 "$PY" bench/config_path.py 20 >> "$OUT"
 "$PY" bench/report.py "$OUT" bench/results.md bench/results.png
 echo "wrote bench/results.md and bench/results.png" >&2

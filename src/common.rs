@@ -139,7 +139,8 @@ pub fn ownership_path(prefix: &str, pb_id: &str, deploy_id: &str) -> String {
 /// Every ownership record: (pb_id, deploy_id), read in `txn`.
 pub async fn list_ownership(txn: &mut Txn, prefix: &str) -> Result<Vec<(String, String)>> {
     let base = format!("{prefix}{OWNERSHIP}/");
-    let keys = txn.list_keys(&base, 1).await?;
+    // Records are exactly two levels below (`/ownership/<pb>/<deploy>`): one ranged read.
+    let keys = txn.list_keys(&base, [1]).await?;
     Ok(keys
         .iter()
         .filter_map(|k| k.strip_prefix(&base))

@@ -77,10 +77,14 @@ async fn controller_deploys_fails_once_cascades_and_converges_after_restart() {
         "cascade",
         when(keys(&db, "/deploy/", 0).await == vec![format!("/deploy/{pb}-mine"), "/deploy/xyz-workflow".to_string()])
     );
-    let text = pc.log_text();
-    assert!(
-        text.contains(&format!("Deleting deployment {pb}-workflow")) && text.contains(&format!("Deleting deployment {pb}-dask")),
-        "{text}"
+    // The log line follows the commit that the keys above show: wait for it too.
+    eventually!(
+        5,
+        "cascade logged",
+        when({
+            let text = pc.log_text();
+            text.contains(&format!("Deleting deployment {pb}-workflow")) && text.contains(&format!("Deleting deployment {pb}-dask"))
+        })
     );
     assert!(keys(&db, &format!("/ownership/{pb}/"), 0).await.is_empty());
 

@@ -126,23 +126,25 @@ impl Db {
     /// Keys (logical paths, sorted) matching `path` as a string prefix at its own depth
     /// and at the depths `recurse` asks for. All levels are read at one revision.
     pub async fn list_keys(&self, path: &str, recurse: impl Into<Recurse>) -> Result<Vec<String>> {
-        Ok(self.list_keys_at(path, &recurse.into(), None).await?.0)
+        Ok(self.list_keys_at(path, &recurse.into(), None, true).await?.0)
     }
 
     /// [`Db::list_keys`] at a fixed revision; returns the keys and the revision used,
-    /// plus the raw key-values per scanned prefix (for transactions).
+    /// plus the raw key-values per scanned prefix (for transactions; values only
+    /// without `keys_only`).
     pub(crate) async fn list_keys_at(
         &self,
         path: &str,
         recurse: &Recurse,
         revision: Option<i64>,
+        keys_only: bool,
     ) -> Result<(Vec<String>, i64, Vec<(String, Vec<KeyValue>)>)> {
         path::check_path(path)?;
         let mut revision = revision;
         let mut keys = Vec::new();
         let mut scans = Vec::new();
         for prefix in path::list_prefixes(path, recurse) {
-            let (kvs, rev) = self.backend.range(&KeyRange::Prefix(prefix.clone()), revision, true).await?;
+            let (kvs, rev) = self.backend.range(&KeyRange::Prefix(prefix.clone()), revision, keys_only).await?;
             revision.get_or_insert(rev);
             keys.extend(kvs.iter().filter_map(|kv| path::untag(&kv.key).map(str::to_string)));
             scans.push((prefix, kvs));

@@ -249,6 +249,13 @@ impl Txn {
         self.create(&path, &pb.to_json(), None).await
     }
 
+    /// [`Txn::create_processing_block`] with the existence check left to the commit
+    /// (see [`Txn::create_checked_on_commit`]): no read on the first attempt.
+    pub async fn create_processing_block_checked_on_commit(&mut self, pb: &ProcessingBlock) -> Result<()> {
+        let path = self.p(&format!("/pb/{}", pb.pb_id));
+        self.create_checked_on_commit(&path, &pb.to_json(), None).await
+    }
+
     pub async fn update_processing_block(&mut self, pb: &ProcessingBlock) -> Result<()> {
         let path = self.p(&format!("/pb/{}", pb.pb_id));
         self.update(&path, &pb.to_json()).await
@@ -361,6 +368,20 @@ impl Txn {
         require_object(state)?;
         let path = self.p(&format!("/subarray/{id}"));
         self.update(&path, &json::dumps(state)).await
+    }
+
+    /// Create or replace the subarray's state without reading it first (see [`Txn::put`]).
+    pub fn put_subarray(&mut self, id: &str, state: &Value) -> Result<()> {
+        require_object(state)?;
+        let path = self.p(&format!("/subarray/{id}"));
+        self.put(&path, &json::dumps(state))
+    }
+
+    /// Create or replace the master's state without reading it first (see [`Txn::put`]).
+    pub fn put_master(&mut self, state: &Value) -> Result<()> {
+        require_object(state)?;
+        let path = self.p("/master");
+        self.put(&path, &json::dumps(state))
     }
 
     pub async fn get_master(&mut self) -> Result<Option<Value>> {

@@ -65,6 +65,9 @@ pub struct Txn {
     /// key under a scanned prefix that was not found is known to be absent.
     scanned: Vec<String>,
     scanned_keys: std::collections::HashSet<String>,
+    /// Values (and mod revisions) of keys a prefetching listing returned at the
+    /// snapshot: a later `get` of one of them is served from here, no round trip.
+    prefetched: HashMap<String, (String, i64)>,
     /// Buffered writes: raw key → (value, lease) or `None` for delete.
     updates: BTreeMap<String, Option<(String, Option<i64>)>>,
     on_commit: Vec<Callback>,
@@ -88,6 +91,7 @@ impl Txn {
             lists: BTreeMap::new(),
             scanned: Vec::new(),
             scanned_keys: std::collections::HashSet::new(),
+            prefetched: HashMap::new(),
             updates: BTreeMap::new(),
             on_commit: Vec::new(),
             loop_request: None,
@@ -125,6 +129,7 @@ impl Txn {
         self.lists.clear();
         self.scanned.clear();
         self.scanned_keys.clear();
+        self.prefetched.clear();
         self.updates.clear();
         self.on_commit.clear();
         self.loop_request = None;
@@ -147,6 +152,12 @@ impl Txn {
             self.cache.insert(key, None);
             return Ok(None);
         }
+        if let Some((value, mod_revision)) = self.prefetched.remove(&key) {
+            // Read at this snapshot by a prefetching listing: the same answer a round trip would give.
+            self.reads.insert(key.clone(), mod_revision);
+            self.cache.insert(key, Some(value.clone()));
+            return Ok(Some(value));
+        }
         let (kvs, rev) = self.db.backend().range(&KeyRange::Key(key.clone()), self.revision, false).await?;
         self.revision.get_or_insert(rev);
         let kv = kvs.into_iter().next();
@@ -162,7 +173,15 @@ impl Txn {
     /// per range) and that every listed key still exists (one compare per key: etcd
     /// allows 128 compares per transaction, so a body can list at most ~127 keys).
     pub async fn list_keys(&mut self, path: &str, recurse: impl Into<Recurse>) -> Result<Vec<String>> {
-        self.list_keys_checked(path, recurse.into(), true).await
+        self.list_keys_checked(path, recurse.into(), true, false).await
+    }
+
+    /// Like [`Txn::list_keys`], but the values come in the same round trips, so that a
+    /// later [`Txn::get`] of a listed key costs nothing: one ranged read per level
+    /// instead of one round trip per key. For bodies that read most of what they list
+    /// (the processing controller reads every PB and deployment in each pass).
+    pub async fn list_keys_prefetch(&mut self, path: &str, recurse: impl Into<Recurse>) -> Result<Vec<String>> {
+        self.list_keys_checked(path, recurse.into(), true, true).await
     }
 
     /// Like [`Txn::list_keys`], but the commit only checks that no key was *created*
@@ -170,14 +189,21 @@ impl Txn {
     /// range however many keys it holds. Right when a concurrent deletion cannot make
     /// the body's decision wrong, e.g. picking a name that is not taken (PB ids).
     pub async fn list_keys_guard_creations(&mut self, path: &str, recurse: impl Into<Recurse>) -> Result<Vec<String>> {
-        self.list_keys_checked(path, recurse.into(), false).await
+        self.list_keys_checked(path, recurse.into(), false, false).await
     }
 
-    async fn list_keys_checked(&mut self, path: &str, recurse: Recurse, check_deletes: bool) -> Result<Vec<String>> {
-        let (_, rev, scans) = self.db.list_keys_at(path, &recurse, self.revision).await?;
+    async fn list_keys_checked(&mut self, path: &str, recurse: Recurse, check_deletes: bool, values: bool) -> Result<Vec<String>> {
+        let (_, rev, scans) = self.db.list_keys_at(path, &recurse, self.revision, !values).await?;
         self.revision.get_or_insert(rev);
         let mut keys: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         for (prefix, kvs) in scans {
+            if values {
+                for kv in &kvs {
+                    if !self.cache.contains_key(&kv.key) {
+                        self.prefetched.insert(kv.key.clone(), (kv.value.clone(), kv.mod_revision));
+                    }
+                }
+            }
             let raw: Vec<String> = kvs.into_iter().map(|kv| kv.key).collect();
             for k in &raw {
                 keys.insert(k.clone());
@@ -213,6 +239,34 @@ impl Txn {
             return Err(Error::collision_create(path));
         }
         self.updates.insert(path::tag(path), Some((value.to_string(), lease)));
+        Ok(())
+    }
+
+    /// Like [`Txn::create`], but on a first attempt the key is not read: the commit
+    /// checks that it is still absent. Saves a round trip when the key is expected not
+    /// to exist (a new PB). If it does exist the commit fails, and the retry makes a
+    /// reading `create`, which reports the `Collision`.
+    pub async fn create_checked_on_commit(&mut self, path: &str, value: &str, lease: Option<i64>) -> Result<()> {
+        path::check_key_path(path)?;
+        let key = path::tag(path);
+        let known = self.updates.contains_key(&key) || self.cache.contains_key(&key) || self.prefetched.contains_key(&key);
+        if self.retries > 0 || known {
+            return self.create(path, value, lease).await;
+        }
+        // Assumed absent; the commit compares `version == 0`, so a wrong assumption
+        // only costs a retry.
+        self.reads.insert(key.clone(), 0);
+        self.cache.insert(key.clone(), None);
+        self.updates.insert(key, Some((value.to_string(), lease)));
+        Ok(())
+    }
+
+    /// Write a key whether or not it exists, without reading it: the commit does not
+    /// check it either (last writer wins). For values this client alone keeps up to
+    /// date, such as a device's own state record.
+    pub fn put(&mut self, path: &str, value: &str) -> Result<()> {
+        path::check_key_path(path)?;
+        self.updates.insert(path::tag(path), Some((value.to_string(), None)));
         Ok(())
     }
 
@@ -332,8 +386,12 @@ impl Txn {
     }
 
     async fn wait_for_change(&mut self, from: Option<i64>, timeout: Option<Duration>) -> Result<()> {
-        let mut ranges: Vec<KeyRange> = self.reads.keys().map(|k| KeyRange::Key(k.clone())).collect();
-        ranges.extend(self.lists.keys().map(|p| KeyRange::Prefix(p.clone())));
+        // One watch per listed range, plus one per read key outside every listed range:
+        // a prefix watch already delivers the events of the keys below it (and each
+        // watch costs etcd a round trip to set up).
+        let mut ranges: Vec<KeyRange> = self.lists.keys().map(|p| KeyRange::Prefix(p.clone())).collect();
+        ranges
+            .extend(self.reads.keys().filter(|k| !self.lists.keys().any(|p| k.starts_with(p.as_str()))).map(|k| KeyRange::Key(k.clone())));
         let listed: Vec<&String> = self.lists.keys().collect();
         self.last_watch = (
             self.reads.keys().filter_map(|k| path::untag(k).map(str::to_string)).collect(),

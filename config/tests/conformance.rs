@@ -85,6 +85,8 @@ conformance!(
     oversized_transaction_fails_clearly,
     deployments_and_device_state,
     allocation_scales_past_txn_limit,
+    c24_prefetching_listing,
+    c25_writes_without_reads,
 );
 
 fn msg<T>(r: Result<T, Error>) -> String {
@@ -955,4 +957,146 @@ async fn etcd_server_with_kept_data_dir() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
     let _ = std::fs::remove_file(dir.with_extension("log"));
+}
+
+/// A backend that counts the single-key reads it serves, in front of a real one.
+struct CountingReads {
+    inner: Arc<dyn Backend>,
+    key_reads: Arc<AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl Backend for CountingReads {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    async fn range(
+        &self,
+        range: &KeyRange,
+        revision: Option<i64>,
+        keys_only: bool,
+    ) -> sdp_config::Result<(Vec<sdp_config::backend::KeyValue>, i64)> {
+        if matches!(range, KeyRange::Key(_)) {
+            self.key_reads.fetch_add(1, Ordering::SeqCst);
+        }
+        self.inner.range(range, revision, keys_only).await
+    }
+    async fn txn(
+        &self,
+        c: Vec<sdp_config::backend::Compare>,
+        o: Vec<sdp_config::backend::Op>,
+    ) -> sdp_config::Result<sdp_config::backend::TxnResponse> {
+        self.inner.txn(c, o).await
+    }
+    async fn watch(&self, range: &KeyRange, start: Option<i64>) -> sdp_config::Result<sdp_config::backend::WatchStream> {
+        self.inner.watch(range, start).await
+    }
+    async fn watch_many(&self, ranges: &[KeyRange], start: Option<i64>) -> sdp_config::Result<sdp_config::backend::WatchStream> {
+        self.inner.watch_many(ranges, start).await
+    }
+    async fn lease_grant(&self, ttl: i64) -> sdp_config::Result<i64> {
+        self.inner.lease_grant(ttl).await
+    }
+    async fn lease_keep_alive(&self, id: i64) -> sdp_config::Result<i64> {
+        self.inner.lease_keep_alive(id).await
+    }
+    async fn lease_revoke(&self, id: i64) -> sdp_config::Result<()> {
+        self.inner.lease_revoke(id).await
+    }
+    async fn lease_time_to_live(&self, id: i64) -> sdp_config::Result<i64> {
+        self.inner.lease_time_to_live(id).await
+    }
+}
+
+/// `list_keys_prefetch`: the listed keys' values come with the listing, later gets of
+/// them cost no round trip, and the transaction still behaves as if it had read them
+/// (snapshot values, conflict on an outside change, wake-up on a change).
+async fn c24_prefetching_listing(h: &H) {
+    let (db, out) = (h.a.db(), h.b.db());
+    for s in ["a", "b", "c"] {
+        db.create(&format!("/c24/{s}"), &format!("v{s}"), None).await.unwrap();
+    }
+    let key_reads = Arc::new(AtomicUsize::new(0));
+    let counting = Config::new(Arc::new(CountingReads { inner: h.raw.clone(), key_reads: key_reads.clone() }));
+    let mut txn = counting.txn();
+    let mut passes = 0;
+    loop {
+        passes += 1;
+        let keys = txn.list_keys_prefetch("/c24/", 0).await.unwrap();
+        assert_eq!(keys, vec!["/c24/a", "/c24/b", "/c24/c"]);
+        if passes == 1 {
+            // Changed after the snapshot: the transaction still sees the old value ...
+            out.update("/c24/b", "changed", None).await.unwrap();
+        }
+        let before = key_reads.load(Ordering::SeqCst);
+        let b = txn.get("/c24/b").await.unwrap();
+        assert_eq!(txn.get("/c24/a").await.unwrap().as_deref(), Some("va"));
+        assert_eq!(txn.get("/c24/zz").await.unwrap(), None, "absent from the listing: absent");
+        assert_eq!(key_reads.load(Ordering::SeqCst), before, "served from the listing");
+        assert_eq!(b.as_deref(), Some(if passes == 1 { "vb" } else { "changed" }));
+        txn.update("/c24/c", &format!("from {}", b.unwrap())).await.unwrap();
+        // ... and its commit fails, as if it had read the key by itself.
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!(passes, 2);
+    assert_eq!(db.get("/c24/c", None).await.unwrap().0.as_deref(), Some("from changed"));
+
+    // A waiting pass wakes when a prefetched key it read changes, not when one it did not read does.
+    let waits = |read: &'static str, change: &'static str| {
+        let counting = &counting;
+        async move {
+            let mut txn = counting.txn();
+            txn.list_keys_prefetch("/c24/", 0).await.unwrap();
+            txn.get(read).await.unwrap();
+            txn.repeat(true, Some(Duration::from_millis(1500)));
+            let t0 = std::time::Instant::now();
+            let (r, _) = tokio::join!(txn.commit(), async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                out.update(change, "again", None).await.unwrap();
+            });
+            assert!(!r.unwrap());
+            t0.elapsed() < Duration::from_millis(1400)
+        }
+    };
+    assert!(waits("/c24/a", "/c24/a").await);
+    assert!(!waits("/c24/a", "/c24/b").await);
+}
+
+/// `create_checked_on_commit` and `put`: one round trip (the commit) when the
+/// assumption holds, the usual `Collision` when it does not, nothing half-written.
+async fn c25_writes_without_reads(h: &H) {
+    let db = h.a.db();
+    let key_reads = Arc::new(AtomicUsize::new(0));
+    let counting = Config::new(Arc::new(CountingReads { inner: h.raw.clone(), key_reads: key_reads.clone() }));
+    let pb = ProcessingBlock::new("c25-pb", Value::Null, Workflow::new("realtime", "w", "1")).unwrap();
+    let mut txn = counting.txn();
+    loop {
+        txn.create_processing_block_checked_on_commit(&pb).await.unwrap();
+        txn.put_subarray("c25", &json!({"obs_state": "READY"})).unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!(key_reads.load(Ordering::SeqCst), 0, "no reads, only the commit");
+    assert!(db.get("/pb/c25-pb", None).await.unwrap().0.is_some());
+    let (state, _) = db.get("/subarray/c25", None).await.unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&state.unwrap()).unwrap(), json!({"obs_state": "READY"}));
+
+    // The same PB again: Collision, and the subarray state written with it is not.
+    let mut txn = counting.txn();
+    let err = loop {
+        if let Err(e) = txn.create_processing_block_checked_on_commit(&pb).await {
+            break e;
+        }
+        txn.put_subarray("c25", &json!({"obs_state": "CONFIGURING"})).unwrap();
+        if txn.commit().await.unwrap() {
+            panic!("created a PB that exists");
+        }
+    };
+    assert_eq!(err.to_string(), "Cannot create /pb/c25-pb, as it already exists!");
+    let (state, _) = db.get("/subarray/c25", None).await.unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&state.unwrap()).unwrap(), json!({"obs_state": "READY"}));
+    assert!(txn.put("bad", "x").is_err(), "path rules still apply");
 }

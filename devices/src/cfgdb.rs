@@ -141,16 +141,17 @@ impl ConfigDb {
         }
     }
 
-    /// Create the processing block and record the subarray state, in one transaction.
+    /// Create the processing block and record the subarray state, in one transaction:
+    /// one etcd round trip (the commit checks that the PB is new; nothing is read first).
     pub fn create_pb(self: &Arc<Self>, pb: ProcessingBlock, subarray: Option<(String, Value)>) -> Result<(), Error> {
         let me = self.clone();
         self.block_timeout(REQUEST_TIMEOUT, async move {
             let cfg = me.client().await?;
             let mut txn = cfg.txn();
             loop {
-                txn.create_processing_block(&pb).await?;
+                txn.create_processing_block_checked_on_commit(&pb).await?;
                 if let Some((id, state)) = &subarray {
-                    put_state(&mut txn, id, state).await?;
+                    put_state(&mut txn, id, state)?;
                 }
                 if txn.commit().await? {
                     return Ok(());
@@ -211,6 +212,14 @@ impl ConfigDb {
         }
     }
 
+    /// Has every state handed to [`ConfigDb::persist`] for `id` been written? Then no
+    /// background write is pending or in flight, and a transaction that stores the state
+    /// itself (Configure's) cannot be overtaken by an older one.
+    pub fn persist_idle(&self, id: &str) -> bool {
+        let map = self.persisters.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(id).is_none_or(|p| *p.done.borrow() >= p.seq)
+    }
+
     fn start_persister(self: &Arc<Self>, id: &str) -> Persister {
         let (tx, mut rx) = watch::channel::<Option<(u64, Value)>>(None);
         let (done_tx, done) = watch::channel(0u64);
@@ -224,7 +233,7 @@ impl ConfigDb {
                         let cfg = me.clone().client().await?;
                         let mut txn = cfg.txn();
                         loop {
-                            put_state(&mut txn, &id, &v).await?;
+                            put_state(&mut txn, &id, &v)?;
                             if txn.commit().await? {
                                 return Ok::<(), Error>(());
                             }
@@ -295,14 +304,13 @@ impl ConfigDb {
 /// The persister key of the master's state (`/master`); any other key is a subarray id.
 pub const MASTER_KEY: &str = "master";
 
-async fn put_state(txn: &mut sdp_config::Txn, id: &str, state: &Value) -> Result<(), Error> {
+/// Write a device's state record. Only this device writes it, so there is nothing to
+/// read or compare first: a plain put (create or replace) in the caller's transaction.
+fn put_state(txn: &mut sdp_config::Txn, id: &str, state: &Value) -> Result<(), Error> {
     if id == MASTER_KEY {
-        return if txn.get_master().await?.is_some() { txn.update_master(state).await } else { txn.create_master(state).await };
-    }
-    if txn.get_subarray(id).await?.is_some() {
-        txn.update_subarray(id, state).await
+        txn.put_master(state)
     } else {
-        txn.create_subarray(id, state).await
+        txn.put_subarray(id, state)
     }
 }
 

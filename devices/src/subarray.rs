@@ -538,6 +538,9 @@ impl Subarray {
                 CMD,
             ));
         };
+        // The commit below stores the new state with the PB; only a background write of an
+        // older state still pending could overwrite it, and then it is stored again after.
+        let stored_with_pb = db.persist_idle(&self.id);
         db.create_pb(pb, Some((self.id.clone(), next.to_json(&self.name)))).map_err(|e| match &e {
             DbError::Collision { .. } => failed(
                 reason::PB_EXISTS,
@@ -553,7 +556,9 @@ impl Subarray {
         // committed: take the new state
         self.core = next;
         self.start_following(pb_id);
-        self.persist();
+        if !stored_with_pb {
+            self.persist();
+        }
         tracing::info!("{}: Configure created processing block {pb_id} -> obsState {}", self.name, self.core.obs);
         Ok(())
     }

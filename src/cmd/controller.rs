@@ -13,6 +13,10 @@ pub struct ControllerArgs {
     /// (or $SDP_WORKFLOWS), else built in.
     #[arg(long)]
     workflows: Option<String>,
+    /// Seconds between full passes over the database when no change wakes the controller
+    /// (covers anything a watch could miss). Default: $SDP_CONTROLLER_RESYNC, else 60.
+    #[arg(long)]
+    resync: Option<f64>,
 }
 
 pub fn run(a: ControllerArgs) -> i32 {
@@ -31,7 +35,21 @@ pub fn run(a: ControllerArgs) -> i32 {
             config_host: env("SDP_CONFIG_HOST", "127.0.0.1"),
             helm_namespace: env("SDP_HELM_NAMESPACE", "sdp"),
             sdp_exe: common::sdp_exe(),
+            resync: resync_period(match (a.resync, var("SDP_CONTROLLER_RESYNC")) {
+                (Some(s), _) => Some(s),
+                (None, Some(v)) => Some(v.parse().map_err(|_| format!("SDP_CONTROLLER_RESYNC={v:?}: not a number of seconds"))?),
+                (None, None) => None,
+            })?,
         };
         crate::controller::run(settings).await
     })
+}
+
+/// The resync period: positive and finite seconds, else the default.
+fn resync_period(seconds: Option<f64>) -> common::Result<std::time::Duration> {
+    match seconds {
+        None => Ok(crate::controller::DEFAULT_RESYNC),
+        Some(s) if s.is_finite() && s > 0.0 => Ok(std::time::Duration::from_secs_f64(s)),
+        Some(s) => Err(format!("resync period {s} s: must be a positive number of seconds").into()),
+    }
 }

@@ -1,20 +1,28 @@
 //! The processing controller: turns processing blocks into workflow deployments.
 //!
-//! Each pass reads one consistent snapshot (PBs, deployments, ownership records) and
-//! decides what is missing or left over; each decision is then carried out in its own
-//! small transaction that re-checks its premise, so the controller never needs one
-//! transaction as large as the whole database. Between passes it sleeps on watches of
-//! everything the pass read (`Txn::repeat(wait)`), never polling. A pass after its own
-//! writes finds nothing to do, so there is no busy loop, whatever the PB ids look like.
-//! The controller keeps no state of its own: a restart converges from the database.
+//! Each pass reads one consistent snapshot (PBs with their state keys, deployments,
+//! ownership records: four ranged reads, however many PBs there are) and decides what
+//! is missing or left over; each decision is then carried out in its own small
+//! transaction that re-checks its premise, so the controller never needs one
+//! transaction as large as the whole database. A pass that acted is followed at once by
+//! another (which normally finds nothing to do), so the controller's own writes never
+//! have to wake it. Between passes it sleeps on one long-lived watch of the ranges it
+//! reads, and wakes only for changes that can alter a decision: PBs, deployments and
+//! ownership records appearing, changing or going, and the state key of a PB that is
+//! not running (orphaned, or failed by the controller). A workflow reporting its state
+//! or claiming its PB does not wake it. A periodic full pass (`resync`) covers anything
+//! a watch could miss. The controller keeps no state of its own between passes: a
+//! restart converges from the database.
 
 pub mod definitions;
 
 use crate::common::{self, DeployMode, Result};
 use definitions::Definitions;
-use sdp_config::{json, Config, Deployment, Txn};
+use sdp_config::backend::{Event, KeyRange, WatchStream};
+use sdp_config::{json, path, Config, Deployment, Txn};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 /// What the controller needs to know.
 #[derive(Debug, Clone)]
@@ -27,7 +35,12 @@ pub struct Settings {
     pub helm_namespace: String,
     /// The `sdp` executable process-mode workflows run.
     pub sdp_exe: String,
+    /// A full pass at least this often, whatever the watch says.
+    pub resync: Duration,
 }
+
+/// Default of [`Settings::resync`].
+pub const DEFAULT_RESYNC: Duration = Duration::from_secs(60);
 
 /// One decision of a pass.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,12 +102,54 @@ impl Settings {
     }
 }
 
+/// What a pass saw, for deciding which later changes are worth another pass.
+#[derive(Debug, Clone, Default)]
+struct View {
+    /// The snapshot's revision: changes up to it are already accounted for.
+    revision: i64,
+    /// PBs whose workflow deployment exists: their state keys are the workflow's business.
+    running: BTreeSet<String>,
+}
+
+/// The ranges a pass reads (raw keys): PBs and the keys below them, deployments,
+/// ownership records. The controller's watch covers exactly these.
+fn watched_ranges() -> Vec<KeyRange> {
+    [("/pb/", 2), ("/pb/", 3), ("/deploy/", 2), ("/ownership/", 3)]
+        .into_iter()
+        .map(|(p, depth)| KeyRange::Prefix(path::tag_at(p, depth)))
+        .collect()
+}
+
+/// Can this change (of the raw key `key`) alter what a pass decides, given the last pass?
+fn wakes(view: &View, key: &str) -> bool {
+    let Some(logical) = path::untag(key) else { return false };
+    if let Some(rest) = logical.strip_prefix("/pb/") {
+        return match rest.split_once('/') {
+            // A PB created, changed or deleted.
+            None => true,
+            // The state of a PB without a running workflow: orphaned (to drop) or
+            // written by the controller as FAILED (to keep so).
+            Some((pb_id, "state")) => !view.running.contains(pb_id),
+            // Owner records and the like are the workflows' business.
+            Some(_) => false,
+        };
+    }
+    logical.starts_with("/deploy/") || logical.starts_with(common::OWNERSHIP)
+}
+
 /// Read the snapshot and decide.
-async fn pass(txn: &mut Txn, s: &Settings) -> Result<Vec<Action>> {
-    let pbs: BTreeSet<String> = txn.list_processing_blocks("").await?.into_iter().collect();
-    let below: Vec<String> = txn.list_keys("/pb/", 1).await?;
-    let deploys: BTreeSet<String> = txn.list_deployments("").await?.into_iter().collect();
+async fn pass(txn: &mut Txn, s: &Settings) -> Result<(Vec<Action>, View)> {
+    // Values come with the listings: the gets below are answered from them.
+    let below: Vec<String> = txn.list_keys_prefetch("/pb/", 1).await?;
+    let pbs: BTreeSet<String> =
+        below.iter().filter_map(|k| k.strip_prefix("/pb/")).filter(|rest| !rest.contains('/')).map(str::to_string).collect();
+    let deploys: BTreeSet<String> =
+        txn.list_keys_prefetch("/deploy/", 0).await?.iter().filter_map(|k| k.strip_prefix("/deploy/")).map(str::to_string).collect();
     let owned: BTreeSet<(String, String)> = common::list_ownership(txn, "").await?.into_iter().collect();
+    let view = View {
+        revision: txn.revision().unwrap_or(0),
+        running: pbs.iter().filter(|pb| deploys.contains(&workflow_deploy_id(pb))).cloned().collect(),
+    };
     let mut actions = Vec::new();
 
     for (pb_id, deploy_id) in &owned {
@@ -165,7 +220,7 @@ async fn pass(txn: &mut Txn, s: &Settings) -> Result<Vec<Action>> {
             actions.push(Action::Fail { pb_id: pb_id.clone(), reason });
         }
     }
-    Ok(actions)
+    Ok((actions, view))
 }
 
 /// Carry out one decision in its own transaction, re-checking its premise.
@@ -251,7 +306,7 @@ async fn execute(config: &Config, action: &Action) -> Result<()> {
 
 /// Run until SIGTERM/SIGINT.
 pub async fn run(s: Settings) -> Result<()> {
-    let mut stop = common::shutdown_signal();
+    let stop = common::shutdown_signal();
     let config = common::connect().await?;
     tracing::info!(
         "processing controller started: mode {}, {} workflow versions known, database {}",
@@ -259,36 +314,97 @@ pub async fn run(s: Settings) -> Result<()> {
         s.definitions.len(),
         config.db().backend().describe()
     );
-    let mut txn = config.txn();
+    control(&config, &s, wakes, stop).await
+}
+
+/// The controller's loop: pass, act, pass again until nothing is left to do, then
+/// sleep until a change `relevant` says matters, the resync period ends, or `stop`.
+async fn control(
+    config: &Config,
+    s: &Settings,
+    relevant: fn(&View, &str) -> bool,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<()> {
+    let mut watch: Option<WatchStream> = None;
+    let mut last_actions: Vec<Action> = Vec::new();
     loop {
-        let result: Result<()> = async {
-            let actions = pass(&mut txn, &s).await?;
+        let outcome: Result<Option<View>> = async {
+            let mut txn = config.txn();
+            let (actions, view) = pass(&mut txn, s).await?;
+            txn.commit().await?; // read-only: no round trip
+            let mut all_done = true;
             for a in &actions {
-                if let Err(e) = execute(&config, a).await {
+                if let Err(e) = execute(config, a).await {
                     tracing::warn!("{a:?} failed: {e}");
+                    all_done = false;
                 }
             }
-            txn.repeat(true, None);
-            tokio::select! {
-                r = txn.commit() => { r?; }
-                _ = stop.changed() => {}
+            // After a failed action, or the same decisions twice in a row (they changed
+            // nothing), wait for a change or the resync rather than spin.
+            let repeated = !actions.is_empty() && actions == last_actions;
+            if repeated {
+                tracing::warn!("the same {} decision(s) twice in a row changed nothing; waiting for a change", actions.len());
             }
-            Ok(())
+            let settled = actions.is_empty() || !all_done || repeated;
+            last_actions = actions;
+            Ok(settled.then_some(view))
         }
         .await;
         if *stop.borrow() {
-            tracing::info!("Asked to terminate");
-            return Ok(());
+            break;
         }
-        if let Err(e) = result {
-            tracing::warn!("controller pass failed: {e}; starting over in 1 s");
-            txn = config.txn();
-            tokio::select! {
-                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                _ = stop.changed() => {}
+        let view = match outcome {
+            // Acted: look again at once (our own writes need no watch to be seen).
+            Ok(None) => continue,
+            Ok(Some(view)) => view,
+            Err(e) => {
+                tracing::warn!("controller pass failed: {e}; starting over in 1 s");
+                watch = None;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+        };
+        if watch.is_none() {
+            // From just after the snapshot: nothing between the pass and the watch is missed.
+            match config.db().backend().watch_many(&watched_ranges(), Some(view.revision + 1)).await {
+                Ok(w) => watch = Some(w),
+                Err(e) => tracing::warn!("cannot watch the configuration DB ({e}); next pass in 1 s"),
             }
         }
+        let wait = if watch.is_some() { s.resync } else { Duration::from_secs(1) };
+        tokio::select! {
+            woken = next_relevant(&mut watch, &view, relevant) => {
+                if let Err(e) = woken {
+                    tracing::warn!("{e}; full pass and a new watch");
+                    watch = None;
+                }
+            }
+            _ = tokio::time::sleep(wait) => tracing::debug!("periodic full pass"),
+            _ = stop.changed() => {}
+        }
+        last_actions.clear();
+        if *stop.borrow() {
+            break;
+        }
     }
+    tracing::info!("Asked to terminate");
+    Ok(())
+}
+
+/// Wait for a change after `view` that `relevant` says can alter a decision. Changes
+/// the last pass already saw (at or before its revision) are skipped.
+async fn next_relevant(watch: &mut Option<WatchStream>, view: &View, relevant: fn(&View, &str) -> bool) -> Result<()> {
+    let Some(stream) = watch.as_mut() else { return std::future::pending().await };
+    while let Some(batch) = stream.next().await {
+        let batch: Vec<Event> = batch?;
+        if batch.iter().any(|e| e.kv.mod_revision > view.revision && relevant(view, &e.kv.key)) {
+            return Ok(());
+        }
+    }
+    Err("the watch of the configuration DB ended".into())
 }
 
 #[cfg(test)]
@@ -302,12 +418,13 @@ mod tests {
             config_host: "H".into(),
             helm_namespace: "sdp".into(),
             sdp_exe: "/bin/sdp".into(),
+            resync: DEFAULT_RESYNC,
         }
     }
 
     async fn decide(config: &Config, s: &Settings) -> Vec<Action> {
         let mut txn = config.txn();
-        let a = pass(&mut txn, s).await.unwrap();
+        let (a, _) = pass(&mut txn, s).await.unwrap();
         assert!(txn.commit().await.unwrap());
         a
     }
@@ -400,6 +517,92 @@ mod tests {
         let st: Value = serde_json::from_str(&db.get("/pb/p-1/state", None).await.unwrap().0.unwrap()).unwrap();
         assert_eq!(st, fail_state("Workflow type = realtime ID = nope version = 1 is not supported"));
         assert!(db.list_keys("/ownership/", 1).await.unwrap().is_empty());
+    }
+
+    /// Run the controller loop on `config` in the background; stops when the sender drops.
+    fn spawn_controller(
+        config: &std::sync::Arc<Config>,
+        s: Settings,
+        relevant: fn(&View, &str) -> bool,
+    ) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<Result<()>>) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let config = config.clone();
+        (tx, tokio::spawn(async move { control(&config, &s, relevant, rx).await }))
+    }
+
+    async fn deployed(config: &Config, pb_ids: &[String]) -> bool {
+        for pb in pb_ids {
+            if config.db().get(&format!("/deploy/{pb}-workflow"), None).await.unwrap().0.is_none() {
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn eventually_deployed(config: &Config, pb_ids: &[String]) {
+        for _ in 0..200 {
+            if deployed(config, pb_ids).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("not all of {pb_ids:?} were deployed within 10 s");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pbs_created_while_the_controller_is_busy_are_all_deployed() {
+        let config = std::sync::Arc::new(Config::memory());
+        let (stop, task) = spawn_controller(&config, settings(DeployMode::Process), wakes);
+        // A burst from several writers: many land while a pass or its actions are running.
+        let ids: Vec<String> = (0..40).map(|i| format!("burst-{i}")).collect();
+        let writers: Vec<_> = ids
+            .chunks(10)
+            .map(|chunk| {
+                let (config, chunk) = (config.clone(), chunk.to_vec());
+                tokio::spawn(async move {
+                    for id in &chunk {
+                        add_pb(&config, id, "realtime:testdask:0.1.0").await;
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.await.unwrap();
+        }
+        eventually_deployed(&config, &ids).await;
+        stop.send(true).unwrap();
+        task.await.unwrap().unwrap();
+        // And it stopped converged: a fresh look finds nothing to do.
+        assert!(decide(&config, &settings(DeployMode::Process)).await.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_missed_watch_event_is_covered_by_the_periodic_full_pass() {
+        let config = std::sync::Arc::new(Config::memory());
+        let mut s = settings(DeployMode::Process);
+        s.resync = Duration::from_millis(300);
+        // A watch that never reports anything relevant: only the resync can find the PB.
+        let (stop, task) = spawn_controller(&config, s, |_, _| false);
+        tokio::time::sleep(Duration::from_millis(100)).await; // the controller is asleep by now
+        add_pb(&config, "missed-1", "realtime:testdask:0.1.0").await;
+        eventually_deployed(&config, &["missed-1".to_string()]).await;
+        stop.send(true).unwrap();
+        task.await.unwrap().unwrap();
+    }
+
+    #[test]
+    fn only_changes_that_can_alter_a_decision_wake_the_controller() {
+        let view = View { revision: 7, running: ["p-run".to_string()].into_iter().collect() };
+        let wake = |logical: &str| wakes(&view, &path::tag(logical));
+        assert!(wake("/pb/p-new"), "a PB created, changed or deleted");
+        assert!(wake("/pb/p-run"));
+        assert!(!wake("/pb/p-run/state"), "a running workflow reporting its state");
+        assert!(!wake("/pb/p-run/owner"), "a workflow claiming its PB");
+        assert!(!wake("/pb/p-other/owner"));
+        assert!(wake("/pb/p-failed/state"), "the state of a PB without a running workflow (failed, orphaned)");
+        assert!(wake("/deploy/p-run-workflow"));
+        assert!(wake("/ownership/p-run/p-run-dask"));
+        assert!(!wakes(&view, "not-depth-tagged"));
     }
 
     #[test]
