@@ -48,7 +48,9 @@ class FaultyEtcd(devices.Etcd):
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGCONT)  # a frozen process dies on SIGKILL too, but be plain
+            # SIGKILL ends a stopped process as it is. No SIGCONT first: that lets a frozen etcd
+            # run for a moment and answer what is queued (a read, then the commit it unblocks)
+            # before it dies, which is the undecidable "died after committing" case.
             kill9(self.proc)
 
     def freeze(self):
