@@ -172,6 +172,13 @@ pub fn check_link_map(link_map: &Value, configured_scans: &[i64]) -> Result<(), 
     Ok(())
 }
 
+/// What Configure does with a link map (the mock one or CSP's): check it against the
+/// configured scans, compute the receive addresses and return the attribute's JSON text.
+pub fn addresses_for_scans(link_map: &Value, configured_scans: &[i64], params: &ReceiveParams) -> Result<String, LinkMapError> {
+    check_link_map(link_map, configured_scans)?;
+    Ok(py_dumps(&receive_addresses(link_map, params)?))
+}
+
 /// Key order of the receiveAddresses JSON the 2019 device published (Python dicts keep
 /// insertion order); other keys follow, alphabetically.
 const KEY_ORDER: &[&str] = &[
