@@ -26,6 +26,7 @@ export RUSTC_BOOTSTRAP=1
 export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked || exit 1
 cargo fuzz build || exit 1
+triple=$(rustc -vV | sed -n 's/^host: //p')
 
 mkdir -p logs
 status=0
@@ -34,9 +35,10 @@ for t in "${targets[@]}"; do
   echo "== fuzz $t for ${seconds}s (rss/malloc limit ${memory} MB, timeout ${timeout}s)"
   before=$(ls "artifacts/$t" | wc -l)
   start=$(date +%s)
-  cargo fuzz run "$t" "corpus/$t" "seeds/$t" -- \
-    -max_total_time="$seconds" -rss_limit_mb="$memory" -malloc_limit_mb="$memory" -timeout="$timeout" \
-    -print_final_stats=1 >"logs/$t.log" 2>&1
+  # the binary cargo fuzz built above (not `cargo fuzz run`: that would rebuild first when a
+  # source changed during a long run)
+  "target/$triple/release/$t" -max_total_time="$seconds" -rss_limit_mb="$memory" -malloc_limit_mb="$memory" \
+    -timeout="$timeout" -print_final_stats=1 -artifact_prefix="artifacts/$t/" "corpus/$t" "seeds/$t" >"logs/$t.log" 2>&1
   rc=$?
   echo "$t exit=$rc wall=$(($(date +%s) - start)) corpus_files=$(ls "corpus/$t" | wc -l) new_artifacts=$(($(ls "artifacts/$t" | wc -l) - before))" >>"logs/$t.log"
   tail -n 12 "logs/$t.log"

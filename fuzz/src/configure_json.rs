@@ -15,7 +15,7 @@
 //! harness deletes the processing block and re-initialises the device (IDLE), so every
 //! input starts from the same state and memory stays bounded.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sdp_config::BackendChoice;
 use sdp_devices::cfgdb::DbSetting;
@@ -33,6 +33,8 @@ pub const DEVICE: &str = "mid_sdp/elt/subarray_1";
 struct Fixture {
     services: Arc<Services>,
     device: DeviceCell<Subarray>,
+    /// One input at a time (the seed tests run on several threads).
+    turn: Mutex<()>,
 }
 
 fn fixture() -> &'static Fixture {
@@ -41,17 +43,17 @@ fn fixture() -> &'static Fixture {
         let services = Services::new(DbSetting::Use(BackendChoice::Memory), SubarrayOptions::default());
         let s = services.clone();
         let device = DeviceCell::new(DEVICE, Arc::new(Subarray::class()), Arc::new(move |name: &str| Subarray::create(name, &s)));
-        Fixture { services, device }
+        Fixture { services, device, turn: Mutex::new(()) }
     })
 }
 
 /// Read (and check) the processing block `pb_id`, then delete it.
 fn take_pb(services: &Services, pb_id: &str) {
     let db = services.db.clone().expect("memory DB");
-    let id = pb_id.to_string();
+    let (id, handle) = (pb_id.to_string(), db.clone());
     let found = db
         .block(async move {
-            let cfg = db.clone().client().await?;
+            let cfg = handle.client().await?;
             let mut txn = cfg.txn();
             loop {
                 let pb = txn.get_processing_block(&id).await?;
@@ -74,6 +76,7 @@ pub fn run(data: &[u8]) {
     let link_map = parts.next();
 
     let f = fixture();
+    let _turn = f.turn.lock().unwrap_or_else(|p| p.into_inner());
     let before = f.device.with_device(|d| d.core().clone());
     assert_eq!(before.obs, ObsState::IDLE, "every input starts from IDLE");
     match f.device.command("Configure", CmdValue::String(arg.clone())) {
