@@ -52,7 +52,8 @@ def main():
     rows = [parse(t) for t in targets]
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
     fuzz = subprocess.run(["cargo", "fuzz", "--version"], capture_output=True, text=True).stdout.strip()
-    limits = f"-rss_limit_mb={os.environ.get('FUZZ_MEMORY_MB', '256')} -malloc_limit_mb={os.environ.get('FUZZ_MEMORY_MB', '256')} -timeout={os.environ.get('FUZZ_TIMEOUT', '10')}"
+    env = os.environ.get
+    limits = f"-malloc_limit_mb={env('FUZZ_MEMORY_MB', '256')} -rss_limit_mb={env('FUZZ_RSS_MB', '1024')} -timeout={env('FUZZ_TIMEOUT', '10')}, ASAN_OPTIONS={env('ASAN_OPTIONS', '')}"
     out = [
         "# Fuzzing report",
         "",
