@@ -150,7 +150,10 @@ pub fn receive_addresses(link_map: &Value, params: &ReceiveParams) -> Result<Val
     }
     let port = |s: i64| {
         params.port_offset.checked_add(s).ok_or_else(|| {
-            LinkMapError(format!("Configure JSON validation error: parameters.portOffset {} + channel {s} is out of range", params.port_offset))
+            LinkMapError(format!(
+                "Configure JSON validation error: parameters.portOffset {} + channel {s} is out of range",
+                params.port_offset
+            ))
         })
     };
     let mut out: Vec<Value> = Vec::new();

@@ -12,11 +12,8 @@ use tango::ior::Ior;
 
 pub fn run(data: &[u8]) {
     let Some((&flags, rest)) = data.split_first() else { return };
-    let ior = if flags & 1 == 0 {
-        Ior::parse(&latin1_to_string(rest))
-    } else {
-        Ior::decode_from(&mut CdrReader::new(rest, 0, flags & 2 == 2))
-    };
+    let ior =
+        if flags & 1 == 0 { Ior::parse(&latin1_to_string(rest)) } else { Ior::decode_from(&mut CdrReader::new(rest, 0, flags & 2 == 2)) };
     let Ok(ior) = ior else { return };
 
     let text = ior.to_string();

@@ -8,9 +8,9 @@
 //!   cargo test -p tango --test fuzz_seeds -- --ignored write_seeds    (fuzz/seeds/<target>, committed)
 //!   cargo test -p tango --test fuzz_seeds -- --ignored write_corpus   (fuzz/corpus/giop_decode, gitignored)
 
-mod common;
 #[path = "../../fuzz/src/any_decode.rs"]
 mod any_decode;
+mod common;
 #[path = "../../fuzz/src/db_mysql_select.rs"]
 mod db_mysql_select;
 #[path = "../../fuzz/src/giop_decode.rs"]
