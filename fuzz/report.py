@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 STATUS = re.compile(r"^#(\d+)\s+(\w+)\s+cov: (\d+) ft: (\d+) corp: (\d+)/(\S+)")
-FAILURE = re.compile(r"==\d+== ERROR: libFuzzer: (\S+)|SUMMARY: libFuzzer: (\S+)|thread '.*' panicked at (.*)")
+FAILURE = re.compile(r"==\d+== ERROR: libFuzzer: (.+)|SUMMARY: libFuzzer: (.+)|thread '.*'.*? panicked at (\S+?):?$", re.M)
 
 
 def parse(target):
@@ -26,7 +26,9 @@ def parse(target):
     trailer = re.search(r"exit=(\d+) wall=(\d+) corpus_files=(\d+) new_artifacts=(\d+)", text)
     failures = []
     for m in FAILURE.finditer(text):
-        what = next(g for g in m.groups() if g)
+        what = next(g for g in m.groups() if g).strip()
+        if m.group(3):
+            what = f"panic at {what}"
         if what not in failures:
             failures.append(what)
     exit_code = int(trailer.group(1)) if trailer else -1
