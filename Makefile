@@ -15,7 +15,7 @@ TANGO_SERVER      ?= rust
 TANGO_TEST_BINARY ?= target/debug/TestDevice
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps apt-deps venv build test cargo-test interop interop-reference run database-tests fuzz fuzz-corpus devices-tests faults-tests
+.PHONY: help deps apt-deps venv build test cargo-test interop interop-reference run database-tests fuzz fuzz-corpus fuzz-smoke devices-tests faults-tests
 
 help:
 	@echo "make run        build and start the test device server on 127.0.0.1:$(PORT) (nodb)"
@@ -25,7 +25,7 @@ help:
 	@echo "make faults-tests   fault injection: etcd, device servers, Tango DB, controller, deployer killed (after make build)"
 	@echo "make interop-reference   run the interop suite against the PyTango reference server"
 	@echo "make database-tests      Tango database suite: embedded, PyTango sqlite, C++ DataBaseds + MariaDB"
-	@echo "make fuzz       cargo-fuzz the GIOP/CDR decoders for FUZZ_SECONDS (default 60); see fuzz/README.md"
+	@echo "make fuzz       every cargo-fuzz target for FUZZ_SECONDS (default 600) each -> fuzz/report.md; fuzz-smoke: 20 s each (in make test)"
 	@echo "make deploy_all KUBE_NAMESPACE=integration   Helm-install SDP on Kubernetes (see docs/kubernetes.md; also delete_all, show, lint, template, images, charts-test)"
 
 ## deps: apt packages that are missing (only those), and the venv (only when out of date)
@@ -83,7 +83,7 @@ database-tests: venv
 	  TANGO_DB_KIND=$$kind TANGO_TEST_BINARY=$(TANGO_TEST_BINARY) $(VENV)/bin/pytest tests/database -q -p no:cacheprovider; \
 	done
 
-test: deps build cargo-test interop database-tests devices-tests faults-tests e2e-tests
+test: deps build cargo-test fuzz-smoke interop database-tests devices-tests faults-tests e2e-tests
 
 ## faults-tests: issue #11's faults with real processes: etcd stopped/killed/frozen around
 ## Configure, device servers SIGKILLed and restarted (also while etcd is down), the embedded
@@ -111,17 +111,24 @@ run-test-device: build
 e2e-tests: venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/pytest tests/e2e -q
 
-## fuzz: the cargo-fuzz target giop_decode for $(FUZZ_SECONDS) s. Needs cargo-fuzz
-## (`cargo install cargo-fuzz`); on a stable toolchain RUSTC_BOOTSTRAP=1 enables the
-## nightly-only -Z sanitizer flags cargo-fuzz passes. The corpus starts from the captures.
-FUZZ_SECONDS ?= 60
+## fuzz: every cargo-fuzz target (fuzz/fuzz_targets: giop_decode, any_decode, ior_parse,
+## configure_json, db_mysql_select) for $(FUZZ_SECONDS) s each, one after another, under
+## nice, with -rss_limit_mb/-malloc_limit_mb $(FUZZ_MEMORY_MB) so an unbounded allocation is a
+## failure; writes fuzz/report.md. fuzz-smoke: the same for $(FUZZ_SMOKE_SECONDS) s each, part
+## of `make test`. Both install cargo-fuzz if missing; RUSTC_BOOTSTRAP=1 lets the stable
+## toolchain take the -Z flags cargo-fuzz passes. See fuzz/README.md.
+FUZZ_SECONDS       ?= 600
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_MEMORY_MB     ?= 256
+export FUZZ_MEMORY_MB
 fuzz-corpus:
 	cargo test -p tango --test fuzz_seeds -- --ignored write_corpus
 
 fuzz: fuzz-corpus
-	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
-	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run giop_decode corpus/giop_decode seeds/giop_decode -- \
-	  -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
+	nice -n 19 fuzz/run.sh $(FUZZ_SECONDS) report.md
+
+fuzz-smoke:
+	CARGO_BUILD_JOBS=$${CARGO_BUILD_JOBS:-$$(nproc)} fuzz/run.sh $(FUZZ_SMOKE_SECONDS) logs/smoke-report.md
 
 ## bench: ours vs cppTango TangoTest vs PyTango, same client and run -> bench/results.md + .png
 .PHONY: bench

@@ -115,14 +115,21 @@ pub fn receive_addresses(link_map: &Value, params: &ReceiveParams) -> Result<Val
     }
 
     // fictitious hosts, each taking the next slice of the sorted channels
-    let num_hosts = (params.num_channels + params.max_channels_per_host - 1) / params.max_channels_per_host;
+    // (no `n + max - 1`: parameters come from users and may be near i64::MAX)
+    let max = params.max_channels_per_host;
+    let num_hosts = params.num_channels / max + i64::from(params.num_channels % max != 0);
     // per FSP: list of (host, blocks [(start, count)])
     type Blocks = Vec<(i64, i64)>;
     let mut per_fsp: Vec<(i64, Vec<(String, Blocks)>)> = fsp_ids.iter().map(|f| (*f, Vec::new())).collect();
     let mut start = 0usize;
     for h in 0..num_hosts {
+        if start >= channels.len() {
+            // every channel placed; the remaining hosts would get none (and numChannels may
+            // be huge: it bounds hosts, not work)
+            break;
+        }
         let ip = format!("192.168.{}.{}", h / 256, h % 256);
-        let take = (params.num_channels - params.max_channels_per_host * h).min(params.max_channels_per_host).max(0) as usize;
+        let take = (params.num_channels - max.saturating_mul(h)).min(max).max(0) as usize;
         let end = (start + take).min(channels.len());
         for c in &channels[start..end] {
             let entry = per_fsp.iter_mut().find(|(f, _)| *f == c.fsp).expect("fsp listed");
@@ -134,29 +141,33 @@ pub fn receive_addresses(link_map: &Value, params: &ReceiveParams) -> Result<Val
                 }
             };
             let factor = params.channel_averaging_factor;
-            match host.1.iter_mut().find(|(s, n)| s + n * factor == c.id) {
+            match host.1.iter_mut().find(|(s, n)| n.checked_mul(factor).and_then(|x| x.checked_add(*s)) == Some(c.id)) {
                 Some(block) => block.1 += 1,
                 None => host.1.push((c.id, 1)),
             }
         }
         start = end;
     }
-    let out: Vec<Value> = per_fsp
-        .into_iter()
-        .map(|(fsp, hosts)| {
-            let hosts: Vec<Value> = hosts
-                .into_iter()
-                .map(|(ip, blocks)| {
-                    let chans: Vec<Value> = blocks
-                        .into_iter()
-                        .map(|(s, n)| json!({"portOffset": params.port_offset + s, "startChannel": s, "numChannels": n}))
-                        .collect();
-                    json!({"host": ip, "channels": chans})
-                })
-                .collect();
-            json!({"phaseBinId": 0, "fspId": fsp, "hosts": hosts})
+    let port = |s: i64| {
+        params.port_offset.checked_add(s).ok_or_else(|| {
+            LinkMapError(format!(
+                "Configure JSON validation error: parameters.portOffset {} + channel {s} is out of range",
+                params.port_offset
+            ))
         })
-        .collect();
+    };
+    let mut out: Vec<Value> = Vec::new();
+    for (fsp, hosts) in per_fsp {
+        let mut host_values = Vec::new();
+        for (ip, blocks) in hosts {
+            let mut chans = Vec::new();
+            for (s, n) in blocks {
+                chans.push(json!({"portOffset": port(s)?, "startChannel": s, "numChannels": n}));
+            }
+            host_values.push(json!({"host": ip, "channels": chans}));
+        }
+        out.push(json!({"phaseBinId": 0, "fspId": fsp, "hosts": host_values}));
+    }
     Ok(json!({"scanId": scan_id, "totalChannels": channels.len(), "receiveAddresses": out}))
 }
 
@@ -170,6 +181,13 @@ pub fn check_link_map(link_map: &Value, configured_scans: &[i64]) -> Result<(), 
         return Err(LinkMapError(format!("Unknown scan ID {scan} in channel link map. Allowed values {configured_scans:?}")));
     }
     Ok(())
+}
+
+/// What Configure does with a link map (the mock one or CSP's): check it against the
+/// configured scans, compute the receive addresses and return the attribute's JSON text.
+pub fn addresses_for_scans(link_map: &Value, configured_scans: &[i64], params: &ReceiveParams) -> Result<String, LinkMapError> {
+    check_link_map(link_map, configured_scans)?;
+    Ok(py_dumps(&receive_addresses(link_map, params)?))
 }
 
 /// Key order of the receiveAddresses JSON the 2019 device published (Python dicts keep
@@ -280,6 +298,23 @@ mod tests {
         let hosts = got["receiveAddresses"][0]["hosts"].as_array().unwrap();
         let ips: Vec<&str> = hosts.iter().map(|h| h["host"].as_str().unwrap()).collect();
         assert_eq!(ips, ["192.168.0.0", "192.168.0.1", "192.168.0.2"]);
+    }
+
+    /// Seen while writing the configure_json fuzz target: parameters near i64::MAX overflowed (debug
+    /// builds panicked) and a huge numChannels looped over every fictitious host.
+    #[test]
+    fn extreme_parameters_neither_overflow_nor_loop() {
+        let mut p = cfg_test_params();
+        p.num_channels = i64::MAX;
+        p.max_channels_per_host = 1;
+        let got = receive_addresses(&link_simple(), &p).unwrap();
+        assert_eq!(got["receiveAddresses"][0]["hosts"].as_array().unwrap().len(), 7);
+        p.max_channels_per_host = i64::MAX;
+        p.channel_averaging_factor = i64::MAX;
+        assert_eq!(receive_addresses(&link_simple(), &p).unwrap()["totalChannels"], 7);
+        p.port_offset = i64::MAX;
+        let e = receive_addresses(&link_simple(), &p).unwrap_err();
+        assert!(e.0.contains("portOffset") && e.0.contains("out of range"), "{}", e.0);
     }
 
     #[test]

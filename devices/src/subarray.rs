@@ -514,9 +514,7 @@ impl Subarray {
         let receive_addresses = if matches!(workflow.id.as_str(), "vis_receive" | "vis_ingest") {
             let params = receive::ReceiveParams::from_parameters(&pb.parameters).map_err(|e| invalid(e.0))?;
             let link_map = self.link_map(c, &scan_ids)?;
-            receive::check_link_map(&link_map, &scan_ids).map_err(|e| failed(reason::LINK_MAP, e.0, CMD))?;
-            let ra = receive::receive_addresses(&link_map, &params).map_err(|e| failed(reason::LINK_MAP, e.0, CMD))?;
-            receive::py_dumps(&ra)
+            receive::addresses_for_scans(&link_map, &scan_ids, &params).map_err(|e| failed(reason::LINK_MAP, e.0, CMD))?
         } else {
             "{}".to_string()
         };

@@ -1,9 +1,7 @@
-//! cargo-fuzz target: bytes as a client would send them → FrameSplitter → Assembler →
-//! giop::decode → Dispatcher::handle (TestDevice + admin device), so request bodies are
-//! decoded by the operations too. See src/harness.rs.
+//! cargo-fuzz target `giop_decode`; the body is src/giop_decode.rs (also replayed by the seed tests).
 #![no_main]
 
-#[path = "../src/harness.rs"]
-mod harness;
+#[path = "../src/giop_decode.rs"]
+mod giop_decode;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::run(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| giop_decode::run(data));

@@ -132,14 +132,14 @@ impl Ior {
             .strip_prefix("IOR:")
             .or_else(|| s.strip_prefix("ior:"))
             .ok_or_else(|| CdrError::Invalid("IOR string must start with \"IOR:\"".into()))?;
+        // Work on bytes, not `str` slices: a non-ASCII character must be an error, not a
+        // slice through the middle of a UTF-8 sequence (found by the ior_parse fuzz target).
+        let hex = hex.as_bytes();
         if hex.len() % 2 != 0 {
             return Err(CdrError::Invalid("IOR hex has an odd number of digits".into()));
         }
-        let bytes = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
-            .collect::<std::result::Result<Vec<u8>, _>>()
-            .map_err(|_| CdrError::Invalid("IOR contains a non-hex digit".into()))?;
+        let digit = |c: u8| (c as char).to_digit(16).ok_or_else(|| CdrError::Invalid("IOR contains a non-hex digit".into()));
+        let bytes = hex.chunks(2).map(|p| Ok((digit(p[0])? * 16 + digit(p[1])?) as u8)).collect::<Result<Vec<u8>>>()?;
         // The whole IOR is an encapsulation (byte-order octet first).
         let le = match bytes.first() {
             Some(0) => false,
@@ -204,6 +204,10 @@ mod tests {
         assert!(Ior::parse("IOR:0").is_err());
         assert!(Ior::parse("IOR:zz").is_err());
         assert!(Ior::parse("IOR:01ffffffff").is_err());
+        // non-ASCII where hex digits belong (a panic on a char boundary before)
+        assert!(Ior::parse("IOR:0ÿ").is_err());
+        assert!(Ior::parse("IOR:ÿÿ0100").is_err());
+        assert!(Ior::parse("IOR:+1").is_err());
     }
 
     #[test]
