@@ -267,6 +267,21 @@ def cfg_seed(pb_id="xyz", scan="1", workflow="vis_receive"):
 CS_TEST = json.dumps({"configureScan": {"scanParameters": {"scanId": 12346, "fieldId": 1, "intervalMs": 140}}})
 
 
+def wait_device(url, timeout=20):
+    """A proxy to `url` once the device answers a ping (a server still starting, or one
+    waiting for its database)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            d = tango.DeviceProxy(url)
+            d.ping()
+            return d
+        except tango.DevFailed:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def wait_for(fn, timeout=5.0, interval=0.05):
     """Poll fn() until it is truthy; return its last value."""
     deadline = time.monotonic() + timeout

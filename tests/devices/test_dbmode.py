@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import tango
 
-from conftest import REPO_ROOT, SUBARRAY, MASTER, binary, cfg_seed, free_port
+from conftest import REPO_ROOT, SUBARRAY, MASTER, binary, cfg_seed, free_port, wait_device
 
 
 class EmbeddedDb:
@@ -78,19 +78,6 @@ def tangodb():
     db = EmbeddedDb().start()
     yield db
     db.stop()
-
-
-def wait_device(url, timeout=20):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            d = tango.DeviceProxy(url)
-            d.ping()
-            return d
-        except tango.DevFailed:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def test_subarray_and_master_in_db_mode_with_properties(tangodb, fresh_etcd):

@@ -33,6 +33,7 @@ _spec.loader.exec_module(devices)
 REPO_ROOT = devices.REPO_ROOT
 SUBARRAY, MASTER = devices.SUBARRAY, devices.MASTER
 binary, free_port, wait_for, cfg_seed = devices.binary, devices.free_port, devices.wait_for, devices.cfg_seed
+wait_device = devices.wait_device
 DeviceServer = devices.DeviceServer
 
 

@@ -10,23 +10,10 @@ import time
 import pytest
 import tango
 
-from conftest import MASTER, REPO_ROOT, SUBARRAY, cfg_seed, free_port, kill9, wait_for
+from conftest import MASTER, REPO_ROOT, SUBARRAY, cfg_seed, free_port, kill9, wait_device, wait_for
 
 READY = 2
 ADMIN = {"SDPSubarray": "dserver/sdpsubarray/1", "SDPMaster": "dserver/sdpmaster/1"}
-
-
-def wait_device(url, timeout=20):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            d = tango.DeviceProxy(url)
-            d.ping()
-            return d
-        except tango.DevFailed:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def registry(db):
