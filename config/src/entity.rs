@@ -249,13 +249,6 @@ impl Txn {
         self.create(&path, &pb.to_json(), None).await
     }
 
-    /// [`Txn::create_processing_block`] with the existence check left to the commit
-    /// (see [`Txn::create_checked_on_commit`]): no read on the first attempt.
-    pub async fn create_processing_block_checked_on_commit(&mut self, pb: &ProcessingBlock) -> Result<()> {
-        let path = self.p(&format!("/pb/{}", pb.pb_id));
-        self.create_checked_on_commit(&path, &pb.to_json(), None).await
-    }
-
     pub async fn update_processing_block(&mut self, pb: &ProcessingBlock) -> Result<()> {
         let path = self.p(&format!("/pb/{}", pb.pb_id));
         self.update(&path, &pb.to_json()).await

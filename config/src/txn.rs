@@ -242,25 +242,6 @@ impl Txn {
         Ok(())
     }
 
-    /// Like [`Txn::create`], but on a first attempt the key is not read: the commit
-    /// checks that it is still absent. Saves a round trip when the key is expected not
-    /// to exist (a new PB). If it does exist the commit fails, and the retry makes a
-    /// reading `create`, which reports the `Collision`.
-    pub async fn create_checked_on_commit(&mut self, path: &str, value: &str, lease: Option<i64>) -> Result<()> {
-        path::check_key_path(path)?;
-        let key = path::tag(path);
-        let known = self.updates.contains_key(&key) || self.cache.contains_key(&key) || self.prefetched.contains_key(&key);
-        if self.retries > 0 || known {
-            return self.create(path, value, lease).await;
-        }
-        // Assumed absent; the commit compares `version == 0`, so a wrong assumption
-        // only costs a retry.
-        self.reads.insert(key.clone(), 0);
-        self.cache.insert(key.clone(), None);
-        self.updates.insert(key, Some((value.to_string(), lease)));
-        Ok(())
-    }
-
     /// Write a key whether or not it exists, without reading it: the commit does not
     /// check it either (last writer wins). For values this client alone keeps up to
     /// date, such as a device's own state record.

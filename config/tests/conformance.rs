@@ -1064,8 +1064,8 @@ async fn c24_prefetching_listing(h: &H) {
     assert!(!waits("/c24/a", "/c24/b").await);
 }
 
-/// `create_checked_on_commit` and `put`: one round trip (the commit) when the
-/// assumption holds, the usual `Collision` when it does not, nothing half-written.
+/// Configure's transaction: the PB key is read (a create), the subarray state is `put`
+/// without a read; the usual `Collision` when the PB exists, nothing half-written.
 async fn c25_writes_without_reads(h: &H) {
     let db = h.a.db();
     let key_reads = Arc::new(AtomicUsize::new(0));
@@ -1073,13 +1073,13 @@ async fn c25_writes_without_reads(h: &H) {
     let pb = ProcessingBlock::new("c25-pb", Value::Null, Workflow::new("realtime", "w", "1")).unwrap();
     let mut txn = counting.txn();
     loop {
-        txn.create_processing_block_checked_on_commit(&pb).await.unwrap();
+        txn.create_processing_block(&pb).await.unwrap();
         txn.put_subarray("c25", &json!({"obs_state": "READY"})).unwrap();
         if txn.commit().await.unwrap() {
             break;
         }
     }
-    assert_eq!(key_reads.load(Ordering::SeqCst), 0, "no reads, only the commit");
+    assert_eq!(key_reads.load(Ordering::SeqCst), 1, "one read (the PB key), none for the state");
     assert!(db.get("/pb/c25-pb", None).await.unwrap().0.is_some());
     let (state, _) = db.get("/subarray/c25", None).await.unwrap();
     assert_eq!(serde_json::from_str::<Value>(&state.unwrap()).unwrap(), json!({"obs_state": "READY"}));
@@ -1087,7 +1087,7 @@ async fn c25_writes_without_reads(h: &H) {
     // The same PB again: Collision, and the subarray state written with it is not.
     let mut txn = counting.txn();
     let err = loop {
-        if let Err(e) = txn.create_processing_block_checked_on_commit(&pb).await {
+        if let Err(e) = txn.create_processing_block(&pb).await {
             break e;
         }
         txn.put_subarray("c25", &json!({"obs_state": "CONFIGURING"})).unwrap();

@@ -72,14 +72,6 @@ struct Registry {
 }
 
 impl Connections {
-    pub fn len(&self) -> usize {
-        self.lock().by_id.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
