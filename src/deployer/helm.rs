@@ -347,21 +347,7 @@ pub async fn run(s: Settings) -> Result<()> {
             wake = wake.min(t);
         }
         tokio::select! {
-            ev = async {
-                match watch.as_mut() {
-                    Some(w) => w.next().await.map(|r| r.map(|_| ())),
-                    None => { tokio::time::sleep(Duration::from_secs(1)).await; Some(Ok(())) }
-                }
-            } => {
-                match ev {
-                    Some(Ok(())) => {}
-                    Some(Err(e)) => { tracing::warn!("deployment watch failed: {e}"); watch = None; }
-                    None => watch = None,
-                }
-                if let Some(w) = watch.as_mut() {
-                    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(20), w.next()).await {}
-                }
-            }
+            _ = super::next_change(&mut watch) => {}
             _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
             _ = stop.changed() => {
                 tracing::info!("Asked to terminate");

@@ -38,6 +38,30 @@ pub async fn watch_from(config: &Config, rev: i64) -> Result<KeyWatch> {
     Ok(config.db().watch("/deploy/", true, Some(rev + 1)).await?)
 }
 
+/// Wait for the next change the deployments watch sees (1 s without a watch), then let a
+/// burst of changes settle so that one pass handles them all. Changes are only wake-ups: each
+/// pass re-reads what is wanted. A failed or ended watch is dropped; the next pass opens one.
+pub async fn next_change(watch: &mut Option<KeyWatch>) {
+    let ev = match watch.as_mut() {
+        Some(w) => w.next().await.map(|r| r.map(|_| ())),
+        None => {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            Some(Ok(()))
+        }
+    };
+    match ev {
+        Some(Ok(())) => {}
+        Some(Err(e)) => {
+            tracing::warn!("deployment watch failed: {e}");
+            *watch = None;
+        }
+        None => *watch = None,
+    }
+    if let Some(w) = watch.as_mut() {
+        while let Ok(Some(_)) = tokio::time::timeout(std::time::Duration::from_millis(20), w.next()).await {}
+    }
+}
+
 /// Set (`Some`) or clear (`None`) `/deploy/<id>/state`, only while the deployment exists.
 pub async fn report(config: &Config, deploy_id: &str, state: Option<&Value>) {
     let path = format!("/deploy/{deploy_id}/state");

@@ -540,22 +540,7 @@ pub async fn run(s: Settings) -> Result<()> {
         let timer = d.next_timer();
         let sleep_until = timer.map(tokio::time::Instant::from_std);
         tokio::select! {
-            ev = async {
-                match watch.as_mut() {
-                    Some(w) => w.next().await.map(|r| r.map(|_| ())),
-                    None => { tokio::time::sleep(Duration::from_secs(1)).await; Some(Ok(())) }
-                }
-            } => {
-                match ev {
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => { tracing::warn!("deployment watch failed: {e}"); watch = None; }
-                    None => { watch = None; }
-                }
-                // Coalesce a burst of changes into one pass.
-                if let Some(w) = watch.as_mut() {
-                    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(20), w.next()).await {}
-                }
-            }
+            _ = super::next_change(&mut watch) => {}
             Some(e) = exits_rx.recv() => {
                 d.exited(e, &wanted).await;
                 while let Ok(e) = exits_rx.try_recv() {
