@@ -391,3 +391,34 @@ async fn pb_id_reused_at_once_gets_its_own_workflow() {
     eventually!(20, "database empty", when(keys(&db, "/", 8).await.is_empty()));
     eventually!(15, "no processes", when(recorded_pids(&state).is_empty()));
 }
+
+/// A `/deploy` key that is not its entry's (validated) deploy_id, written past the library,
+/// is ignored: `/deploy/..` would otherwise make the state dir's parent its directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployment_whose_key_is_not_its_id_is_ignored() {
+    let Some(etcd) = etcd() else { return };
+    let port = etcd.port();
+    let db = db(&etcd).await;
+    let tmp = TempDir::new("badid");
+    let state = tmp.path().join("state");
+    let marker = tmp.path().join("escaped");
+    let touch = json!({"command": ["touch", marker.to_str().unwrap()]});
+    for key in ["/deploy/..", "/deploy/other-id"] {
+        db.create(key, &json!({"args": touch, "deploy_id": "escape", "type": "process"}).to_string(), None).await.unwrap();
+    }
+    let state_s = state.display().to_string();
+    let mut dep =
+        Daemon::start(port, &["deployer", "--type", "process", "--state-dir", &state_s, "--grace", "1"], &[], &tmp.path().join("d.log"));
+    // a valid deployment created afterwards is started: the deployer has passed over the bad ones
+    sdpcfg_ok(port, &["create", "/deploy/t-good", &json!({"args": {"command": ["sleep", "300"]}, "deploy_id": "t-good", "type": "process"}).to_string()]);
+    eventually!(10, "t-good started", when(pids_of(&state, "t-good").len() == 1));
+    assert!(!marker.exists(), "a deployment under a key other than its id was run");
+    assert!(!tmp.path().join("0.json").exists() && !state.join("other-id").exists());
+    assert_eq!(recorded_pids(&state).len(), 1, "{:?}", recorded_pids(&state));
+    let log = dep.log_text();
+    assert!(log.contains("deployment \"..\" ignored: its deploy_id is \"escape\""), "{log}");
+    assert!(log.contains("deployment \"other-id\" ignored"), "{log}");
+    sdpcfg_ok(port, &["delete", "/deploy/t-good"]);
+    eventually!(10, "t-good stopped", when(recorded_pids(&state).is_empty()));
+    assert_eq!(dep.terminate(), Some(0));
+}
