@@ -4,7 +4,7 @@
 use crate::backend::{Backend, DEFAULT_MAX_TXN_OPS};
 use crate::db::{Db, Lease};
 use crate::error::{Error, Result};
-use crate::etcd::{EtcdBackend, EtcdOptions};
+use crate::etcd_options::EtcdOptions;
 use crate::memory::MemoryBackend;
 use crate::txn::Txn;
 use std::sync::Arc;
@@ -67,7 +67,12 @@ impl BackendChoice {
 
     pub async fn connect(&self) -> Result<Arc<dyn Backend>> {
         Ok(match self {
-            BackendChoice::Etcd(o) => Arc::new(EtcdBackend::connect(o).await?),
+            #[cfg(feature = "etcd")]
+            BackendChoice::Etcd(o) => Arc::new(crate::etcd::EtcdBackend::connect(o).await?),
+            #[cfg(not(feature = "etcd"))]
+            BackendChoice::Etcd(_) => {
+                return Err(Error::Connection("this build of sdp-config has no etcd backend (feature `etcd`): use SDP_CONFIG_BACKEND=memory".into()))
+            }
             BackendChoice::Memory => Arc::new(MemoryBackend::new()),
         })
     }

@@ -2,50 +2,12 @@
 
 use crate::backend::*;
 use crate::error::{Error, Result};
+pub use crate::etcd_options::EtcdOptions;
 use async_trait::async_trait;
 use etcd_client as ec;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-/// How to reach etcd.
-#[derive(Debug, Clone)]
-pub struct EtcdOptions {
-    pub host: String,
-    pub port: u16,
-    /// `http` or `https`.
-    pub protocol: String,
-    /// CA certificate (PEM file) that signed the server's certificate; required for
-    /// `https` (no system trust store is loaded, so nothing else could vouch for etcd).
-    pub cert: Option<String>,
-    /// Client certificate and its private key (PEM files), for etcd servers that require
-    /// client certificates (`--client-cert-auth`). Both or neither.
-    pub client_cert: Option<String>,
-    pub client_key: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    /// Bound on connecting and on every unary request.
-    pub timeout: Duration,
-    /// The server's `--max-txn-ops` (default 128).
-    pub max_txn_ops: usize,
-}
-
-impl Default for EtcdOptions {
-    fn default() -> Self {
-        EtcdOptions {
-            host: "127.0.0.1".into(),
-            port: 2379,
-            protocol: "http".into(),
-            cert: None,
-            client_cert: None,
-            client_key: None,
-            username: None,
-            password: None,
-            timeout: Duration::from_secs(5),
-            max_txn_ops: DEFAULT_MAX_TXN_OPS,
-        }
-    }
-}
 
 /// A connected etcd client.
 #[derive(Clone)]

@@ -14,10 +14,13 @@ pub mod config;
 pub mod db;
 pub mod entity;
 pub mod error;
+#[cfg(feature = "etcd")]
 pub mod etcd;
+pub mod etcd_options;
 pub mod json;
 pub mod memory;
 pub mod path;
+#[cfg(feature = "etcd")]
 pub mod server;
 pub mod txn;
 
@@ -26,8 +29,11 @@ pub use config::{BackendChoice, Config};
 pub use db::{Db, DeleteOptions, KeyWatch, Lease, Revision, WatchUpdate};
 pub use entity::{Deployment, ProcessingBlock, Workflow};
 pub use error::{Error, Result};
-pub use etcd::{EtcdBackend, EtcdOptions};
+#[cfg(feature = "etcd")]
+pub use etcd::EtcdBackend;
+pub use etcd_options::EtcdOptions;
 pub use memory::MemoryBackend;
 pub use path::Recurse;
+#[cfg(feature = "etcd")]
 pub use server::{EtcdServer, EtcdServerOptions, ServerTls};
 pub use txn::Txn;
