@@ -410,7 +410,14 @@ async fn deployment_whose_key_is_not_its_id_is_ignored() {
     let mut dep =
         Daemon::start(port, &["deployer", "--type", "process", "--state-dir", &state_s, "--grace", "1"], &[], &tmp.path().join("d.log"));
     // a valid deployment created afterwards is started: the deployer has passed over the bad ones
-    sdpcfg_ok(port, &["create", "/deploy/t-good", &json!({"args": {"command": ["sleep", "300"]}, "deploy_id": "t-good", "type": "process"}).to_string()]);
+    sdpcfg_ok(
+        port,
+        &[
+            "create",
+            "/deploy/t-good",
+            &json!({"args": {"command": ["sleep", "300"]}, "deploy_id": "t-good", "type": "process"}).to_string(),
+        ],
+    );
     eventually!(10, "t-good started", when(pids_of(&state, "t-good").len() == 1));
     assert!(!marker.exists(), "a deployment under a key other than its id was run");
     assert!(!tmp.path().join("0.json").exists() && !state.join("other-id").exists());

@@ -71,7 +71,9 @@ impl BackendChoice {
             BackendChoice::Etcd(o) => Arc::new(crate::etcd::EtcdBackend::connect(o).await?),
             #[cfg(not(feature = "etcd"))]
             BackendChoice::Etcd(_) => {
-                return Err(Error::Connection("this build of sdp-config has no etcd backend (feature `etcd`): use SDP_CONFIG_BACKEND=memory".into()))
+                return Err(Error::Connection(
+                    "this build of sdp-config has no etcd backend (feature `etcd`): use SDP_CONFIG_BACKEND=memory".into(),
+                ))
             }
             BackendChoice::Memory => Arc::new(MemoryBackend::new()),
         })
