@@ -252,3 +252,10 @@ def test_workflows_get_what_the_release_gives_its_own_clients(variant):
     if variant != "auth-only":
         (mount,) = wc["volumeMounts"]
         assert secret_volume(wspec, mount)["defaultMode"] == 0o440 and wspec["securityContext"]["fsGroup"] == 10001
+
+
+def test_notes_tell_users_outside_the_cluster_what_to_set(umbrella):
+    notes = render_umbrella(secured()).notes
+    assert "SDP_CONFIG_PROTOCOL=https" in notes and f"Secret {CLIENT_TLS}" in notes and f"Secret {AUTH}" in notes
+    assert "kubectl port-forward -n integration service/test-sdp-prototype-etcd-client 2379" in notes
+    assert "https" not in umbrella.notes and "SDP_CONFIG_USERNAME" not in umbrella.notes
