@@ -478,10 +478,10 @@ mod tests {
         let nested = json!({"global": {"etcd": {"tls": {"enabled": true}}}, "l": [1, {"a": 2}]});
         let dotted = json!({"global.etcd.tls.enabled": true, "l": [1, {"a": 2}]});
         assert_eq!(flatten(&nested), flatten(&dotted));
-        assert_eq!(flatten(&nested).into_iter().collect::<Vec<_>>(), vec![
-            ("global.etcd.tls.enabled".to_string(), json!(true)),
-            ("l".to_string(), json!([1, {"a": 2}]))
-        ]);
+        assert_eq!(
+            flatten(&nested).into_iter().collect::<Vec<_>>(),
+            vec![("global.etcd.tls.enabled".to_string(), json!(true)), ("l".to_string(), json!([1, {"a": 2}]))]
+        );
         assert!(flatten(&Value::Null).is_empty() && flatten(&json!("x")).is_empty());
     }
 
