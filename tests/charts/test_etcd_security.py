@@ -52,6 +52,10 @@ def config_clients(r: Rendering):
     return [(n, c, s) for n, c, s in containers(r) if "SDP_CONFIG_HOST" in env(c)]
 
 
+def security_env(c: dict) -> dict:
+    return {k: v for k, v in env(c).items() if k in SECURITY_VARS}
+
+
 def secret_volume(spec: dict, mount: dict) -> dict:
     (vol,) = [v for v in spec.get("volumes", []) if v["name"] == mount["name"]]
     return vol["secret"]
@@ -110,8 +114,7 @@ def test_every_config_db_client_gets_the_variables_and_the_certificates():
     found = config_clients(r)
     assert {(n, c["name"]) for n, c, _ in found} == CLIENTS
     for name, c, spec in found:
-        e = env(c)
-        assert {k: e[k] for k in SECURITY_VARS} == FULL_ENV, (name, c["name"])
+        assert security_env(c) == FULL_ENV, (name, c["name"])
         # every certificate the variables name is a file of the Secret, mounted read-only
         files = files_of(c, spec)
         assert files == {f"{TLS_DIR}/{k}": (CLIENT_TLS, k) for k in ("ca.crt", "tls.crt", "tls.key")}, (name, c["name"])
@@ -135,18 +138,15 @@ def test_no_other_container_of_the_project_image_talks_to_etcd():
 def test_server_tls_only_gives_https_and_the_ca():
     r = render_umbrella(secured(client_auth=False, auth=False))
     for name, c, spec in config_clients(r):
-        e = env(c)
-        assert {k: e[k] for k in SECURITY_VARS if k in e} == {
-            "SDP_CONFIG_PROTOCOL": "https", "SDP_CONFIG_CERT": f"{TLS_DIR}/ca.crt"}, (name, c["name"])
+        assert security_env(c) == {"SDP_CONFIG_PROTOCOL": "https", "SDP_CONFIG_CERT": f"{TLS_DIR}/ca.crt"}, (name, c["name"])
         assert files_of(c, spec) == {f"{TLS_DIR}/ca.crt": (CLIENT_TLS, "ca.crt")}
 
 
 def test_auth_only_gives_the_user_from_its_secret_and_no_volume():
     r = render_umbrella(secured(tls=False))
     for name, c, spec in config_clients(r):
-        e = env(c)
-        assert {k: e[k] for k in SECURITY_VARS if k in e} == {
-            "SDP_CONFIG_USERNAME": f"secret:{AUTH}/username", "SDP_CONFIG_PASSWORD": f"secret:{AUTH}/password"}
+        assert security_env(c) == {"SDP_CONFIG_USERNAME": f"secret:{AUTH}/username",
+                                   "SDP_CONFIG_PASSWORD": f"secret:{AUTH}/password"}, (name, c["name"])
         assert files_of(c, spec) == {}
     sts = r.get("StatefulSet", f"{FULL}-etcd")
     assert "--listen-client-urls=http://0.0.0.0:2379" in container(sts)["args"]
@@ -245,8 +245,7 @@ def test_workflows_get_what_the_release_gives_its_own_clients(variant):
     # the same security variables and certificate files as the release's controller
     ctl = r.get("Deployment", f"{FULL}-processing-controller")
     cc = container(ctl, "processing-controller")
-    same = lambda c: {k: v for k, v in env(c).items() if k in SECURITY_VARS}  # noqa: E731
-    assert same(wc) == same(cc) and same(wc)
+    assert security_env(wc) == security_env(cc) and security_env(wc)
     assert files_of(wc, wspec) == files_of(cc, ctl["spec"]["template"]["spec"])
     assert env(wc)["SDP_CONFIG_HOST"] == f"{FULL}-etcd-client.integration.svc.cluster.local"
     if variant != "auth-only":

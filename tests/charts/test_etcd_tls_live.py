@@ -126,6 +126,10 @@ def client_env(setup: dict, workload: str, name: str, secrets: dict, at: Path) -
     return out
 
 
+def run(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(SDPCFG), *args], env=env, capture_output=True, text=True, timeout=30)
+
+
 @pytest.mark.skipif(not SDPCFG.exists(), reason="needs target/debug/sdpcfg (make build)")
 def test_sdpcfg_with_the_rendered_environment_uses_the_secured_etcd(secured_etcd):
     certs = secured_etcd["certs"]
@@ -133,7 +137,6 @@ def test_sdpcfg_with_the_rendered_environment_uses_the_secured_etcd(secured_etcd
                AUTH: {"username": "sdp", "password": PASSWORD}}
     tmp = secured_etcd["tmp"]
     e = client_env(secured_etcd, "processing-controller", "processing-controller", secrets, tmp / "controller-files")
-    run = lambda env, *a: subprocess.run([str(SDPCFG), *a], env=env, capture_output=True, text=True, timeout=30)  # noqa: E731
     assert run(e, "create", "/chart-tls", "ok").returncode == 0
     got = run(e, "get", "/chart-tls")
     assert got.returncode == 0 and "ok" in got.stdout, got.stderr
