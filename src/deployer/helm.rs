@@ -109,25 +109,11 @@ pub fn set_arg(values: &Value) -> Option<String> {
             other => other.to_string(),
         }
     }
-    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
-        match v {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                    walk(&key, v, out);
-                }
-            }
-            other => out.push((prefix.to_string(), scalar(other))),
-        }
-    }
-    let mut pairs = Vec::new();
-    walk("", values, &mut pairs);
-    pairs.retain(|(k, _)| !k.is_empty());
-    pairs.sort();
+    let pairs = flatten(values);
     if pairs.is_empty() {
         None
     } else {
-        Some(pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+        Some(pairs.iter().map(|(k, v)| format!("{k}={}", scalar(v))).collect::<Vec<_>>().join(","))
     }
 }
 
@@ -157,20 +143,9 @@ pub fn values_as_helm_reports(values: &Value) -> Value {
             other => typed(&other.to_string()),
         }
     }
-    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
-        match v {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    walk(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out);
-                }
-            }
-            other => out.push((prefix.to_string(), scalar(other))),
-        }
-    }
-    let mut pairs = Vec::new();
-    walk("", values, &mut pairs);
     let mut root = serde_json::Map::new();
-    for (key, v) in pairs.into_iter().filter(|(k, _)| !k.is_empty()) {
+    for (key, v) in flatten(values) {
+        let v = scalar(&v);
         let parts: Vec<&str> = key.split('.').collect();
         let mut node = &mut root;
         for p in &parts[..parts.len() - 1] {
