@@ -331,3 +331,61 @@ async fn helm_calls_that_hang_time_out_and_are_reported() {
     std::fs::remove_file(tmp.path().join("helm-state/sleep-install-slow-x")).unwrap();
     eventually!(15, "installed on retry", when(get(&db, "/deploy/slow-x/state").await.is_none()));
 }
+
+/// SDP_HELM_VALUES (what the chart sets from global.etcd) reaches every install under the
+/// deployment's own values, stays out of the configuration DB, and counts as in step when
+/// a restarted deployer compares a release's values with its deployment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_deployer_adds_its_site_values_to_every_release() {
+    let Some(etcd) = etcd() else { return };
+    let port = etcd.port();
+    let db = db(&etcd).await;
+    let tmp = TempDir::new("helmsite");
+    let mut env = helm_env(&tmp);
+    env.push(("SDP_HELM_STABLE_REPO".into(), "".into()));
+    // nested and dotted keys, as the chart may write either
+    let site = r#"{"global": {"etcd": {"tls": {"enabled": true, "secret": "etcd-client-tls"}}}, "global.etcd.auth.secret": "etcd-auth"}"#;
+    env.push(("SDP_HELM_VALUES".into(), site.into()));
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let log = tmp.path().join("dep.log");
+    let mut dep = Daemon::start(port, &["deployer", "helm"], &env_ref, &log);
+    let entry = "{chart: workflow, values: {pb_id: pb-1, global.etcd.tls.secret: its-own}}";
+    sdpcfg_ok(port, &["deploy", "helm", "pb-1-workflow", entry]);
+    sdpcfg_ok(port, &["deploy", "helm", "bare-x", "{chart: bare}"]);
+    eventually!(10, "installs", when(helm_calls(&tmp).len() >= 3));
+    let mut calls = helm_calls(&tmp);
+    calls.sort();
+    assert_eq!(
+        calls,
+        vec![
+            "install bare-x bare -n sdp --set global.etcd.auth.secret=etcd-auth,global.etcd.tls.enabled=true,global.etcd.tls.secret=etcd-client-tls",
+            // the deployment's own value wins over the site's
+            "install pb-1-workflow workflow -n sdp --set global.etcd.auth.secret=etcd-auth,global.etcd.tls.enabled=true,global.etcd.tls.secret=its-own,pb_id=pb-1",
+            "list -q -n sdp",
+        ]
+    );
+    // the deployment entries are as written: the site's values are the deployer's, not the DB's
+    assert_eq!(get_json(&db, "/deploy/bare-x").await.unwrap()["args"], json!({"chart": "bare"}));
+
+    // A restarted deployer with the same site values finds both releases in step.
+    assert_eq!(dep.terminate(), Some(0));
+    let n = helm_calls(&tmp).len();
+    let mut dep = Daemon::start(port, &["deployer", "helm"], &env_ref, &log);
+    eventually!(10, "restart calls", when(helm_calls(&tmp).len() >= n + 3));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        helm_calls(&tmp)[n..].to_vec(),
+        vec!["list -q -n sdp", "get values bare-x -n sdp -o json", "get values pb-1-workflow -n sdp -o json"]
+    );
+    assert_eq!(dep.terminate(), Some(0));
+
+    // Site values that are not a JSON object stop the deployer with a message naming the variable.
+    let mut bad = env_ref.clone();
+    bad.retain(|(k, _)| *k != "SDP_HELM_VALUES");
+    bad.push(("SDP_HELM_VALUES", "global.etcd.tls.enabled=true"));
+    let bad_log = tmp.path().join("bad.log");
+    let mut dep = Daemon::start(port, &["deployer", "helm"], &bad, &bad_log);
+    let code = eventually!(10, "exit", dep.child.try_wait().unwrap().map(|s| s.code()));
+    assert_ne!(code, Some(0));
+    assert!(dep.log_text().contains("SDP_HELM_VALUES must be a JSON object"), "{}", dep.log_text());
+}

@@ -12,6 +12,11 @@
 //! seen then). Every call has a timeout;
 //! a failed call is retried with backoff and the error is kept in `/deploy/<id>/state`
 //! until a later attempt succeeds.
+//!
+//! `SDP_HELM_VALUES` (a JSON object) holds values of this site that every release gets
+//! under its deployment's own values: the chart sets it to the Secret names of etcd's TLS
+//! and authentication (`global.etcd.*`), so that workflows reach a secured etcd without
+//! the deployment entries, or any command line, carrying more than those names.
 
 use super::{backoff, desired, report, watch_from};
 use crate::common::{self, Result};
@@ -34,6 +39,8 @@ pub struct Settings {
     pub chart_dir: Option<PathBuf>,
     /// How often to run `helm repo update`.
     pub refresh: Duration,
+    /// Values given to every release, flat (dotted keys); a deployment's own values win.
+    pub values: BTreeMap<String, Value>,
 }
 
 impl Settings {
@@ -60,8 +67,36 @@ impl Settings {
             },
             chart_dir: var("SDP_CHART_DIR").map(PathBuf::from),
             refresh: secs("SDP_CHART_REFRESH", 300)?,
+            values: match var("SDP_HELM_VALUES") {
+                None => BTreeMap::new(),
+                Some(v) => match serde_json::from_str::<Value>(&v) {
+                    Ok(o @ Value::Object(_)) => flatten(&o),
+                    _ => return Err(format!("SDP_HELM_VALUES must be a JSON object of Helm values, not {v:?}").into()),
+                },
+            },
         })
     }
+}
+
+/// A values object with nested objects turned into dotted keys (`{"a": {"b": 1}}` →
+/// `{"a.b": 1}`); lists and scalars are leaves.
+pub fn flatten(values: &Value) -> BTreeMap<String, Value> {
+    fn walk(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    walk(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out);
+                }
+            }
+            other if !prefix.is_empty() => {
+                out.insert(prefix.to_string(), other.clone());
+            }
+            _ => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk("", values, &mut out);
+    out
 }
 
 /// `--set` argument for a values object: dotted keys in sorted order, nested objects
@@ -74,25 +109,11 @@ pub fn set_arg(values: &Value) -> Option<String> {
             other => other.to_string(),
         }
     }
-    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
-        match v {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                    walk(&key, v, out);
-                }
-            }
-            other => out.push((prefix.to_string(), scalar(other))),
-        }
-    }
-    let mut pairs = Vec::new();
-    walk("", values, &mut pairs);
-    pairs.retain(|(k, _)| !k.is_empty());
-    pairs.sort();
+    let pairs = flatten(values);
     if pairs.is_empty() {
         None
     } else {
-        Some(pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+        Some(pairs.iter().map(|(k, v)| format!("{k}={}", scalar(v))).collect::<Vec<_>>().join(","))
     }
 }
 
@@ -122,20 +143,9 @@ pub fn values_as_helm_reports(values: &Value) -> Value {
             other => typed(&other.to_string()),
         }
     }
-    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
-        match v {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    walk(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out);
-                }
-            }
-            other => out.push((prefix.to_string(), scalar(other))),
-        }
-    }
-    let mut pairs = Vec::new();
-    walk("", values, &mut pairs);
     let mut root = serde_json::Map::new();
-    for (key, v) in pairs.into_iter().filter(|(k, _)| !k.is_empty()) {
+    for (key, v) in flatten(values) {
+        let v = scalar(&v);
         let parts: Vec<&str> = key.split('.').collect();
         let mut node = &mut root;
         for p in &parts[..parts.len() - 1] {
@@ -212,12 +222,17 @@ impl Helm {
         if let Some(c) = &self.s.ca_file {
             a.extend(["--ca-file".into(), c.clone()]);
         }
-        if let Some(v) = d.args.get("values") {
-            if let Some(set) = set_arg(v) {
-                a.extend(["--set".into(), set]);
-            }
+        if let Some(set) = set_arg(&self.values_of(d)) {
+            a.extend(["--set".into(), set]);
         }
         Ok(a)
+    }
+
+    /// The values `d` is installed with: this site's values under the deployment's own.
+    fn values_of(&self, d: &Deployment) -> Value {
+        let mut v = self.s.values.clone();
+        v.extend(flatten(d.args.get("values").unwrap_or(&Value::Null)));
+        Value::Object(v.into_iter().collect())
     }
 
     async fn list(&self) -> std::result::Result<Vec<String>, String> {
@@ -305,7 +320,7 @@ pub async fn run(s: Settings) -> Result<()> {
             let Some(slot) = known.get_mut(id) else { continue };
             match helm.values(id).await {
                 Ok(have) => {
-                    let want = values_as_helm_reports(d.args.get("values").unwrap_or(&Value::Null));
+                    let want = values_as_helm_reports(&helm.values_of(d));
                     *slot = Some(if have == want {
                         json::dumps(&d.args)
                     } else {
@@ -431,6 +446,18 @@ mod tests {
                    "v": "0.1.0", "n": "1.5", "l": [1, "z"], "z": "007"})
         );
         assert_eq!(values_as_helm_reports(&Value::Null), json!({}));
+    }
+
+    #[test]
+    fn flatten_gives_dotted_keys_whichever_way_values_are_written() {
+        let nested = json!({"global": {"etcd": {"tls": {"enabled": true}}}, "l": [1, {"a": 2}]});
+        let dotted = json!({"global.etcd.tls.enabled": true, "l": [1, {"a": 2}]});
+        assert_eq!(flatten(&nested), flatten(&dotted));
+        assert_eq!(
+            flatten(&nested).into_iter().collect::<Vec<_>>(),
+            vec![("global.etcd.tls.enabled".to_string(), json!(true)), ("l".to_string(), json!([1, {"a": 2}]))]
+        );
+        assert!(flatten(&Value::Null).is_empty() && flatten(&json!("x")).is_empty());
     }
 
     #[test]

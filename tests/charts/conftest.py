@@ -55,8 +55,15 @@ def container(workload: dict, name: str | None = None, init: bool = False) -> di
 
 
 def env(c: dict) -> dict:
-    """Plain-valued environment of a container ({name: value}; valueFrom as the field path)."""
+    """Environment of a container ({name: value}; valueFrom as the field path, or as
+    "secret:<name>/<key>" for a secretKeyRef)."""
     out = {}
     for e in c.get("env", []):
-        out[e["name"]] = e["value"] if "value" in e else e["valueFrom"]["fieldRef"]["fieldPath"]
+        if "value" in e:
+            out[e["name"]] = e["value"]
+        elif "secretKeyRef" in e["valueFrom"]:
+            ref = e["valueFrom"]["secretKeyRef"]
+            out[e["name"]] = f"secret:{ref['name']}/{ref['key']}"
+        else:
+            out[e["name"]] = e["valueFrom"]["fieldRef"]["fieldPath"]
     return out
