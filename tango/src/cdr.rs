@@ -386,6 +386,14 @@ impl Decode for String {
     }
 }
 
+/// Shared values (configurations kept behind an `Arc` so a reply does not copy them)
+/// encode as what they point to.
+impl<T: Encode> Encode for std::sync::Arc<T> {
+    fn encode(&self, w: &mut CdrWriter) {
+        (**self).encode(w)
+    }
+}
+
 impl<T: Encode> Encode for Vec<T> {
     fn encode(&self, w: &mut CdrWriter) {
         w.write_seq(self)

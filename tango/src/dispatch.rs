@@ -226,7 +226,7 @@ impl Dispatcher {
             "command_list_query_2" => {
                 rec("command_list_query_2", Detail::None, None);
                 let l = obj.command_list();
-                ok(|w| w.write_seq(&l))
+                ok(|w| w.write_seq(l))
             }
             "command_list_query" => {
                 rec("command_list_query", Detail::None, None);
@@ -236,10 +236,10 @@ impl Dispatcher {
             "command_query_2" | "command_query" => {
                 let name = r.read_string()?;
                 rec(static_op(op), Detail::Cmd(name.clone(), false), None);
-                match obj.command_list().into_iter().find(|c| c.cmd_name.eq_ignore_ascii_case(&name)) {
+                match obj.command_list().iter().find(|c| c.cmd_name.eq_ignore_ascii_case(&name)) {
                     None => Outcome::User(command_not_found(&name)),
-                    Some(c) if op == "command_query_2" => ok(|w| w.write(&c)),
-                    Some(c) => ok(|w| w.write(&DevCmdInfo::from(&c))),
+                    Some(c) if op == "command_query_2" => ok(|w| w.write(c)),
+                    Some(c) => ok(|w| w.write(&DevCmdInfo::from(c))),
                 }
             }
             "command_inout" | "command_inout_2" | "command_inout_4" => {
@@ -324,7 +324,7 @@ impl Dispatcher {
                     Err(e) => Outcome::User(e),
                     Ok(c) if op == "get_attribute_config_5" => ok(|w| w.write_seq(&c)),
                     Ok(c) => {
-                        let c3: Vec<AttributeConfig_3> = c.iter().map(AttributeConfig_3::from).collect();
+                        let c3: Vec<AttributeConfig_3> = c.iter().map(|c| AttributeConfig_3::from(&**c)).collect();
                         ok(|w| w.write_seq(&c3))
                     }
                 }

@@ -18,13 +18,16 @@ pub trait DeviceObject: Send + Sync {
     fn description(&self) -> String;
     fn state(&self) -> DevState;
     fn status(&self) -> String;
-    fn command_list(&self) -> Vec<DevCmdInfo_2>;
+    /// The class's commands and the built-in ones, sorted by name (fixed for the server's
+    /// life, so built once: PyTango asks `command_query_2` before every `command_inout`).
+    fn command_list(&self) -> &[DevCmdInfo_2];
     fn command(&self, name: &str, arg: CmdValue) -> Result<CmdValue, DevFailed>;
     /// One value per requested name; unknown names and failed reads become error entries.
     fn read_attributes(&self, names: &[String]) -> Vec<AttributeValue_5>;
     /// Per-attribute errors as (index, name, error).
     fn write_attributes(&self, values: Vec<AttributeValue_4>) -> Result<(), Vec<(usize, String, DevFailed)>>;
-    fn attribute_config(&self, names: &[String]) -> Result<Vec<AttributeConfig_5>, DevFailed>;
+    /// Shared, not copied: PyTango asks for an attribute's configuration before every write.
+    fn attribute_config(&self, names: &[String]) -> Result<Vec<Arc<AttributeConfig_5>>, DevFailed>;
     fn set_attribute_config(&self, cfg: Vec<AttributeConfig_5>) -> Result<(), DevFailed>;
     /// Re-create the device from its factory (the `Init` command).
     fn init(&self) -> Result<(), DevFailed>;
@@ -124,7 +127,8 @@ pub type Factory<D> = Arc<dyn Fn(&str) -> D + Send + Sync>;
 /// Per-attribute state that lives beside the device: its current configuration and the last
 /// written (set-point) value.
 struct AttrState {
-    config: AttributeConfig_5,
+    /// Replaced (copy on write) by `set_attribute_config`; readers share it.
+    config: Arc<AttributeConfig_5>,
     set_point: Option<AttrData>,
 }
 
@@ -141,6 +145,7 @@ pub struct DeviceCell<D: Device> {
     inner: Mutex<Inner<D>>,
     black_box: BlackBox,
     events: OnceLock<Arc<EventHub>>,
+    commands: OnceLock<Vec<DevCmdInfo_2>>,
     /// Polling configured outside the class (the `polled_attr` device property): attribute
     /// (lower-cased) → period; a period of zero stops polling a class-polled attribute.
     polling: Vec<(String, Duration)>,
@@ -149,7 +154,7 @@ pub struct DeviceCell<D: Device> {
 impl<D: Device> DeviceCell<D> {
     pub fn new(name: &str, class: Arc<DeviceClass<D>>, factory: Factory<D>) -> Self {
         let device = factory(name);
-        let attrs = class.attributes.iter().map(|a| AttrState { config: initial_config(&a.info), set_point: None }).collect();
+        let attrs = class.attributes.iter().map(|a| AttrState { config: Arc::new(initial_config(&a.info)), set_point: None }).collect();
         DeviceCell {
             name: name.to_string(),
             class,
@@ -157,6 +162,7 @@ impl<D: Device> DeviceCell<D> {
             inner: Mutex::new(Inner { device, attrs }),
             black_box: BlackBox::default(),
             events: OnceLock::new(),
+            commands: OnceLock::new(),
             polling: Vec::new(),
         }
     }
@@ -195,6 +201,44 @@ impl<D: Device> DeviceCell<D> {
 
     fn find_attr(&self, name: &str) -> Option<usize> {
         self.class.attributes.iter().position(|a| a.info.name.eq_ignore_ascii_case(name))
+    }
+
+    /// What [`DeviceObject::command_list`] returns, computed on first use.
+    fn build_command_list(&self) -> Vec<DevCmdInfo_2> {
+        let mut v: Vec<DevCmdInfo_2> = self
+            .class
+            .commands
+            .iter()
+            .map(|c| DevCmdInfo_2 {
+                cmd_name: c.name.clone(),
+                level: c.level,
+                cmd_tag: 0,
+                in_type: c.in_type as i32,
+                out_type: c.out_type as i32,
+                in_type_desc: c.doc_in.clone(),
+                out_type_desc: c.doc_out.clone(),
+            })
+            .collect();
+        // cppTango describes the DevVoid sides of its built-in commands as "Uninitialised".
+        for (name, out, doc) in [
+            ("Init", CmdArgType::DevVoid, "Uninitialised"),
+            ("State", CmdArgType::DevState, "Device state"),
+            ("Status", CmdArgType::DevString, "Device status"),
+        ] {
+            if !v.iter().any(|c| c.cmd_name.eq_ignore_ascii_case(name)) {
+                v.push(DevCmdInfo_2 {
+                    cmd_name: name.into(),
+                    level: DispLevel::OPERATOR,
+                    cmd_tag: 0,
+                    in_type: 0,
+                    out_type: out as i32,
+                    in_type_desc: "Uninitialised".into(),
+                    out_type_desc: doc.into(),
+                });
+            }
+        }
+        v.sort_by_key(|c| c.cmd_name.to_ascii_lowercase());
+        v
     }
 
     /// The value of attribute `i` as clients read it: `data` plus, for writable attributes,
@@ -479,41 +523,8 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
         self.lock().device.status()
     }
 
-    fn command_list(&self) -> Vec<DevCmdInfo_2> {
-        let mut v: Vec<DevCmdInfo_2> = self
-            .class
-            .commands
-            .iter()
-            .map(|c| DevCmdInfo_2 {
-                cmd_name: c.name.clone(),
-                level: c.level,
-                cmd_tag: 0,
-                in_type: c.in_type as i32,
-                out_type: c.out_type as i32,
-                in_type_desc: c.doc_in.clone(),
-                out_type_desc: c.doc_out.clone(),
-            })
-            .collect();
-        // cppTango describes the DevVoid sides of its built-in commands as "Uninitialised".
-        for (name, out, doc) in [
-            ("Init", CmdArgType::DevVoid, "Uninitialised"),
-            ("State", CmdArgType::DevState, "Device state"),
-            ("Status", CmdArgType::DevString, "Device status"),
-        ] {
-            if !v.iter().any(|c| c.cmd_name.eq_ignore_ascii_case(name)) {
-                v.push(DevCmdInfo_2 {
-                    cmd_name: name.into(),
-                    level: DispLevel::OPERATOR,
-                    cmd_tag: 0,
-                    in_type: 0,
-                    out_type: out as i32,
-                    in_type_desc: "Uninitialised".into(),
-                    out_type_desc: doc.into(),
-                });
-            }
-        }
-        v.sort_by_key(|c| c.cmd_name.to_ascii_lowercase());
-        v
+    fn command_list(&self) -> &[DevCmdInfo_2] {
+        self.commands.get_or_init(|| self.build_command_list())
     }
 
     fn command(&self, name: &str, arg: CmdValue) -> Result<CmdValue, DevFailed> {
@@ -667,23 +678,23 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
         }
     }
 
-    fn attribute_config(&self, names: &[String]) -> Result<Vec<AttributeConfig_5>, DevFailed> {
+    fn attribute_config(&self, names: &[String]) -> Result<Vec<Arc<AttributeConfig_5>>, DevFailed> {
         let g = self.lock();
         let all = names.len() == 1 && (names[0] == "All attributes_3" || names[0] == "All attributes");
         if all {
-            let mut v: Vec<AttributeConfig_5> = g.attrs.iter().map(|a| a.config.clone()).collect();
-            v.push(state_config("State", CmdArgType::DevState));
-            v.push(state_config("Status", CmdArgType::DevString));
+            let mut v: Vec<Arc<AttributeConfig_5>> = g.attrs.iter().map(|a| a.config.clone()).collect();
+            v.push(state_config("State", CmdArgType::DevState).into());
+            v.push(state_config("Status", CmdArgType::DevString).into());
             return Ok(v);
         }
         names
             .iter()
             .map(|n| {
                 if n.eq_ignore_ascii_case("state") {
-                    return Ok(state_config("State", CmdArgType::DevState));
+                    return Ok(state_config("State", CmdArgType::DevState).into());
                 }
                 if n.eq_ignore_ascii_case("status") {
-                    return Ok(state_config("Status", CmdArgType::DevString));
+                    return Ok(state_config("Status", CmdArgType::DevString).into());
                 }
                 let i = self.find_attr(n).ok_or_else(|| attr_not_found(n))?;
                 Ok(g.attrs[i].config.clone())
@@ -717,7 +728,7 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
         }
         for (c, i) in cfgs.into_iter().zip(idx) {
             let Some(i) = i else { continue };
-            let cur = &mut g.attrs[i].config;
+            let cur = Arc::make_mut(&mut g.attrs[i].config);
             // Only the user-settable properties change; type, format and name stay.
             let keep_or = |new: String, default: &str| if new.is_empty() || new == NOT_SPECIFIED { default.to_string() } else { new };
             cur.description = c.description;
