@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::any::{decode_any, encode_any, CmdValue};
 use crate::cdr::{CdrError, CdrWriter};
-use crate::giop::{encode_reply, encode_system_exception, ReplyStatus, Request, Target};
+use crate::giop::{self, encode_reply, encode_system_exception, ReplyStatus, Request, Target};
 use crate::idl::*;
 use crate::object::{attr_not_found, BlackBoxEntry, Detail, DeviceObject};
 
@@ -68,8 +68,9 @@ enum Outcome {
     System(&'static str, u32),
 }
 
+/// A successful outcome whose body `f` writes in place in the reply to be sent.
 fn ok(f: impl FnOnce(&mut CdrWriter)) -> Outcome {
-    let mut w = CdrWriter::with_capacity(256);
+    let mut w = giop::reply_body_writer();
     f(&mut w);
     Outcome::Ok(w)
 }
@@ -131,9 +132,7 @@ impl Dispatcher {
         }
         let (v, id) = (req.version, req.request_id);
         Some(match outcome {
-            // The body was encoded from offset 0 and the reply body starts at offset 24, a
-            // multiple of 8: the bytes are already aligned and are copied as they are.
-            Outcome::Ok(body) => encode_reply(v, id, ReplyStatus::NoException, |w| w.write_raw(body.as_bytes())),
+            Outcome::Ok(w) => giop::finish_reply(v, id, ReplyStatus::NoException, w),
             Outcome::User(e) => encode_reply(v, id, ReplyStatus::UserException, |w| encode_dev_failed(w, &e)),
             Outcome::MultiDevFailed(errs) => encode_reply(v, id, ReplyStatus::UserException, |w| {
                 w.write_string("IDL:Tango/MultiDevFailed:1.0");

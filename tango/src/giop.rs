@@ -460,24 +460,44 @@ fn finish(mut w: CdrWriter) -> Vec<u8> {
     w.into_bytes()
 }
 
+/// Where a reply's body starts when it carries no service contexts, in every GIOP version:
+/// the 12-byte message header and the 12-byte reply header. A multiple of 8, so CDR
+/// alignment inside the body is the same whether counted from here or from the message start.
+pub const REPLY_BODY_OFFSET: usize = 24;
+
+/// A writer for a reply's body with room for the headers in front, which [`finish_reply`]
+/// fills in once the outcome is known: the body is encoded once, where it will be sent from.
+pub fn reply_body_writer() -> CdrWriter {
+    let mut w = CdrWriter::with_capacity(1024);
+    w.write_raw(&[0; REPLY_BODY_OFFSET]);
+    w
+}
+
+/// Complete a reply whose body was written after [`reply_body_writer`]'s reserved bytes:
+/// a Reply in `version` with an empty service context list.
+pub fn finish_reply(version: Version, request_id: u32, status: ReplyStatus, mut w: CdrWriter) -> Vec<u8> {
+    let mut h = CdrWriter::with_capacity(REPLY_BODY_OFFSET);
+    header(&mut h, version, MsgType::Reply);
+    if version >= Version::V1_2 {
+        h.write_u32(request_id);
+        h.write_u32(status as u32);
+        h.write_u32(0);
+    } else {
+        h.write_u32(0);
+        h.write_u32(request_id);
+        h.write_u32(status as u32);
+    }
+    debug_assert_eq!(h.len(), REPLY_BODY_OFFSET);
+    w.as_mut_bytes()[..REPLY_BODY_OFFSET].copy_from_slice(h.as_bytes());
+    finish(w)
+}
+
 /// Build a Reply in `version` with an empty service context list; `body` writes the result
 /// (alignment origin = message start, as the client decodes it).
 pub fn encode_reply(version: Version, request_id: u32, status: ReplyStatus, body: impl FnOnce(&mut CdrWriter)) -> Vec<u8> {
-    let mut w = CdrWriter::with_capacity(256);
-    header(&mut w, version, MsgType::Reply);
-    if version >= Version::V1_2 {
-        w.write_u32(request_id);
-        w.write_u32(status as u32);
-        w.write_u32(0);
-        // body aligned to 8: with no contexts we are at 24 already
-        w.align(8);
-    } else {
-        w.write_u32(0);
-        w.write_u32(request_id);
-        w.write_u32(status as u32);
-    }
+    let mut w = reply_body_writer();
     body(&mut w);
-    finish(w)
+    finish_reply(version, request_id, status, w)
 }
 
 /// A CORBA system exception reply body.
