@@ -19,6 +19,18 @@ pub struct DatabaseArgs {
     /// Log more (-v info, -vv debug, -vvv trace).
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Largest request accepted, in bytes (a device server's -ORBgiopMaxMsgSize); bigger ones
+    /// get GIOP MessageError and their connection is closed. Default 128 MiB, minimum 1024.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..))]
+    max_message_size: Option<u64>,
+    /// Close a connection idle for this long, in seconds (a device server's
+    /// -ORBinConScanPeriod; 0 = never). Default 180.
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: Option<u64>,
+    /// Most client connections served at once (a device server's -maxConnections); more are
+    /// closed as they arrive. Default 900.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: Option<u64>,
     #[command(subcommand)]
     action: Option<Action>,
 }
@@ -39,11 +51,12 @@ enum Action {
 pub fn run(a: DatabaseArgs) -> i32 {
     match a.action {
         Some(Action::Load { file, tango_host }) => load(&file, tango_host.as_deref()),
-        None => serve(a.host, a.port, a.state_dir, a.verbose),
+        None => serve(a),
     }
 }
 
-fn serve(host: String, port: u16, state_dir: Option<PathBuf>, verbose: u8) -> i32 {
+fn serve(a: DatabaseArgs) -> i32 {
+    let DatabaseArgs { host, port, state_dir, verbose, .. } = a;
     // -v maps onto the Tango verbosity levels: 0 warn, 1-2 info, 3-4 debug, 5 trace
     let verbosity = match verbose {
         0 => 1, // say where we listen
@@ -54,7 +67,16 @@ fn serve(host: String, port: u16, state_dir: Option<PathBuf>, verbose: u8) -> i3
     tango::server::init_logging(verbosity);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     rt.block_on(async move {
-        let opts = tango::database::DatabaseOptions { host, port, state_dir, verbosity };
+        let d = tango::database::DatabaseOptions::default();
+        let opts = tango::database::DatabaseOptions {
+            host,
+            port,
+            state_dir,
+            verbosity,
+            max_message: a.max_message_size.map_or(d.max_message, |n| n as usize),
+            idle_timeout: a.idle_timeout.map_or(d.idle_timeout, |s| (s > 0).then(|| std::time::Duration::from_secs(s))),
+            max_connections: a.max_connections.map_or(d.max_connections, |n| n as usize),
+        };
         match tango::database::start(opts).await {
             Ok(db) => {
                 println!("TANGO_HOST={}", db.tango_host);

@@ -3,9 +3,11 @@
 - `DbMySqlSelect` runs the two queries itango's `lsdev` sends and refuses everything else
   (other tables, writes, `;` chains, comments, UNION, subqueries) with DevFailed reason
   `DB_SQLError` and a desc that lists the allowed queries; a refused query changes nothing;
-- the database listens on 127.0.0.1 unless `--host` says otherwise.
+- the database listens on 127.0.0.1 unless `--host` says otherwise;
+- it has a device server's limits: request size, idle connections, connection count.
 """
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +117,59 @@ def test_database_listens_everywhere_only_when_asked(tmp_path):
         assert ("tcp", "0.0.0.0", port) in {s[:3] for s in sockets}, sockets
     finally:
         assert stop_process(proc) == 0
+
+
+def start_database(tmp_path, *args):
+    port = free_port()
+    log = open(tmp_path / "db.log", "w")
+    proc = subprocess.Popen([str(SDP), "database", "--port", str(port), "--state-dir", str(tmp_path / "state"), *args],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    wait_for(lambda: port_open(port), "the database port never opened", proc=proc, log=tmp_path / "db.log")
+    return proc, port
+
+
+def test_database_refuses_a_request_over_its_size_limit(tmp_path):
+    """`--max-message-size`: a property bigger than the limit is refused (the client sees a
+    DevFailed, the database logs why), nothing of it is stored, and the database goes on
+    serving that client and others."""
+    limit = 8192
+    proc, port = start_database(tmp_path, "--max-message-size", str(limit))
+    try:
+        db = tango.Database("127.0.0.1", port)
+        db.put_device_property("sys/database/2", {"Small": ["x" * 100]})
+        with pytest.raises(tango.DevFailed):
+            db.put_device_property("sys/database/2", {"Big": ["y" * (4 * limit)]})
+        assert f"exceeds the maximum {limit}" in (tmp_path / "db.log").read_text()
+        other = tango.Database("127.0.0.1", port)
+        assert list(other.get_device_property("sys/database/2", "Small")["Small"]) == ["x" * 100]
+        assert list(db.get_device_property("sys/database/2", "Big")["Big"]) == []
+        assert proc.poll() is None
+    finally:
+        assert stop_process(proc) == 0
+
+
+def test_database_closes_idle_connections_and_keeps_serving(tmp_path):
+    """`--idle-timeout`: a connection that sends nothing is closed (GIOP CloseConnection,
+    then EOF); PyTango clients reconnect without noticing."""
+    proc, port = start_database(tmp_path, "--idle-timeout", "1")
+    try:
+        db = tango.Database("127.0.0.1", port)
+        db.put_device_property("sys/database/2", {"Before": ["1"]})
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+            header = s.recv(12)
+            assert header[:4] == b"GIOP" and header[7] == 5, header  # message type 5 = CloseConnection
+            assert s.recv(1) == b""
+        assert list(db.get_device_property("sys/database/2", "Before")["Before"]) == ["1"]
+    finally:
+        assert stop_process(proc) == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--max-message-size", "100"), "--max-message-size"),
+    (("--max-connections", "0"), "--max-connections"),
+    (("--idle-timeout", "soon"), "--idle-timeout"),
+])
+def test_database_refuses_bad_limits_at_start(tmp_path, args, message):
+    r = subprocess.run([str(SDP), "database", "--port", str(free_port()), *args], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert message in r.stderr, r.stderr

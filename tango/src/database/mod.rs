@@ -33,11 +33,25 @@ pub struct DatabaseOptions {
     /// Where the state file lives; `None` = in memory only.
     pub state_dir: Option<PathBuf>,
     pub verbosity: u8,
+    /// The same limits as a device server's (`-ORBgiopMaxMsgSize`, `-ORBinConScanPeriod`,
+    /// `-maxConnections`): every client of the control system talks to the database.
+    pub max_message: usize,
+    pub idle_timeout: Option<std::time::Duration>,
+    pub max_connections: usize,
 }
 
 impl Default for DatabaseOptions {
     fn default() -> Self {
-        DatabaseOptions { host: "127.0.0.1".into(), port: 10000, state_dir: None, verbosity: 0 }
+        let limits = ServerOptions::default();
+        DatabaseOptions {
+            host: "127.0.0.1".into(),
+            port: 10000,
+            state_dir: None,
+            verbosity: 0,
+            max_message: limits.max_message,
+            idle_timeout: limits.idle_timeout,
+            max_connections: limits.max_connections,
+        }
     }
 }
 
@@ -68,6 +82,9 @@ pub async fn start(opts: DatabaseOptions) -> Result<RunningDatabase, String> {
             host: Some(opts.host.clone()),
             port: opts.port,
             verbosity: opts.verbosity,
+            max_message: opts.max_message,
+            idle_timeout: opts.idle_timeout,
+            max_connections: opts.max_connections,
             ..ServerOptions::default()
         })
         .await?;
