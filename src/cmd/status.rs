@@ -102,9 +102,12 @@ fn read_state(ior: &str) -> Result<(String, String), String> {
     Ok((state, obs))
 }
 
+/// Processing block: id, workflow (`type:id:version`), status.
 type PbRow = (String, String, String);
+/// Deployment: id, type.
+type DeployRow = (String, String);
 
-fn config_rows() -> Result<(Vec<PbRow>, Vec<(String, String)>), String> {
+fn config_rows() -> Result<(Vec<PbRow>, Vec<DeployRow>), String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async {
         let cfg = sdp_config::Config::from_env().await.map_err(|e| e.to_string())?;

@@ -524,8 +524,9 @@ fn publisher(
 ) {
     use std::collections::VecDeque;
     let mut next_hb = Instant::now() + HEARTBEAT_PERIOD;
-    // topic → (give up waiting at, held events)
-    let mut joining: HashMap<Vec<u8>, (Instant, VecDeque<[Vec<u8>; 4]>)> = HashMap::new();
+    // topic → (give up waiting at, held events: four ZMQ frames each)
+    type Held = VecDeque<[Vec<u8>; 4]>;
+    let mut joining: HashMap<Vec<u8>, (Instant, Held)> = HashMap::new();
     let send = |s: &zmq::Socket, frames: &[Vec<u8>]| {
         for (i, f) in frames.iter().enumerate() {
             let flags = if i + 1 < frames.len() { zmq::SNDMORE } else { 0 } | zmq::DONTWAIT;

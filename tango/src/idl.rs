@@ -14,11 +14,6 @@ cdr_enum! {
     }
 }
 
-impl Default for DevState {
-    fn default() -> Self {
-        DevState::UNKNOWN
-    }
-}
 
 impl std::fmt::Display for DevState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -49,6 +44,7 @@ macro_rules! default_enum {
     ($($t:ident = $v:ident),*) => { $(impl Default for $t { fn default() -> Self { $t::$v } })* };
 }
 default_enum!(
+    DevState = UNKNOWN,
     AttrQuality = ATTR_VALID,
     AttrWriteType = READ,
     AttrDataFormat = SCALAR,

@@ -85,7 +85,6 @@ pub async fn start(opts: DatabaseOptions) -> Result<RunningDatabase, String> {
             max_message: opts.max_message,
             idle_timeout: opts.idle_timeout,
             max_connections: opts.max_connections,
-            ..ServerOptions::default()
         })
         .await?;
     let port = server.port();
