@@ -4,6 +4,7 @@
     python bench/report.py results.jsonl results.md results.png
 """
 import json
+import statistics
 import sys
 from collections import defaultdict
 
@@ -12,17 +13,49 @@ NAMES = {"rust": "ours (Rust)", "cpptango-tangotest": "cppTango TangoTest", "pyt
 SCEN = ["read_long", "read_double", "write_double", "cmd_string", "cmd_sink", "events"]
 
 
+def median_row(reps):
+    """One row from the repetitions of a measurement (REPEAT in run.sh): the median of every
+    number, the first value of anything else; `reps` keeps the repetitions themselves."""
+    out = dict(reps[0])
+    for k, v in reps[0].items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "rep":
+            vals = [r[k] for r in reps if isinstance(r.get(k), (int, float))]
+            out[k] = statistics.median(vals) if vals else v
+    out["reps"] = reps
+    return out
+
+
+def grouped(rows, key):
+    groups = defaultdict(list)
+    for r in rows:
+        groups[key(r)].append(r)
+    return {k: median_row(v) for k, v in groups.items()}
+
+
 def load(path):
     rows = [json.loads(l) for l in open(path) if l.strip()]
-    startup = {(r["label"], r["placement"]): r for r in rows if "start_to_first_call_s" in r}
-    runs = {(r["label"], r["placement"], r["scenario"], r["procs"]): r for r in rows if "procs" in r}
-    loadgen = [r for r in rows if r.get("label") == "tango-loadgen"]
+    startup = grouped([r for r in rows if "start_to_first_call_s" in r], lambda r: (r["label"], r["placement"]))
+    runs = grouped([r for r in rows if "procs" in r], lambda r: (r["label"], r["placement"], r["scenario"], r["procs"]))
+    loadgen = list(grouped([r for r in rows if r.get("label") == "tango-loadgen"], lambda r: r["placement"]).values())
     config_path = [r for r in rows if r.get("label") == "config-path"]
     return startup, runs, loadgen, config_path
 
 
 def ratio(a, b):
     return f"{a / b:.2f}" if a is not None and b else "–"
+
+
+def ratio_spread(us, them, field):
+    """The ratio of medians, and with repetitions the range of the per-repetition ratios
+    (repetition i of ours against repetition i of theirs: they ran back to back)."""
+    if not us or not them:
+        return "–"
+    r = ratio(us.get(field), them.get(field))
+    pairs = [(a.get(field), b.get(field)) for a, b in zip(us["reps"], them["reps"]) if a.get(field) and b.get(field)]
+    if len(pairs) > 1:
+        each = [a / b for a, b in pairs]
+        r += f" ({min(each):.2f}–{max(each):.2f})"
+    return r
 
 
 def fmt(v, nd=0):
@@ -39,6 +72,10 @@ def main(src, md_path, png_path):
            "CPU µs/op is the server's own CPU time per operation (from /proc), the measure that "
            "does not depend on how fast the Python client is. Ratios are ours / theirs "
            "(CPU: lower is better; throughput: higher is better).", ""]
+    nreps = max((len(r["reps"]) for r in runs.values()), default=1)
+    if nreps > 1:
+        out += [f"Every figure is the median of {nreps} repetitions (`REPEAT={nreps}`; the servers take turns "
+                "within each repetition); throughput ratios also give the range of the per-repetition ratios.", ""]
     out += ["## Start-up and memory", "", "| placement | server | start to first call (s) | idle RSS (MB) |", "|---|---|---|---|"]
     for p in placements:
         for s in SERVERS:
@@ -64,7 +101,8 @@ def main(src, md_path, png_path):
                     lost = "/".join("–" if r is None else str(r.get("lost_events")) for r in rr)
                     lat += f" (lost ours/TT/Py: {lost})"
                 out.append(f"| {sc} | {n} | {fmt(ops[0])} | {fmt(ops[1])} | {fmt(ops[2])} | {lat} | {fmt(cpu[0], 1)} | {fmt(cpu[1], 1)} | {fmt(cpu[2], 1)} | "
-                           f"{ratio(cpu[0], cpu[1])} | {ratio(cpu[0], cpu[2])} | {ratio(ops[0], ops[1])} |")
+                           f"{ratio(cpu[0], cpu[1])} | {ratio(cpu[0], cpu[2])} | "
+                           f"{ratio_spread(rr[0], rr[1], 'events_per_s' if sc == 'events' else 'ops_per_s')} |")
         out.append("")
         out += [f"### Where the server's CPU goes ({p}): user space (our code) and kernel (sockets, wake-ups)", "",
                 "| scenario | clients | ours user µs/op | TangoTest user µs/op | user ours/TangoTest | ours kernel µs/op | TangoTest kernel µs/op | kernel ours/TangoTest |",

@@ -5,7 +5,9 @@
 #
 # Env: PY (python with pytango; default .venv/bin/python), DURATION (s per scenario, default 3),
 #      PROCS (default 1,4,8), SERVERS (default "rust cpp py"),
-#      PLACEMENTS (default "same split": server and client on cpu0 / server cpu0, client cpu1).
+#      PLACEMENTS (default "same split": server and client on cpu0 / server cpu0, client cpu1),
+#      REPEAT (default 1): repetitions of every server's measurements, the servers taking turns
+#      within each; the report gives medians (single runs with 4-8 clients scatter by 5-25 %).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"
@@ -14,6 +16,7 @@ DURATION="${DURATION:-3}"
 PROCS="${PROCS:-1,4,8}"
 SERVERS="${SERVERS:-rust cpp py}"
 PLACEMENTS="${PLACEMENTS:-same split}"
+REPEAT="${REPEAT:-1}"
 TANGOTEST="${TANGOTEST:-/usr/lib/tango/TangoTest}"
 : > "$OUT"
 pidfile="$(mktemp)"
@@ -21,37 +24,41 @@ trap 'p=$(cat "$pidfile" 2>/dev/null); [ -n "$p" ] && kill "$p" 2>/dev/null; rm 
 freeport() { "$PY" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 stop() { local p; p=$(cat "$pidfile"); kill "$p" 2>/dev/null || true; for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; : >"$pidfile"; }
 ncpu=$(nproc)
+# label every JSON line of a measurement with its placement and repetition
+tag() { "$PY" -c "import json,sys; [print(json.dumps({**json.loads(l), 'placement': '$placement', 'rep': $rep})) for l in sys.stdin]"; }
 
 for placement in $PLACEMENTS; do
   scpu=0; ccpu=0
   if [ "$placement" = split ]; then ccpu=$(( ncpu > 1 ? 1 : 0 )); fi
   spin=(taskset -c "$scpu"); cpin=(taskset -c "$ccpu")
-  for s in $SERVERS; do
-    port=$(freeport)
-    case "$s" in
-      rust) url="tango://127.0.0.1:$port/test/bench/1#dbase=no"; label=rust
-            cmd=(target/release/BenchDevice bench -nodb -dlist test/bench/1 -ORBendPoint "giop:tcp:127.0.0.1:$port")
-            scen="read_long,read_double,write_double,cmd_string,cmd_sink,events" ;;
-      cpp)  url="tango://127.0.0.1:$port/sys/tg_test/1#dbase=no"; label=cpptango-tangotest
-            cmd=("$TANGOTEST" test -nodb -dlist sys/tg_test/1 -ORBendPoint "giop:tcp:127.0.0.1:$port")
-            scen="read_long,read_double,write_double,cmd_string" ;;
-      py)   url="tango://127.0.0.1:$port/test/bench/1#dbase=no"; label=pytango
-            cmd=("$PY" bench/bench_server.py bench -nodb -dlist test/bench/1 -ORBendPoint "giop:tcp:127.0.0.1:$port")
-            scen="read_long,read_double,write_double,cmd_string,cmd_sink,events" ;;
-      *) echo "unknown server $s" >&2; exit 2 ;;
-    esac
-    echo "== $label ($placement: server cpu$scpu, client cpu$ccpu)" >&2
-    "$PY" bench/measure_startup.py --label "$label" --url "$url" --keep "$pidfile" -- "${spin[@]}" "${cmd[@]}" \
-      | "$PY" -c "import json,sys; [print(json.dumps({**json.loads(l), 'placement': '$placement'})) for l in sys.stdin]" >> "$OUT"
-    "${cpin[@]}" "$PY" bench/bench_client.py --url "$url" --label "$label" --server-pid "$(cat "$pidfile")" \
-      --duration "$DURATION" --warmup 1 --procs "$PROCS" --scenarios "$scen" \
-      | "$PY" -c "import json,sys; [print(json.dumps({**json.loads(l), 'placement': '$placement'})) for l in sys.stdin]" >> "$OUT"
-    if [ "$s" = rust ]; then
-      dev=test/bench/1
-      "${cpin[@]}" target/release/tango-loadgen "127.0.0.1:$port" "$dev" double_scalar --connections 32 --pipeline 16 --seconds "$DURATION" \
-        | "$PY" -c "import json,sys; [print(json.dumps({**json.loads(l), 'placement': '$placement'})) for l in sys.stdin]" >> "$OUT"
-    fi
-    stop
+  for rep in $(seq "$REPEAT"); do
+    for s in $SERVERS; do
+      port=$(freeport)
+      case "$s" in
+        rust) url="tango://127.0.0.1:$port/test/bench/1#dbase=no"; label=rust
+              cmd=(target/release/BenchDevice bench -nodb -dlist test/bench/1 -ORBendPoint "giop:tcp:127.0.0.1:$port")
+              scen="read_long,read_double,write_double,cmd_string,cmd_sink,events" ;;
+        cpp)  url="tango://127.0.0.1:$port/sys/tg_test/1#dbase=no"; label=cpptango-tangotest
+              cmd=("$TANGOTEST" test -nodb -dlist sys/tg_test/1 -ORBendPoint "giop:tcp:127.0.0.1:$port")
+              scen="read_long,read_double,write_double,cmd_string" ;;
+        py)   url="tango://127.0.0.1:$port/test/bench/1#dbase=no"; label=pytango
+              cmd=("$PY" bench/bench_server.py bench -nodb -dlist test/bench/1 -ORBendPoint "giop:tcp:127.0.0.1:$port")
+              scen="read_long,read_double,write_double,cmd_string,cmd_sink,events" ;;
+        *) echo "unknown server $s" >&2; exit 2 ;;
+      esac
+      echo "== $label ($placement: server cpu$scpu, client cpu$ccpu; repetition $rep/$REPEAT)" >&2
+      "$PY" bench/measure_startup.py --label "$label" --url "$url" --keep "$pidfile" -- "${spin[@]}" "${cmd[@]}" \
+        | tag >> "$OUT"
+      "${cpin[@]}" "$PY" bench/bench_client.py --url "$url" --label "$label" --server-pid "$(cat "$pidfile")" \
+        --duration "$DURATION" --warmup 1 --procs "$PROCS" --scenarios "$scen" \
+        | tag >> "$OUT"
+      if [ "$s" = rust ]; then
+        dev=test/bench/1
+        "${cpin[@]}" target/release/tango-loadgen "127.0.0.1:$port" "$dev" double_scalar --connections 32 --pipeline 16 --seconds "$DURATION" \
+          | tag >> "$OUT"
+      fi
+      stop
+    done
   done
 done
 # config path on a one-machine system (sdp up): Configure -> PB, PB -> workflow deployment
