@@ -14,7 +14,6 @@ cdr_enum! {
     }
 }
 
-
 impl std::fmt::Display for DevState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
