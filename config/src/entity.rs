@@ -319,11 +319,21 @@ impl Txn {
     }
 
     /// The deployment, or `None` if absent (the Python library raised `TypeError`).
+    ///
+    /// An entry whose (validated) `deploy_id` is not the id it is stored under is an error:
+    /// readers name files, processes and releases after the id they listed, and a key written
+    /// past this library (`/deploy/..`) must not become one of those names.
     pub async fn get_deployment(&mut self, deploy_id: &str) -> Result<Option<Deployment>> {
         let path = self.p(&format!("/deploy/{deploy_id}"));
         match self.get_json(&path).await? {
             None => Ok(None),
-            Some(v) => Deployment::from_value(&v).map(Some),
+            Some(v) => match Deployment::from_value(&v)? {
+                d if d.deploy_id != deploy_id => Err(Error::Value(format!(
+                    "its deploy_id is {:?}, not {deploy_id:?} (a deployment is stored under its own deploy_id)",
+                    d.deploy_id
+                ))),
+                d => Ok(Some(d)),
+            },
         }
     }
 

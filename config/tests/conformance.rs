@@ -871,6 +871,14 @@ async fn deployments_and_device_state(h: &H) {
     assert_eq!(txn.list_deployments("").await.unwrap(), vec!["realtime-x-dask", "realtime-x-daskother"]);
     assert_eq!(txn.get_deployment("realtime-x-dask").await.unwrap(), Some(d.clone()));
     assert_eq!(txn.get_deployment("missing").await.unwrap(), None);
+    // stored past the library under a key that is not its id: refused, not handed out as ".."
+    h.a.db().create("/deploy/..", &d.to_json(), None).await.unwrap();
+    let mut other_txn = h.a.txn();
+    assert_eq!(
+        other_txn.get_deployment("..").await.unwrap_err().to_string(),
+        "its deploy_id is \"realtime-x-dask\", not \"..\" (a deployment is stored under its own deploy_id)"
+    );
+    h.a.db().delete("/deploy/..", Default::default()).await.unwrap();
     assert_eq!(txn.list_subarrays().await.unwrap(), vec!["01"]);
     assert_eq!(txn.get_master().await.unwrap(), Some(json!({"state": "ON"})));
     loop {

@@ -19,17 +19,12 @@ pub async fn desired(config: &Config, kind: &str) -> Result<(BTreeMap<String, De
         let mut out = BTreeMap::new();
         for id in txn.list_deployments("").await? {
             match txn.get_deployment(&id).await {
-                // The id names the deployer's files and processes (the process deployer's
-                // state dir joins it), so a key that is not the entry's own (validated) id,
-                // such as `/deploy/../../x` written by hand, is never acted on.
-                Ok(Some(d)) if d.deploy_id != id => {
-                    tracing::warn!("deployment {id:?} ignored: its deploy_id is {:?} (they must be the same)", d.deploy_id)
-                }
                 Ok(Some(d)) if d.kind == kind => {
                     out.insert(id, d);
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!("deployment {id} ignored: {e}"),
+                // invalid, or stored under a key that is not its deploy_id (`/deploy/..`)
+                Err(e) => tracing::warn!("deployment {id:?} ignored: {e}"),
             }
         }
         let rev = txn.revision().unwrap_or(0);
