@@ -145,7 +145,8 @@ pub struct DeviceCell<D: Device> {
     inner: Mutex<Inner<D>>,
     black_box: BlackBox,
     events: OnceLock<Arc<EventHub>>,
-    commands: OnceLock<Vec<DevCmdInfo_2>>,
+    /// What [`DeviceObject::command_list`] returns (the class's commands are fixed).
+    commands: Vec<DevCmdInfo_2>,
     /// Polling configured outside the class (the `polled_attr` device property): attribute
     /// (lower-cased) → period; a period of zero stops polling a class-polled attribute.
     polling: Vec<(String, Duration)>,
@@ -155,6 +156,7 @@ impl<D: Device> DeviceCell<D> {
     pub fn new(name: &str, class: Arc<DeviceClass<D>>, factory: Factory<D>) -> Self {
         let device = factory(name);
         let attrs = class.attributes.iter().map(|a| AttrState { config: Arc::new(initial_config(&a.info)), set_point: None }).collect();
+        let commands = command_list(&class);
         DeviceCell {
             name: name.to_string(),
             class,
@@ -162,7 +164,7 @@ impl<D: Device> DeviceCell<D> {
             inner: Mutex::new(Inner { device, attrs }),
             black_box: BlackBox::default(),
             events: OnceLock::new(),
-            commands: OnceLock::new(),
+            commands,
             polling: Vec::new(),
         }
     }
@@ -201,44 +203,6 @@ impl<D: Device> DeviceCell<D> {
 
     fn find_attr(&self, name: &str) -> Option<usize> {
         self.class.attributes.iter().position(|a| a.info.name.eq_ignore_ascii_case(name))
-    }
-
-    /// What [`DeviceObject::command_list`] returns, computed on first use.
-    fn build_command_list(&self) -> Vec<DevCmdInfo_2> {
-        let mut v: Vec<DevCmdInfo_2> = self
-            .class
-            .commands
-            .iter()
-            .map(|c| DevCmdInfo_2 {
-                cmd_name: c.name.clone(),
-                level: c.level,
-                cmd_tag: 0,
-                in_type: c.in_type as i32,
-                out_type: c.out_type as i32,
-                in_type_desc: c.doc_in.clone(),
-                out_type_desc: c.doc_out.clone(),
-            })
-            .collect();
-        // cppTango describes the DevVoid sides of its built-in commands as "Uninitialised".
-        for (name, out, doc) in [
-            ("Init", CmdArgType::DevVoid, "Uninitialised"),
-            ("State", CmdArgType::DevState, "Device state"),
-            ("Status", CmdArgType::DevString, "Device status"),
-        ] {
-            if !v.iter().any(|c| c.cmd_name.eq_ignore_ascii_case(name)) {
-                v.push(DevCmdInfo_2 {
-                    cmd_name: name.into(),
-                    level: DispLevel::OPERATOR,
-                    cmd_tag: 0,
-                    in_type: 0,
-                    out_type: out as i32,
-                    in_type_desc: "Uninitialised".into(),
-                    out_type_desc: doc.into(),
-                });
-            }
-        }
-        v.sort_by_key(|c| c.cmd_name.to_ascii_lowercase());
-        v
     }
 
     /// The value of attribute `i` as clients read it: `data` plus, for writable attributes,
@@ -399,6 +363,44 @@ fn initial_config(i: &AttrInfo) -> AttributeConfig_5 {
     }
 }
 
+/// The class's commands and the built-in ones (Init, State, Status unless the class has its
+/// own), sorted by name: what [`DeviceObject::command_list`] returns.
+fn command_list<D: Device>(class: &DeviceClass<D>) -> Vec<DevCmdInfo_2> {
+    let mut v: Vec<DevCmdInfo_2> = class
+        .commands
+        .iter()
+        .map(|c| DevCmdInfo_2 {
+            cmd_name: c.name.clone(),
+            level: c.level,
+            cmd_tag: 0,
+            in_type: c.in_type as i32,
+            out_type: c.out_type as i32,
+            in_type_desc: c.doc_in.clone(),
+            out_type_desc: c.doc_out.clone(),
+        })
+        .collect();
+    // cppTango describes the DevVoid sides of its built-in commands as "Uninitialised".
+    for (name, out, doc) in [
+        ("Init", CmdArgType::DevVoid, "Uninitialised"),
+        ("State", CmdArgType::DevState, "Device state"),
+        ("Status", CmdArgType::DevString, "Device status"),
+    ] {
+        if !v.iter().any(|c| c.cmd_name.eq_ignore_ascii_case(name)) {
+            v.push(DevCmdInfo_2 {
+                cmd_name: name.into(),
+                level: DispLevel::OPERATOR,
+                cmd_tag: 0,
+                in_type: 0,
+                out_type: out as i32,
+                in_type_desc: "Uninitialised".into(),
+                out_type_desc: doc.into(),
+            });
+        }
+    }
+    v.sort_by_key(|c| c.cmd_name.to_ascii_lowercase());
+    v
+}
+
 fn state_config(name: &str, data_type: CmdArgType) -> AttributeConfig_5 {
     initial_config(&AttrInfo::new(name, data_type, AttrDataFormat::SCALAR, AttrWriteType::READ))
 }
@@ -524,7 +526,7 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
     }
 
     fn command_list(&self) -> &[DevCmdInfo_2] {
-        self.commands.get_or_init(|| self.build_command_list())
+        &self.commands
     }
 
     fn command(&self, name: &str, arg: CmdValue) -> Result<CmdValue, DevFailed> {
