@@ -182,13 +182,16 @@ impl ConfigDb {
     /// Read the persisted state of `id` in the background, retrying with backoff until the
     /// DB answers, then hand it to `loaded` (once). For a device that could not read its
     /// state at start-up: dropping the returned guard stops the retries.
-    pub fn load_state_later(self: &Arc<Self>, id: &str, loaded: impl FnOnce(Option<Value>) + Send + 'static) -> Follow {
+    pub fn load_state_later<F>(self: &Arc<Self>, id: &str, loaded: impl FnOnce(Option<Value>) -> F + Send + 'static) -> Follow
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
         let (me, id) = (self.clone(), id.to_string());
         let task = self.rt.spawn(async move {
             let mut delay = Duration::from_millis(200);
             loop {
                 match tokio::time::timeout(REQUEST_TIMEOUT, me.clone().read_state(id.clone())).await {
-                    Ok(Ok(v)) => return loaded(v),
+                    Ok(Ok(v)) => return loaded(v).await,
                     Ok(Err(e)) => tracing::debug!("state of {id} still unreadable: {e}"),
                     Err(_) => tracing::debug!("state of {id} still unreadable: no answer"),
                 }
@@ -264,8 +267,11 @@ impl ConfigDb {
     }
 
     /// Follow `/pb/<pb_id>/state` into `view` (JSON text, `null` while absent) until the
-    /// returned guard is dropped. Reconnects by itself after errors.
-    pub fn follow_pb_state(self: &Arc<Self>, pb_id: &str, view: Arc<Mutex<String>>) -> Follow {
+    /// returned guard is dropped. Reconnects by itself after errors. The [`FirstRead`] tells
+    /// when `view` first holds the stored value, for callers that must not show a placeholder
+    /// in its place (a restored device).
+    pub fn follow_pb_state(self: &Arc<Self>, pb_id: &str, view: Arc<Mutex<String>>) -> (Follow, FirstRead) {
+        let (read_tx, first_read) = watch::channel(false);
         let (me, pb_id) = (self.clone(), pb_id.to_string());
         let set = move |view: &Arc<Mutex<String>>, v: Option<String>| {
             let text = match v {
@@ -282,6 +288,7 @@ impl ConfigDb {
                     let path = format!("{}/pb/{}/state", cfg.prefix(), pb_id);
                     let (v, rev) = cfg.db().get(&path, None).await?;
                     set(&view, v);
+                    read_tx.send_replace(true);
                     let mut w = cfg.db().watch(&path, false, Some(rev.revision + 1)).await?;
                     while let Some(u) = w.next().await {
                         set(&view, u?.value);
@@ -302,7 +309,23 @@ impl ConfigDb {
                 }
             }
         });
-        Follow(task.abort_handle())
+        (Follow(task.abort_handle()), FirstRead(first_read))
+    }
+
+    /// Wait until `first` has happened, at most `limit`; false if it has not.
+    pub fn wait_first_read(&self, first: FirstRead, limit: Duration) -> bool {
+        self.block(first.wait(limit))
+    }
+}
+
+/// Tells when a [`ConfigDb::follow_pb_state`] view first holds the stored value.
+#[derive(Debug)]
+pub struct FirstRead(watch::Receiver<bool>);
+
+impl FirstRead {
+    /// Wait until the value has been read, at most `limit`; false if it has not.
+    pub async fn wait(mut self, limit: Duration) -> bool {
+        matches!(tokio::time::timeout(limit, self.0.wait_for(|read| *read)).await, Ok(Ok(_)))
     }
 }
 

@@ -76,7 +76,7 @@ impl Master {
                         eprintln!("{CLASS} {name}: cannot read /master ({e}): INIT until it can be read");
                         let slot = Arc::new(OnceLock::new());
                         let set = slot.clone();
-                        let guard = db.load_state_later(MASTER_KEY, move |v| {
+                        let guard = db.load_state_later(MASTER_KEY, move |v| async move {
                             let _ = set.set(v.as_ref().and_then(operating_of));
                         });
                         m.late = Some((slot, guard));

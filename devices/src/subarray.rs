@@ -12,7 +12,7 @@ use tango::device::Outbox;
 use tango::registration::DeviceContext;
 use tango::{Attr, Cmd, DevFailed, DevState, Device, DeviceClass, TangoEnum};
 
-use crate::cfgdb::{ConfigDb, DbSetting, Follow};
+use crate::cfgdb::{ConfigDb, DbSetting, FirstRead, Follow, REQUEST_TIMEOUT};
 use crate::fsm::{self, AdminMode, Command, HealthState, ObsState, Transition};
 use crate::receive;
 use crate::schema;
@@ -363,7 +363,11 @@ impl Subarray {
                     self.core.pb_id.as_deref().unwrap_or("none")
                 );
                 if let Some(pb) = self.core.pb_id.clone() {
-                    self.start_following(&pb);
+                    // a restored device shows its PB's stored state from its first read on
+                    if let Some(first_read) = self.start_following(&pb) {
+                        let db = self.services.db.clone().expect("following needs a DB");
+                        db.wait_first_read(first_read, REQUEST_TIMEOUT);
+                    }
                 }
             }
             None => {
@@ -378,11 +382,14 @@ impl Subarray {
     fn read_state_later(&mut self, db: &Arc<ConfigDb>) {
         let late = Arc::new(LateRestore::default());
         let (slot, db2, view) = (late.clone(), db.clone(), self.pb_state.clone());
-        let guard = db.load_state_later(&self.id, move |stored| {
+        let guard = db.load_state_later(&self.id, move |stored| async move {
             let core = stored.as_ref().map(Core::from_json);
             if let Some(pb) = core.as_ref().and_then(|c| c.pb_id.clone()) {
                 *view.lock().unwrap_or_else(|p| p.into_inner()) = "null".into();
-                *slot.follow.lock().unwrap_or_else(|p| p.into_inner()) = Some(db2.follow_pb_state(&pb, view));
+                let (follow, first_read) = db2.follow_pb_state(&pb, view);
+                *slot.follow.lock().unwrap_or_else(|p| p.into_inner()) = Some(follow);
+                // the restored state and its PB state become visible together
+                first_read.wait(REQUEST_TIMEOUT).await;
             }
             let _ = slot.core.set(core);
         });
@@ -434,11 +441,14 @@ impl Subarray {
         }
     }
 
-    fn start_following(&mut self, pb_id: &str) {
+    /// Follow the state of `pb_id` into `pb_state` (`null` until read); `None` without a DB.
+    fn start_following(&mut self, pb_id: &str) -> Option<FirstRead> {
         // a view of its own: a stopped watch still finishing an update cannot touch it
         self.follow = None;
         self.pb_state = Arc::new(Mutex::new("null".into()));
-        self.follow = self.services.db.as_ref().map(|db| db.follow_pb_state(pb_id, self.pb_state.clone()));
+        let (follow, first_read) = self.services.db.as_ref()?.follow_pb_state(pb_id, self.pb_state.clone());
+        self.follow = Some(follow);
+        Some(first_read)
     }
 
     fn stop_following(&mut self) {
@@ -553,7 +563,8 @@ impl Subarray {
 
         // committed: take the new state
         self.core = next;
-        self.start_following(pb_id);
+        // new PB: its state key is written later by its workflow (`null` until then)
+        let _ = self.start_following(pb_id);
         if !stored_with_pb {
             self.persist();
         }
