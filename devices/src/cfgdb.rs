@@ -319,7 +319,7 @@ impl ConfigDb {
 }
 
 /// Tells when a [`ConfigDb::follow_pb_state`] view first holds the stored value.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FirstRead(watch::Receiver<bool>);
 
 impl FirstRead {

@@ -263,7 +263,7 @@ pub struct Subarray {
 #[derive(Debug, Default)]
 struct LateRestore {
     core: OnceLock<Option<Core>>,
-    follow: Mutex<Option<Follow>>,
+    follow: Mutex<Option<(Follow, FirstRead)>>,
 }
 
 impl std::fmt::Debug for Subarray {
@@ -387,7 +387,7 @@ impl Subarray {
             if let Some(pb) = core.as_ref().and_then(|c| c.pb_id.clone()) {
                 *view.lock().unwrap_or_else(|p| p.into_inner()) = "null".into();
                 let (follow, first_read) = db2.follow_pb_state(&pb, view);
-                *slot.follow.lock().unwrap_or_else(|p| p.into_inner()) = Some(follow);
+                *slot.follow.lock().unwrap_or_else(|p| p.into_inner()) = Some((follow, first_read.clone()));
                 // the restored state and its PB state become visible together
                 first_read.wait(REQUEST_TIMEOUT).await;
             }
@@ -425,7 +425,11 @@ impl Subarray {
         self.late = None;
         match (stored, follow) {
             // the background read already follows the PB state into self.pb_state
-            (Some(core), Some(follow)) => {
+            (Some(core), Some((follow, first_read))) => {
+                // a command may come before the watch's first read: it waits as reads do
+                if let Some(db) = &self.services.db {
+                    db.wait_first_read(first_read, REQUEST_TIMEOUT);
+                }
                 self.core = core;
                 self.follow = Some(follow);
                 eprintln!("{CLASS} {}: restored from /subarray/{} (read late)", self.name, self.id);
