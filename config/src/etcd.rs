@@ -2,7 +2,7 @@
 
 use crate::backend::*;
 use crate::error::{Error, Result};
-pub use crate::etcd_options::EtcdOptions;
+use crate::etcd_options::EtcdOptions;
 use async_trait::async_trait;
 use etcd_client as ec;
 use std::future::Future;

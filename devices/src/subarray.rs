@@ -364,8 +364,7 @@ impl Subarray {
                 );
                 if let Some(pb) = self.core.pb_id.clone() {
                     // a restored device shows its PB's stored state from its first read on
-                    if let Some(first_read) = self.start_following(&pb) {
-                        let db = self.services.db.clone().expect("following needs a DB");
+                    if let (Some(first_read), Some(db)) = (self.start_following(&pb), &self.services.db) {
                         db.wait_first_read(first_read, REQUEST_TIMEOUT);
                     }
                 }
