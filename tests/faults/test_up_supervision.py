@@ -59,6 +59,11 @@ def answers(make):
         return None
 
 
+def etcd_answers(up):
+    r = subprocess.run([str(e2e.BIN / "sdpcfg"), "ls", "/"], env=up.env(), capture_output=True, timeout=30)
+    return r.returncode == 0
+
+
 @pytest.fixture
 def up():
     tango_port, etcd_port = e2e.free_port(), e2e.free_port()
@@ -93,11 +98,15 @@ def test_sdp_up_restarts_what_dies_and_the_rest_rides_it_out(up):
     # A device server: restarted, exported again, its state restored from etcd.
     kill_child(up, "SDPSubarray")
     d = tango.DeviceProxy(url)
-    assert wait_for(lambda: answers(lambda: int(d.obsState)) == READY, timeout=30)
+    # read_attribute, not `d.obsState`: while the new server is not listening yet, PyTango's
+    # attribute sugar on a fresh proxy turns the DevFailed into AttributeError.
+    assert wait_for(lambda: answers(lambda: int(d.read_attribute("obsState").value)) == READY, timeout=30)
     assert int(d.adminMode) == MAINTENANCE and d.state() == tango.DevState.ON
 
     # etcd: restarted on the same port and data; the devices use it again.
     kill_child(up, "etcd")
+    # A new pid is not yet a serving etcd; while it is not, commands fail by design (DevFailed).
+    assert wait_for(lambda: etcd_answers(up), timeout=20)
     d.EndSB()
     d.Configure(cfg_seed("pb-up-2"))
     listing = up.sdpcfg("ls", "-R", "/pb")
