@@ -282,8 +282,9 @@ def wait_device(url, timeout=20):
             time.sleep(0.2)
 
 
-def wait_for(fn, timeout=5.0, interval=0.05):
-    """Poll fn() until it is truthy; return its last value."""
+def wait_for(fn, timeout=15.0, interval=0.05):
+    """Poll fn() until it is truthy; return its last value. The default limit is generous on
+    purpose: it only costs time when the test fails, and a loaded CI machine is slow."""
     deadline = time.monotonic() + timeout
     while True:
         v = fn()
