@@ -67,16 +67,13 @@ fn serve(a: DatabaseArgs) -> i32 {
     tango::server::init_logging(verbosity);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     rt.block_on(async move {
-        let d = tango::database::DatabaseOptions::default();
-        let opts = tango::database::DatabaseOptions {
-            host,
-            port,
-            state_dir,
-            verbosity,
+        let d = tango::connection::ConnLimits::default();
+        let limits = tango::connection::ConnLimits {
             max_message: a.max_message_size.map_or(d.max_message, |n| n as usize),
             idle_timeout: a.idle_timeout.map_or(d.idle_timeout, |s| (s > 0).then(|| std::time::Duration::from_secs(s))),
             max_connections: a.max_connections.map_or(d.max_connections, |n| n as usize),
         };
+        let opts = tango::database::DatabaseOptions { host, port, state_dir, verbosity, limits };
         match tango::database::start(opts).await {
             Ok(db) => {
                 println!("TANGO_HOST={}", db.tango_host);

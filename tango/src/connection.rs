@@ -21,13 +21,22 @@ use std::time::{Duration, Instant};
 use crate::dispatch::{Dispatcher, Peer};
 use crate::giop::{self, Assembler, FrameSplitter, Message, MsgType, Version};
 
-/// What one connection may use; from the server options.
-#[derive(Debug, Clone, Copy)]
+/// What the clients of one server (a device server or the database) may use.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ConnLimits {
+    /// Largest GIOP message accepted (after fragment reassembly).
     pub max_message: usize,
     /// Close a connection that has received nothing for this long (`None` = never).
     pub idle_timeout: Option<Duration>,
+    /// Connections beyond this many are closed as soon as they are accepted.
     pub max_connections: usize,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        use crate::server::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MESSAGE};
+        ConnLimits { max_message: DEFAULT_MAX_MESSAGE, idle_timeout: Some(DEFAULT_IDLE_TIMEOUT), max_connections: DEFAULT_MAX_CONNECTIONS }
+    }
 }
 
 /// The writing side of a connection, shared by its thread (replies) and the server

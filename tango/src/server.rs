@@ -33,7 +33,7 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(180);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 900;
 
 /// How a server was asked to run (the standard Tango server command line).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ServerOptions {
     pub instance: String,
     pub nodb: bool,
@@ -43,27 +43,8 @@ pub struct ServerOptions {
     /// 0 = any free port.
     pub port: u16,
     pub verbosity: u8,
-    pub max_message: usize,
-    /// Close a connection that has received nothing for this long (`None` = never).
-    pub idle_timeout: Option<Duration>,
-    /// Connections beyond this many are closed as soon as they are accepted.
-    pub max_connections: usize,
-}
-
-impl Default for ServerOptions {
-    fn default() -> Self {
-        ServerOptions {
-            instance: String::new(),
-            nodb: false,
-            dlist: vec![],
-            host: None,
-            port: 0,
-            verbosity: 0,
-            max_message: DEFAULT_MAX_MESSAGE,
-            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-        }
-    }
+    /// `-ORBgiopMaxMsgSize`, `-ORBinConScanPeriod`, `-maxConnections`.
+    pub limits: ConnLimits,
 }
 
 pub const USAGE: &str = "usage: <exec> <instance> [-v[N]] [-nodb -dlist dev1,dev2,...] [-ORBendPoint giop:tcp:<host>:<port>] [-port N] [-host H] [-ORBgiopMaxMsgSize BYTES] [-ORBinConScanPeriod SECONDS] [-maxConnections N]";
@@ -92,8 +73,9 @@ impl ServerOptions {
                 "-host" => o.host = Some(value("-host")?),
                 // omniORB's option name, so existing start scripts keep working
                 "-ORBgiopMaxMsgSize" => {
-                    o.max_message = value("-ORBgiopMaxMsgSize")?.parse().map_err(|_| "invalid -ORBgiopMaxMsgSize value".to_string())?;
-                    if o.max_message < 1024 {
+                    o.limits.max_message =
+                        value("-ORBgiopMaxMsgSize")?.parse().map_err(|_| "invalid -ORBgiopMaxMsgSize value".to_string())?;
+                    if o.limits.max_message < 1024 {
                         return Err("-ORBgiopMaxMsgSize must be at least 1024 bytes".into());
                     }
                 }
@@ -102,11 +84,12 @@ impl ServerOptions {
                     let secs: u64 = value("-ORBinConScanPeriod")?.parse().map_err(|_| {
                         "invalid -ORBinConScanPeriod value: expected whole seconds (0 = never close idle connections)".to_string()
                     })?;
-                    o.idle_timeout = (secs > 0).then(|| Duration::from_secs(secs));
+                    o.limits.idle_timeout = (secs > 0).then(|| Duration::from_secs(secs));
                 }
                 "-maxConnections" => {
-                    o.max_connections = value("-maxConnections")?.parse().map_err(|_| "invalid -maxConnections value".to_string())?;
-                    if o.max_connections == 0 {
+                    o.limits.max_connections =
+                        value("-maxConnections")?.parse().map_err(|_| "invalid -maxConnections value".to_string())?;
+                    if o.limits.max_connections == 0 {
                         return Err("-maxConnections must be at least 1".into());
                     }
                 }
@@ -301,7 +284,7 @@ impl Server {
             dispatcher.add_alias(key, device);
         }
         let dispatcher = Arc::new(dispatcher);
-        let limits = ConnLimits { max_message: opts.max_message, idle_timeout: opts.idle_timeout, max_connections: opts.max_connections };
+        let limits = opts.limits;
         if let Some(db) = &db {
             // The host clients will connect to: the endpoint's host, or this machine's name
             // when listening on every interface.
@@ -521,10 +504,10 @@ mod tests {
         assert_eq!((o.host, o.port), (None, 1234));
         let o = parse("1 -nodb -dlist a/b/c -ORBendPoint giop:tcp:127.0.0.1:").unwrap();
         assert_eq!(o.port, 0);
-        assert_eq!((o.idle_timeout, o.max_connections), (Some(DEFAULT_IDLE_TIMEOUT), DEFAULT_MAX_CONNECTIONS));
+        assert_eq!((o.limits.idle_timeout, o.limits.max_connections), (Some(DEFAULT_IDLE_TIMEOUT), DEFAULT_MAX_CONNECTIONS));
         let o = parse("1 -nodb -dlist a/b/c -ORBinConScanPeriod 30 -maxConnections 64").unwrap();
-        assert_eq!((o.idle_timeout, o.max_connections), (Some(Duration::from_secs(30)), 64));
-        assert_eq!(parse("1 -nodb -dlist a/b/c -ORBinConScanPeriod 0").unwrap().idle_timeout, None);
+        assert_eq!((o.limits.idle_timeout, o.limits.max_connections), (Some(Duration::from_secs(30)), 64));
+        assert_eq!(parse("1 -nodb -dlist a/b/c -ORBinConScanPeriod 0").unwrap().limits.idle_timeout, None);
     }
 
     #[test]

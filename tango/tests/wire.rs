@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use tango::connection::ConnLimits;
 use tango::giop::{self, Message, MsgType, ReplyStatus, Version};
 use tango::test_device::TestDevice;
 use tango::{Server, ServerOptions};
@@ -12,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn start(max_message: usize) -> tango::server::RunningServer {
-    start_with(ServerOptions { max_message, ..Default::default() }).await
+    start_with(ServerOptions { limits: ConnLimits { max_message, ..Default::default() }, ..Default::default() }).await
 }
 
 /// A TestDevice server on loopback with `opts`' limits.
@@ -181,7 +182,11 @@ async fn oneway_requests_get_no_reply() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_closed_and_busy_ones_are_not() {
-    let srv = start_with(ServerOptions { idle_timeout: Some(Duration::from_secs(1)), ..Default::default() }).await;
+    let srv = start_with(ServerOptions {
+        limits: ConnLimits { idle_timeout: Some(Duration::from_secs(1)), ..Default::default() },
+        ..Default::default()
+    })
+    .await;
     let mut busy = TcpStream::connect(srv.addr).await.unwrap();
     let mut silent = TcpStream::connect(srv.addr).await.unwrap();
     let mut half = TcpStream::connect(srv.addr).await.unwrap();
@@ -208,7 +213,7 @@ async fn idle_connections_are_closed_and_busy_ones_are_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_limit_are_closed_and_the_others_served() {
-    let srv = start_with(ServerOptions { max_connections: 2, ..Default::default() }).await;
+    let srv = start_with(ServerOptions { limits: ConnLimits { max_connections: 2, ..Default::default() }, ..Default::default() }).await;
     let mut a = TcpStream::connect(srv.addr).await.unwrap();
     let mut b = TcpStream::connect(srv.addr).await.unwrap();
     assert_ping_works(&mut a, Version::V1_2, 1).await;
@@ -262,7 +267,11 @@ async fn unknown_objects_and_operations_get_system_exceptions_on_an_open_connect
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn truncated_header_then_silence_gets_message_error() {
-    let srv = start_with(ServerOptions { idle_timeout: Some(Duration::from_secs(1)), ..Default::default() }).await;
+    let srv = start_with(ServerOptions {
+        limits: ConnLimits { idle_timeout: Some(Duration::from_secs(1)), ..Default::default() },
+        ..Default::default()
+    })
+    .await;
     let mut s = TcpStream::connect(srv.addr).await.unwrap();
     s.write_all(b"GIOP\x01").await.unwrap();
     let m = read_msg(&mut s).await.expect("MessageError");

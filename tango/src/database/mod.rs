@@ -14,6 +14,7 @@ pub mod store;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::connection::ConnLimits;
 use crate::registration::ior_for;
 use crate::server::{host_name, RunningServer, Server, ServerOptions};
 
@@ -35,23 +36,12 @@ pub struct DatabaseOptions {
     pub verbosity: u8,
     /// The same limits as a device server's (`-ORBgiopMaxMsgSize`, `-ORBinConScanPeriod`,
     /// `-maxConnections`): every client of the control system talks to the database.
-    pub max_message: usize,
-    pub idle_timeout: Option<std::time::Duration>,
-    pub max_connections: usize,
+    pub limits: ConnLimits,
 }
 
 impl Default for DatabaseOptions {
     fn default() -> Self {
-        let limits = ServerOptions::default();
-        DatabaseOptions {
-            host: "127.0.0.1".into(),
-            port: 10000,
-            state_dir: None,
-            verbosity: 0,
-            max_message: limits.max_message,
-            idle_timeout: limits.idle_timeout,
-            max_connections: limits.max_connections,
-        }
+        DatabaseOptions { host: "127.0.0.1".into(), port: 10000, state_dir: None, verbosity: 0, limits: ConnLimits::default() }
     }
 }
 
@@ -82,9 +72,7 @@ pub async fn start(opts: DatabaseOptions) -> Result<RunningDatabase, String> {
             host: Some(opts.host.clone()),
             port: opts.port,
             verbosity: opts.verbosity,
-            max_message: opts.max_message,
-            idle_timeout: opts.idle_timeout,
-            max_connections: opts.max_connections,
+            limits: opts.limits,
         })
         .await?;
     let port = server.port();
