@@ -164,6 +164,28 @@ def test_database_closes_idle_connections_and_keeps_serving(tmp_path):
         assert stop_process(proc) == 0
 
 
+def test_database_closes_connections_beyond_its_limit_and_serves_the_others(tmp_path):
+    """`--max-connections`: with the PyTango client's connection and a held raw one, a third
+    connection is closed as it arrives, unanswered; the PyTango client goes on being served."""
+    proc, port = start_database(tmp_path, "--max-connections", "2")
+    try:
+        db = tango.Database("127.0.0.1", port)
+        db.put_device_property("sys/database/2", {"Before": ["1"]})
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as held, \
+                socket.create_connection(("127.0.0.1", port), timeout=15) as third:
+            try:
+                assert third.recv(12) == b"", "a connection beyond the limit gets no answer"
+            except ConnectionResetError:
+                pass
+            assert list(db.get_device_property("sys/database/2", "Before")["Before"]) == ["1"]
+            held.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                held.recv(1)  # the held one is still open (nothing to read, not closed)
+        assert proc.poll() is None
+    finally:
+        assert stop_process(proc) == 0
+
+
 @pytest.mark.parametrize("args, message", [
     (("--max-message-size", "100"), "--max-message-size"),
     (("--max-connections", "0"), "--max-connections"),
