@@ -7,8 +7,10 @@
 //! in-process MVCC store with the same semantics) — below a shared layer:
 //! [`Db`] (raw path operations, watches, leases), [`Txn`] (transactions with snapshot
 //! isolation, retry and watch-driven loops, plus the entity API) and [`Config`]
-//! (environment, global prefix, owner, client lease).
+//! (environment, global prefix, owner, client lease), and [`Liveness`] (each long-running
+//! component's alive key on a lease, see [`alive`]).
 
+pub mod alive;
 pub mod backend;
 pub mod config;
 pub mod db;
@@ -24,6 +26,7 @@ pub mod path;
 pub mod server;
 pub mod txn;
 
+pub use alive::{ComponentInfo, ComponentStatus, Liveness, LivenessOptions, WorkGuard};
 pub use backend::Backend;
 pub use config::{BackendChoice, Config};
 pub use db::{Db, DeleteOptions, KeyWatch, Lease, Revision, WatchUpdate};

@@ -87,6 +87,7 @@ conformance!(
     allocation_scales_past_txn_limit,
     c24_prefetching_listing,
     c25_writes_without_reads,
+    component_liveness,
 );
 
 fn msg<T>(r: Result<T, Error>) -> String {
@@ -1107,4 +1108,94 @@ async fn c25_writes_without_reads(h: &H) {
     let (state, _) = db.get("/subarray/c25", None).await.unwrap();
     assert_eq!(serde_json::from_str::<Value>(&state.unwrap()).unwrap(), json!({"obs_state": "READY"}));
     assert!(txn.put("bad", "x").is_err(), "path rules still apply");
+}
+
+/// Issue #16: a component's alive key lives while it works, goes at once on a clean stop,
+/// within the TTL when it dies, and while one piece of work is held past the stall limit;
+/// a revoked lease is replaced. Read by another client through the transaction API.
+async fn component_liveness(h: &H) {
+    use sdp_config::{ComponentInfo, Liveness, LivenessOptions};
+    let opts = LivenessOptions { ttl: 2, stall: Duration::from_millis(1500) };
+    let alive = |name: &'static str| async move {
+        let mut txn = h.b.txn();
+        let v = txn.is_alive(name).await.unwrap();
+        txn.commit().await.unwrap();
+        v
+    };
+    let components = || async {
+        let mut txn = h.b.txn();
+        let v = txn.list_components().await.unwrap();
+        txn.commit().await.unwrap();
+        v
+    };
+    async fn eventually<F: std::future::Future<Output = bool>>(limit: Duration, mut f: impl FnMut() -> F) -> bool {
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < limit {
+            if f().await {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    assert!(matches!(Liveness::start(&h.a, ComponentInfo::new("a/b", "x")).await, Err(Error::Value(_))));
+    let ctl = Liveness::start_with(&h.a, ComponentInfo::new("controller", "controller"), opts).await.unwrap();
+    // In place when start returns.
+    assert!(alive("controller").await);
+    let list = components().await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    let c = &list[0];
+    assert_eq!((c.name.as_str(), c.kind.as_str(), c.alive, c.stopped), ("controller", "controller", true, None));
+    assert_eq!(c.record["pid"], json!(std::process::id()));
+    assert!(c.seen_ago().unwrap() < 5.0);
+
+    // Idle past several TTLs: still alive (an idle component need not wake up).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(alive("controller").await);
+    let seen = components().await[0].seen_ago().unwrap();
+    assert!(seen < 3.5, "the record is refreshed every TTL: last seen {seen} s ago");
+
+    // Work held past the stall limit: hung, the key goes; done, it comes back.
+    let work = ctl.working();
+    assert!(eventually(Duration::from_secs(10), || async { !alive("controller").await }).await, "a hang is seen");
+    assert!(!ctl.is_up());
+    drop(work);
+    assert!(eventually(Duration::from_secs(10), || alive("controller")).await, "alive again once the work ends");
+
+    // The lease revoked behind its back: replaced.
+    let (v, _) = h.b.db().get("/component/controller/alive", None).await.unwrap();
+    assert!(v.is_some());
+    let lease = {
+        let (kvs, _) = h.raw.range(&KeyRange::Key("3/component/controller/alive".into()), None, false).await.unwrap();
+        kvs[0].lease
+    };
+    h.b.db().backend().lease_revoke(lease).await.unwrap();
+    assert!(!alive("controller").await);
+    assert!(eventually(Duration::from_secs(10), || alive("controller")).await, "a new lease after a revoke");
+
+    // Clean stop: gone at once, and the record says when.
+    ctl.stop().await.unwrap();
+    assert!(!alive("controller").await);
+    let c = components().await.remove(0);
+    assert!(!c.alive && c.stopped.is_some() && c.seen_ago().unwrap() < 2.0, "{c:?}");
+
+    // Death (no stop, no keep-alive): gone within the TTL.
+    let dep = Liveness::start_with(&h.a, ComponentInfo::new("deployer-process", "deployer"), opts).await.unwrap();
+    assert!(alive("deployer-process").await);
+    drop(dep);
+    assert!(eventually(Duration::from_secs(8), || async { !alive("deployer-process").await }).await, "a dead component expires");
+    let list = components().await;
+    assert_eq!(list.iter().map(|c| (c.name.as_str(), c.alive)).collect::<Vec<_>>(), [("controller", false), ("deployer-process", false)]);
+    assert_eq!(list[1].stopped, None, "died, not stopped");
+
+    // Forgotten on request.
+    let mut txn = h.a.txn();
+    loop {
+        txn.delete_component("controller").await.unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!(components().await.len(), 1);
 }
