@@ -27,6 +27,30 @@ pub struct EtcdServerOptions {
     pub client_port: Option<u16>,
     /// Serve clients over TLS (`https://`) with these files.
     pub tls: Option<ServerTls>,
+    /// SIGTERM etcd when the thread that started it ends (its parent died, even by
+    /// SIGKILL): a supervisor's etcd must not outlive it. See [`end_with_parent`].
+    pub end_with_parent: bool,
+}
+
+/// Make the process `cmd` starts receive `signal` when its parent ends, however it ends
+/// (Linux `PR_SET_PDEATHSIG`). Strictly: when the *thread* that spawns it ends, so spawn
+/// from a thread that lives as long as the process (the main thread). A parent that is
+/// already gone when the child starts makes the spawn fail instead of leaving an orphan.
+pub fn end_with_parent(cmd: &mut Command, signal: i32) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls (prctl, getppid) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other("the parent ended before the child started"));
+            }
+            Ok(())
+        });
+    }
 }
 
 /// TLS files of an etcd server (PEM paths), as etcd's `--cert-file`, `--key-file` and,
@@ -117,6 +141,9 @@ impl EtcdServer {
                 }
             }
             cmd.stdin(Stdio::null()).stdout(Stdio::null());
+            if options.end_with_parent {
+                end_with_parent(&mut cmd, libc::SIGTERM);
+            }
             match log {
                 Some(f) => cmd.stderr(f),
                 None => cmd.stderr(Stdio::null()),

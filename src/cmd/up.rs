@@ -2,7 +2,9 @@
 //!
 //! In order, each waited for until it answers: the embedded Tango database, etcd (data in the
 //! state dir), the registration of the device servers, `SDPMaster/1` and `SDPSubarray/1..N`
-//! (exported in the database), the processing controller and the local-process deployer.
+//! (exported in the database and answering a ping), the processing controller and the
+//! local-process deployer (their alive keys in the configuration database: see
+//! `sdp_config::alive`; a process that merely runs is not yet one that works).
 //! Ctrl-C or SIGTERM stops them in reverse order (SIGTERM, then SIGKILL after a grace period),
 //! so device servers unexport themselves and no process is left behind. The state dir keeps
 //! the Tango registrations and etcd's data, so a second `sdp up` resumes.
@@ -13,6 +15,12 @@
 //! processes), and the others ride out its absence — a device server does not need its
 //! database while it runs. Only one that keeps failing (5 exits within a minute) makes
 //! `sdp up` stop everything and exit with an error.
+//!
+//! Nothing outlives `sdp up`. What it prints also goes to `<state dir>/logs/up.log`, and a
+//! closed stdout (the `tee` of `make run | tee` ended by the same Ctrl-C) only stops the
+//! printing, not the supervisor. Each child gets SIGTERM from the kernel when `sdp up` ends,
+//! even by SIGKILL (`PR_SET_PDEATHSIG`), and stops as it does on Ctrl-C: device servers
+//! unexport, the deployer stops its processes (`--stop-on-exit`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -63,6 +71,7 @@ const RESTART_DELAY: Duration = Duration::from_secs(1);
 
 /// Children in start order; stopped in reverse order on drop.
 struct Supervisor {
+    console: Console,
     parts: Vec<Part>,
     etcd: Option<sdp_config::EtcdServer>,
     /// How etcd was started (fixed port and data dir), to start it again the same way.
@@ -75,10 +84,10 @@ impl Supervisor {
     fn stop_all(&mut self) {
         while let Some(mut p) = self.parts.pop() {
             stop_child(&mut p.child, self.grace);
-            println!("stopped {}", p.name);
+            self.console.say(&format!("stopped {}", p.name));
         }
         if self.etcd.take().is_some() {
-            println!("stopped etcd");
+            self.console.say("stopped etcd");
         }
     }
 
@@ -92,7 +101,7 @@ impl Supervisor {
             let Ok(Some(status)) = p.child.try_wait() else { continue };
             let why = format!("{} exited unexpectedly ({status})", p.name);
             throttle(&mut p.starts, &why)?;
-            println!("{why}; starting it again");
+            self.console.say(&format!("{why}; starting it again"));
             p.child = start(&p.name, &p.program, &p.args, &p.env, logs, &why)?;
             p.starts.push(Instant::now());
         }
@@ -100,7 +109,7 @@ impl Supervisor {
             if let Some(status) = etcd.exited() {
                 let why = format!("etcd exited unexpectedly ({status})");
                 throttle(&mut self.etcd_starts, &why)?;
-                println!("{why}; starting it again");
+                self.console.say(&format!("{why}; starting it again"));
                 self.etcd = None;
                 self.etcd = Some(sdp_config::EtcdServer::start_with(options).map_err(|e| format!("{why}; cannot start it again: {e}"))?);
                 self.etcd_starts.push(Instant::now());
@@ -189,11 +198,42 @@ fn start(name: &str, program: &Path, args: &[String], env: &[(String, String)], 
     // Own process group: a Ctrl-C in the terminal reaches `sdp up` only, which then stops
     // the components in order.
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    // If `sdp up` dies (SIGKILL included), the child is told to stop as on Ctrl-C. Children
+    // are spawned from the main thread only, which lives as long as `sdp up`.
+    sdp_config::server::end_with_parent(&mut cmd, libc::SIGTERM);
     cmd.spawn().map_err(|e| format!("cannot start {name} ({}): {e}", program.display()))
 }
 
-fn ready_line(what: &str, addr: &str, t0: Instant) {
-    println!("{what:<28} {addr:<34} ready in {:.2} s", t0.elapsed().as_secs_f64());
+/// Where `sdp up` reports: stdout while it can be written, and always `logs/up.log`.
+struct Console {
+    log: Option<std::fs::File>,
+    stdout_gone: std::cell::Cell<bool>,
+}
+
+impl Console {
+    fn new(logs: &Path) -> Console {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(logs.join("up.log")).ok();
+        Console { log, stdout_gone: std::cell::Cell::new(false) }
+    }
+
+    /// One line out. Errors are ignored on purpose: `println!` panics on a closed pipe,
+    /// and a supervisor that dies of its own output leaves every component running.
+    fn say(&self, line: &str) {
+        use std::io::Write;
+        if let Some(mut f) = self.log.as_ref() {
+            let _ = writeln!(f, "{line}");
+        }
+        if !self.stdout_gone.get() {
+            let mut out = std::io::stdout().lock();
+            if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                self.stdout_gone.set(true);
+            }
+        }
+    }
+
+    fn ready(&self, what: &str, addr: &str, t0: Instant) {
+        self.say(&format!("{what:<28} {addr:<34} ready in {:.2} s", t0.elapsed().as_secs_f64()));
+    }
 }
 
 /// Wait until `check` succeeds, the child dies, or `limit` passes.
@@ -211,6 +251,47 @@ fn wait_until(part: &mut Part, limit: Duration, mut check: impl FnMut() -> Resul
         std::thread::sleep(Duration::from_millis(50));
     }
     Err(format!("{} not ready after {} s: {last}", part.name, limit.as_secs()))
+}
+
+/// Reads components' alive keys (`sdp_config::alive`) from the configuration database.
+struct AliveCheck {
+    rt: tokio::runtime::Runtime,
+    options: sdp_config::EtcdOptions,
+    config: std::cell::RefCell<Option<sdp_config::Config>>,
+}
+
+impl AliveCheck {
+    fn new(host: &str, port: u16) -> Result<AliveCheck, String> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("tokio runtime: {e}"))?;
+        let options = sdp_config::EtcdOptions { host: host.to_string(), port, timeout: Duration::from_secs(2), ..Default::default() };
+        Ok(AliveCheck { rt, options, config: Default::default() })
+    }
+
+    /// Ok once `/component/<name>/alive` exists.
+    fn check(&self, name: &str) -> Result<(), String> {
+        let mut slot = self.config.borrow_mut();
+        if slot.is_none() {
+            let backend = self.rt.block_on(sdp_config::BackendChoice::Etcd(self.options.clone()).connect()).map_err(|e| e.to_string())?;
+            *slot = Some(sdp_config::Config::new(backend));
+        }
+        let config = slot.as_ref().expect("connected above");
+        let alive = self.rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(3), async {
+                let mut txn = config.txn();
+                let alive = txn.is_alive(name).await?;
+                txn.commit().await?;
+                Ok::<_, sdp_config::Error>(alive)
+            })
+            .await
+            .map_err(|_| "the configuration database did not answer within 3 s".to_string())?
+            .map_err(|e| e.to_string())
+        })?;
+        if alive {
+            Ok(())
+        } else {
+            Err(format!("no /component/{name}/alive yet"))
+        }
+    }
 }
 
 /// The dsconfig JSON registering the project's device servers.
@@ -242,7 +323,8 @@ pub fn run(a: UpArgs) -> i32 {
     match up(a) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("sdp up: {e}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "sdp up: {e}");
             1
         }
     }
@@ -271,6 +353,7 @@ fn up(a: UpArgs) -> Result<(), String> {
     }
 
     let mut sup = Supervisor {
+        console: Console::new(&logs),
         parts: Vec::new(),
         etcd: None,
         etcd_options: None,
@@ -301,7 +384,7 @@ fn up(a: UpArgs) -> Result<(), String> {
     wait_until(sup.last(), Duration::from_secs(20), || {
         db.command("DbInfo", tango::any::CmdValue::Void).map(|_| ()).map_err(|e| e.to_string())
     })?;
-    ready_line("Tango database", &format!("TANGO_HOST={}", a.tango_host), t0);
+    sup.console.ready("Tango database", &format!("TANGO_HOST={}", a.tango_host), t0);
 
     // 2. etcd
     let t0 = Instant::now();
@@ -309,6 +392,7 @@ fn up(a: UpArgs) -> Result<(), String> {
         let opts = sdp_config::EtcdServerOptions {
             data_dir: Some(state.join("etcd")),
             client_port: if a.etcd_port == 0 { None } else { Some(a.etcd_port) },
+            end_with_parent: true,
             ..Default::default()
         };
         let etcd = sdp_config::EtcdServer::start_with(&opts).map_err(|e| format!("etcd: {e}"))?;
@@ -328,13 +412,13 @@ fn up(a: UpArgs) -> Result<(), String> {
         std::net::TcpStream::connect((h, p)).map_err(|e| format!("no etcd at {}: {e}", a.config))?;
         (h.to_string(), p)
     };
-    ready_line("etcd", &format!("{config_host}:{config_port}"), t0);
+    sup.console.ready("etcd", &format!("{config_host}:{config_port}"), t0);
 
     // 3. registrations
     let t0 = Instant::now();
     let cfg = tango::database::dsconfig::parse(&registrations(a.subarrays)).map_err(|e| format!("registrations: {e}"))?;
     tango::database::dsconfig::apply(&db, &cfg).map_err(|e| format!("registering the device servers: {e}"))?;
-    ready_line("device registrations", &format!("SDPMaster/1, SDPSubarray/1..{}", a.subarrays), t0);
+    sup.console.ready("device registrations", &format!("SDPMaster/1, SDPSubarray/1..{}", a.subarrays), t0);
 
     let env: Vec<(String, String)> = vec![
         ("TANGO_HOST".into(), a.tango_host.clone()),
@@ -355,17 +439,19 @@ fn up(a: UpArgs) -> Result<(), String> {
         let name = format!("{exec}/{inst}");
         sup.parts.push(spawn(&name, &binary(&exec), &[inst.clone(), "-ORBendPoint".into(), endpoint.clone()], &env, &logs)?);
         wait_until(sup.last(), Duration::from_secs(30), || device_answers(&db, &device))?;
-        ready_line(&name, &device, t0);
+        sup.console.ready(&name, &device, t0);
     }
 
-    // 5. controller and deployer
-    for (name, args) in [
-        ("processing controller", vec!["controller".to_string()]),
+    // 5. controller and deployer, ready when their alive keys are in place
+    let alive = AliveCheck::new(&config_host, config_port)?;
+    for (name, component, args) in [
+        ("processing controller", crate::controller::COMPONENT_NAME, vec!["controller".to_string()]),
         // --stop-on-exit: Ctrl-C stops the workflows and engines with the deployer (a plain
         // deployer restart would leave them running for its successor to adopt), within
         // our own grace period (--grace: theirs, SIGTERM→SIGKILL, is 60 % of it).
         (
             "process deployer",
+            crate::deployer::process::COMPONENT_NAME,
             vec![
                 "deployer".into(),
                 "--type".into(),
@@ -379,25 +465,25 @@ fn up(a: UpArgs) -> Result<(), String> {
         ),
     ] {
         let t0 = Instant::now();
-        sup.parts.push(spawn(&name.replace(' ', "-"), &sdp, &args, &env, &logs)?);
-        // No readiness protocol: alive after a short while means it connected and runs.
-        std::thread::sleep(Duration::from_millis(300));
-        if let Ok(Some(s)) = sup.last().child.try_wait() {
-            let log = std::fs::read_to_string(logs.join(format!("{}.log", name.replace(' ', "-")))).unwrap_or_default();
-            return Err(format!("{name} exited ({s}): {}", log.lines().last().unwrap_or("")));
-        }
-        ready_line(name, &format!("etcd {config_host}:{config_port}"), t0);
+        let log_name = name.replace(' ', "-");
+        sup.parts.push(spawn(&log_name, &sdp, &args, &env, &logs)?);
+        wait_until(sup.last(), Duration::from_secs(30), || alive.check(component)).map_err(|e| {
+            let log = std::fs::read_to_string(logs.join(format!("{log_name}.log"))).unwrap_or_default();
+            format!("{e}; its log ends: {}", log.lines().last().unwrap_or(""))
+        })?;
+        sup.console.ready(name, &format!("alive in etcd {config_host}:{config_port}"), t0);
     }
 
-    println!();
-    println!("The SDP is up. In another shell:");
-    println!("  export TANGO_HOST={}", a.tango_host);
-    println!("  export SDP_CONFIG_HOST={config_host} SDP_CONFIG_PORT={config_port}");
-    println!("Logs: {}. Ctrl-C stops everything.", logs.display());
+    let c = &sup.console;
+    c.say("");
+    c.say("The SDP is up. In another shell:");
+    c.say(&format!("  export TANGO_HOST={}", a.tango_host));
+    c.say(&format!("  export SDP_CONFIG_HOST={config_host} SDP_CONFIG_PORT={config_port}"));
+    c.say(&format!("Logs: {}. Ctrl-C stops everything.", logs.display()));
 
     loop {
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
-            println!("stopping");
+            sup.console.say("stopping");
             sup.stop_all();
             return Ok(());
         }

@@ -308,14 +308,20 @@ async fn execute(config: &Config, action: &Action) -> Result<()> {
 pub async fn run(s: Settings) -> Result<()> {
     let stop = common::shutdown_signal();
     let config = common::connect().await?;
+    let alive = common::announce(&config, COMPONENT_NAME, "controller").await?;
     tracing::info!(
         "processing controller started: mode {}, {} workflow versions known, database {}",
         s.mode.as_str(),
         s.definitions.len(),
         config.db().backend().describe()
     );
-    control(&config, &s, wakes, stop).await
+    let r = control(&config, &s, wakes, stop, Some(&alive)).await;
+    common::withdraw(alive).await;
+    r
 }
+
+/// The controller's name in the component records (`/component/<name>`).
+pub const COMPONENT_NAME: &str = "processing-controller";
 
 /// The controller's loop: pass, act, pass again until nothing is left to do, then
 /// sleep until a change `relevant` says matters, the resync period ends, or `stop`.
@@ -324,10 +330,13 @@ async fn control(
     s: &Settings,
     relevant: fn(&View, &str) -> bool,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    alive: Option<&sdp_config::Liveness>,
 ) -> Result<()> {
     let mut watch: Option<WatchStream> = None;
     let mut last_actions: Vec<Action> = Vec::new();
     loop {
+        // A pass and its actions are work: one stuck past the stall limit is a hang.
+        let work = alive.map(|a| a.working());
         let outcome: Result<Option<View>> = async {
             let mut txn = config.txn();
             let (actions, view) = pass(&mut txn, s).await?;
@@ -350,6 +359,7 @@ async fn control(
             Ok(settled.then_some(view))
         }
         .await;
+        drop(work);
         if *stop.borrow() {
             break;
         }
@@ -527,7 +537,7 @@ mod tests {
     ) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<Result<()>>) {
         let (tx, rx) = tokio::sync::watch::channel(false);
         let config = config.clone();
-        (tx, tokio::spawn(async move { control(&config, &s, relevant, rx).await }))
+        (tx, tokio::spawn(async move { control(&config, &s, relevant, rx, None).await }))
     }
 
     async fn deployed(config: &Config, pb_ids: &[String]) -> bool {

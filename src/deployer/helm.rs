@@ -282,8 +282,18 @@ struct Retry {
 
 /// Run until SIGTERM/SIGINT (then log "Asked to terminate" and return).
 pub async fn run(s: Settings) -> Result<()> {
-    let mut stop = common::shutdown_signal();
+    let stop = common::shutdown_signal();
     let config = common::connect().await?;
+    let alive = common::announce(&config, COMPONENT_NAME, "deployer").await?;
+    let r = serve(s, config, stop, &alive).await;
+    common::withdraw(alive).await;
+    r
+}
+
+/// The Helm deployer's name in the component records (`/component/<name>`).
+pub const COMPONENT_NAME: &str = "deployer-helm";
+
+async fn serve(s: Settings, config: Config, mut stop: tokio::sync::watch::Receiver<bool>, alive: &sdp_config::Liveness) -> Result<()> {
     let helm = Helm { s };
     let refresh = helm.s.refresh;
     let stopped = |stop: &tokio::sync::watch::Receiver<bool>| *stop.borrow();
@@ -342,6 +352,8 @@ pub async fn run(s: Settings) -> Result<()> {
             }
             next_refresh = Instant::now() + refresh;
         }
+        // Reading and reconciling is work (a hang there is reported); waiting is not.
+        let work = alive.working();
         match desired(&config, "helm").await {
             Err(e) => {
                 tracing::warn!("cannot read deployments: {e}");
@@ -357,6 +369,7 @@ pub async fn run(s: Settings) -> Result<()> {
                 }
             }
         }
+        drop(work);
         let mut wake = next_refresh;
         if let Some(t) = retries.values().filter_map(|r| r.next).min() {
             wake = wake.min(t);

@@ -492,10 +492,20 @@ impl Deployer {
 
 /// Run until SIGTERM/SIGINT; processes are left running for the next deployer.
 pub async fn run(s: Settings) -> Result<()> {
-    let mut stop = common::shutdown_signal();
+    let stop = common::shutdown_signal();
     std::fs::create_dir_all(&s.state_dir).map_err(|e| format!("state dir {}: {e}", s.state_dir.display()))?;
     let _lock = lock_state_dir(&s.state_dir).await?;
     let config = common::connect().await?;
+    let alive = common::announce(&config, COMPONENT_NAME, "deployer").await?;
+    let r = serve(s, config, stop, &alive).await;
+    common::withdraw(alive).await;
+    r
+}
+
+/// The process deployer's name in the component records (`/component/<name>`).
+pub const COMPONENT_NAME: &str = "deployer-process";
+
+async fn serve(s: Settings, config: Config, mut stop: tokio::sync::watch::Receiver<bool>, alive: &sdp_config::Liveness) -> Result<()> {
     let (exits_tx, mut exits_rx) = mpsc::unbounded_channel();
     let mut d = Deployer { config, s, running: BTreeMap::new(), books: BTreeMap::new(), exits_tx, bad: BTreeMap::new() };
     d.adopt();
@@ -503,6 +513,8 @@ pub async fn run(s: Settings) -> Result<()> {
     let mut watch = None;
     loop {
         let mut wanted = BTreeMap::new();
+        // Reading and reconciling is work (a hang there is reported); waiting is not.
+        let work = alive.working();
         match desired(&d.config, "process").await {
             Err(e) => {
                 tracing::warn!("cannot read deployments: {e}");
@@ -536,6 +548,7 @@ pub async fn run(s: Settings) -> Result<()> {
                 }
             }
         }
+        drop(work);
         // Sleep until something happens.
         let timer = d.next_timer();
         let sleep_until = timer.map(tokio::time::Instant::from_std);

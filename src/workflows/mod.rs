@@ -189,6 +189,7 @@ pub async fn run(name: String, pb_id: String) -> Result<()> {
         return Ok(());
     };
     tracing::info!("claimed processing block {pb_id} ({}:{}:{})", pb.workflow.kind, pb.workflow.id, pb.workflow.version);
+    let alive = common::announce(&config, &component_name(&pb_id), "workflow").await?;
     let ctx = Ctx { config, pb, mode, name: name.clone() };
     let body = async {
         let r = match name.as_str() {
@@ -212,12 +213,42 @@ pub async fn run(name: String, pb_id: String) -> Result<()> {
         r = ownership_lost(&ctx.config, &pb_id) => { r?; true }
         _ = stop.changed() => false,
     };
+    common::withdraw(alive).await;
     if lost {
         tracing::info!("processing block {pb_id} is gone: cleaning up");
         clean_up(&ctx.config, &pb_id).await?;
+        // Its record goes with the PB: records of finished workflows must not pile up.
+        forget_component(&ctx.config, &component_name(&pb_id)).await?;
     } else {
         tracing::info!("Asked to terminate; leaving the deployments to the next instance");
+        // Stopped because its PB went (the deployer got there first): no next instance.
+        if pb_exists(&ctx.config, &pb_id).await == Some(false) {
+            forget_component(&ctx.config, &component_name(&pb_id)).await?;
+        }
     }
     ctx.config.close().await?;
     Ok(())
+}
+
+/// The name a workflow process has in the component records.
+pub fn component_name(pb_id: &str) -> String {
+    format!("workflow-{pb_id}")
+}
+
+/// Whether the PB exists (`None`: the database did not say).
+async fn pb_exists(config: &Config, pb_id: &str) -> Option<bool> {
+    let mut txn = config.txn();
+    let exists = txn.get_processing_block(pb_id).await.ok()?.is_some();
+    txn.commit().await.ok()?;
+    Some(exists)
+}
+
+async fn forget_component(config: &Config, name: &str) -> Result<()> {
+    let mut txn = config.txn();
+    loop {
+        txn.delete_component(name).await?;
+        if txn.commit().await? {
+            return Ok(());
+        }
+    }
 }
