@@ -1,6 +1,8 @@
 //! `sdp status`: one table of what runs — Tango devices with State/obsState (from the Tango
-//! database at TANGO_HOST), processing blocks with their status, and deployments (from the
-//! configuration database at SDP_CONFIG_*).
+//! database at TANGO_HOST); the components (controller, deployers, workflows, device servers)
+//! alive or missing with how long ago each was last seen, processing blocks with their
+//! status, and deployments (from the configuration database at SDP_CONFIG_*). Exit status 1
+//! when a database cannot be read or a component is missing.
 
 use std::time::Duration;
 
@@ -24,7 +26,16 @@ pub fn run() -> i32 {
     }
     println!();
     match config_rows() {
-        Ok((pbs, deploys)) => {
+        Ok((components, pbs, deploys)) => {
+            println!("{:<40} {:<14} {:<8} {:<16}", "COMPONENT", "KIND", "ALIVE", "LAST SEEN");
+            for c in &components {
+                let (alive, seen) = component_row(c);
+                if !c.alive && c.stopped.is_none() {
+                    ok = false;
+                }
+                println!("{:<40} {:<14} {:<8} {:<16}", c.name, c.kind, alive, seen);
+            }
+            println!();
             println!("{:<30} {:<36} {:<10}", "PROCESSING BLOCK", "WORKFLOW", "STATUS");
             for (id, wf, st) in pbs {
                 println!("{id:<30} {wf:<36} {st:<10}");
@@ -102,16 +113,32 @@ fn read_state(ior: &str) -> Result<(String, String), String> {
     Ok((state, obs))
 }
 
+/// The ALIVE and LAST SEEN cells: `yes`/`now`, `missing`/`12 s ago`, `stopped`/`3 min ago`.
+fn component_row(c: &sdp_config::ComponentStatus) -> (&'static str, String) {
+    let ago = match c.seen_ago() {
+        None => "never".to_string(),
+        Some(s) if s < 120.0 => format!("{s:.0} s ago"),
+        Some(s) if s < 7200.0 => format!("{:.0} min ago", s / 60.0),
+        Some(s) => format!("{:.1} h ago", s / 3600.0),
+    };
+    match (c.alive, c.stopped.is_some()) {
+        (true, _) => ("yes", "now".into()),
+        (false, true) => ("stopped", ago),
+        (false, false) => ("missing", ago),
+    }
+}
+
 /// Processing block: id, workflow (`type:id:version`), status.
 type PbRow = (String, String, String);
 /// Deployment: id, type.
 type DeployRow = (String, String);
 
-fn config_rows() -> Result<(Vec<PbRow>, Vec<DeployRow>), String> {
+fn config_rows() -> Result<(Vec<sdp_config::ComponentStatus>, Vec<PbRow>, Vec<DeployRow>), String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async {
         let cfg = sdp_config::Config::from_env().await.map_err(|e| e.to_string())?;
         let mut txn = cfg.txn();
+        let components = txn.list_components().await.map_err(|e| e.to_string())?;
         let mut pbs = Vec::new();
         for key in txn.list_keys("/pb/", 0).await.map_err(|e| e.to_string())? {
             let id = key.trim_start_matches("/pb/").to_string();
@@ -138,6 +165,6 @@ fn config_rows() -> Result<(Vec<PbRow>, Vec<DeployRow>), String> {
                 txn.get(&key).await.map_err(|e| e.to_string())?.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
             deploys.push((key.trim_start_matches("/deploy/").to_string(), d["type"].as_str().unwrap_or("?").to_string()));
         }
-        Ok((pbs, deploys))
+        Ok((components, pbs, deploys))
     })
 }
