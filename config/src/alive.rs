@@ -52,9 +52,7 @@ pub fn alive_path(prefix: &str, name: &str) -> String {
 /// A component name is one path segment: letters, digits, `-`, `_`, `.`.
 pub fn check_name(name: &str) -> Result<()> {
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-        return Err(crate::Error::Value(format!(
-            "Component name {name:?} not permissable: use letters, digits, '-', '_' and '.'"
-        )));
+        return Err(crate::Error::Value(format!("Component name {name:?} not permissable: use letters, digits, '-', '_' and '.'")));
     }
     Ok(())
 }
@@ -268,11 +266,8 @@ impl Keeper {
         let t = now();
         let mut rec = self.record.clone();
         rec["last_seen"] = json!(t);
-        let mut ops = vec![Op::Put {
-            key: path::tag(&component_path(&self.prefix, &self.info.name)),
-            value: json::dumps(&rec),
-            lease: None,
-        }];
+        let mut ops =
+            vec![Op::Put { key: path::tag(&component_path(&self.prefix, &self.info.name)), value: json::dumps(&rec), lease: None }];
         if alive {
             let v = json!({"pid": rec.get("pid").cloned().unwrap_or(Value::Null), "since": t});
             ops.push(Op::Put { key: path::tag(&alive_path(&self.prefix, &self.info.name)), value: json::dumps(&v), lease: Some(lease) });
