@@ -197,7 +197,7 @@ async fn seed_flow_with_real_dask_processes() {
     // Cleaning up: deleting the PB removes every deployment, process and key.
     sdpcfg_ok(port, &["delete", &format!("/pb/{pb}")]);
     eventually!(15, "processes gone", when(all.iter().all(|p| !alive(*p))));
-    eventually!(15, "database empty", when(keys(&db, "/", 8).await.is_empty()));
+    eventually!(15, "database empty", when(keys_but_services(&db).await.is_empty()));
     eventually!(5, "records gone", when(recorded_pids(&state).is_empty()));
 }
 
@@ -231,7 +231,7 @@ async fn testdask_without_dask_says_so_in_the_pb_state() {
     let owner = eventually!(20, "new owner", get_json(&db, &format!("/pb/{pb}/owner")).await.filter(|o| o["pid"] == json!(new[0])));
     assert_eq!(owner["command"][2], "testdask");
     sdpcfg_ok(port, &["delete", &format!("/pb/{pb}")]);
-    eventually!(15, "database empty", when(keys(&db, "/", 8).await.is_empty()));
+    eventually!(15, "database empty", when(keys_but_services(&db).await.is_empty()));
     eventually!(10, "no processes", when(recorded_pids(&state).is_empty()));
 }
 
@@ -321,7 +321,7 @@ async fn workflows_teststate_testdeploy_vis_receive_as_processes() {
     for pb in ["0000", "0001", "0002", "0003"] {
         sdpcfg_ok(port, &["delete", &format!("/pb/realtime-{d}-{pb}")]);
     }
-    eventually!(20, "database empty", when(keys(&db, "/", 8).await.is_empty()));
+    eventually!(20, "database empty", when(keys_but_services(&db).await.is_empty()));
     eventually!(15, "no processes", when(recorded_pids(&state).is_empty()));
 }
 
@@ -388,7 +388,7 @@ async fn pb_id_reused_at_once_gets_its_own_workflow() {
     assert_eq!(wf["args"]["command"][2], "teststate");
     eventually!(10, "one workflow process", when(pids_of(&state, &format!("{pb}-workflow")).len() == 1));
     sdpcfg_ok(port, &["delete", &format!("/pb/{pb}")]);
-    eventually!(20, "database empty", when(keys(&db, "/", 8).await.is_empty()));
+    eventually!(20, "database empty", when(keys_but_services(&db).await.is_empty()));
     eventually!(15, "no processes", when(recorded_pids(&state).is_empty()));
 }
 

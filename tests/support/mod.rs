@@ -202,6 +202,13 @@ pub async fn keys(db: &Db, prefix: &str, recurse: usize) -> Vec<String> {
     db.list_keys(prefix, recurse).await.unwrap()
 }
 
+/// Every key but the component records of the controller and the deployers, which stay
+/// while they run (a finished workflow's record must go with its PB: it is not excluded).
+pub async fn keys_but_services(db: &Db) -> Vec<String> {
+    let services = ["/component/processing-controller", "/component/deployer-process", "/component/deployer-helm"];
+    keys(db, "/", 8).await.into_iter().filter(|k| !services.iter().any(|s| k == s || k.starts_with(&format!("{s}/")))).collect()
+}
+
 /// Evaluate `$e` (an `Option`) every 100 ms until it is `Some`, at most `$secs` seconds.
 #[macro_export]
 macro_rules! eventually {
