@@ -3,10 +3,14 @@
 use clap::{Parser, Subcommand};
 
 mod cmd;
-// processing controller, deployers and workflows (controller branch)
-mod common;
+mod configdb;
 mod controller;
+mod deploy_mode;
 mod deployer;
+mod error;
+mod logging;
+mod runtime;
+mod signals;
 mod workflows;
 
 #[derive(Parser)]

@@ -21,6 +21,7 @@ pub mod etcd;
 pub mod etcd_options;
 pub mod json;
 pub mod memory;
+pub mod ownership;
 pub mod path;
 #[cfg(feature = "etcd")]
 pub mod server;

@@ -88,6 +88,7 @@ conformance!(
     c24_prefetching_listing,
     c25_writes_without_reads,
     component_liveness,
+    deployment_ownership,
 );
 
 fn msg<T>(r: Result<T, Error>) -> String {
@@ -1198,4 +1199,47 @@ async fn component_liveness(h: &H) {
         }
     }
     assert_eq!(components().await.len(), 1);
+}
+
+/// Deployments owned by a PB: created with their record in one transaction, listed,
+/// deleted with it; a deployment without a record is nobody's.
+async fn deployment_ownership(h: &H) {
+    let d = Deployment::new("pb-1-workflow", "process", json!({"command": ["true"]})).unwrap();
+    let mut txn = h.a.txn();
+    loop {
+        assert!(txn.put_owned_deployment("pb-1", &d, "test").await.unwrap());
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!(txn.ownership_path("pb-1", "x"), "/ownership/pb-1/x");
+    // Written already: nothing to write a second time.
+    let mut txn = h.b.txn();
+    assert!(!txn.put_owned_deployment("pb-1", &d, "test").await.unwrap());
+    assert_eq!(txn.list_ownership().await.unwrap(), [("pb-1".to_string(), "pb-1-workflow".to_string())]);
+    txn.commit().await.unwrap();
+    let (rec, _) = h.b.db().get("/ownership/pb-1/pb-1-workflow", None).await.unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&rec.unwrap()).unwrap(), json!({"created_by": "test"}));
+    // A changed deployment is updated, the record stays.
+    let d2 = Deployment::new("pb-1-workflow", "process", json!({"command": ["false"]})).unwrap();
+    let mut txn = h.a.txn();
+    loop {
+        assert!(txn.put_owned_deployment("pb-1", &d2, "test").await.unwrap());
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    let mut txn = h.b.txn();
+    assert_eq!(txn.get_deployment("pb-1-workflow").await.unwrap(), Some(d2));
+    txn.commit().await.unwrap();
+    // Deleted together (the deployment's state key too).
+    h.a.db().create("/deploy/pb-1-workflow/state", "{}", None).await.unwrap();
+    let mut txn = h.a.txn();
+    loop {
+        txn.delete_owned_deployment("pb-1", "pb-1-workflow").await.unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!(h.b.db().list_keys("/", 3).await.unwrap(), Vec::<String>::new());
 }

@@ -1,7 +1,7 @@
 //! `sdp controller`: the processing controller.
 
-use crate::common::{self, DeployMode};
 use crate::controller::{definitions::Definitions, Settings};
+use crate::deploy_mode::DeployMode;
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -20,7 +20,7 @@ pub struct ControllerArgs {
 }
 
 pub fn run(a: ControllerArgs) -> i32 {
-    common::block_on(async move {
+    crate::runtime::block_on(async move {
         let mode = match a.mode.as_deref() {
             Some(m) => DeployMode::parse(m)?,
             None => DeployMode::from_env()?,
@@ -34,7 +34,7 @@ pub fn run(a: ControllerArgs) -> i32 {
             definitions,
             config_host: env("SDP_CONFIG_HOST", "127.0.0.1"),
             helm_namespace: env("SDP_HELM_NAMESPACE", "sdp"),
-            sdp_exe: common::sdp_exe(),
+            sdp_exe: crate::deploy_mode::sdp_exe(),
             resync: resync_period(match (a.resync, var("SDP_CONTROLLER_RESYNC")) {
                 (Some(s), _) => Some(s),
                 (None, Some(v)) => Some(v.parse().map_err(|_| format!("SDP_CONTROLLER_RESYNC={v:?}: not a number of seconds"))?),
@@ -46,7 +46,7 @@ pub fn run(a: ControllerArgs) -> i32 {
 }
 
 /// The resync period: positive and finite seconds, else the default.
-fn resync_period(seconds: Option<f64>) -> common::Result<std::time::Duration> {
+fn resync_period(seconds: Option<f64>) -> crate::error::Result<std::time::Duration> {
     match seconds {
         None => Ok(crate::controller::DEFAULT_RESYNC),
         Some(s) if s.is_finite() && s > 0.0 => Ok(std::time::Duration::from_secs_f64(s)),

@@ -1,6 +1,6 @@
 //! `sdp deployer --type helm|process`.
 
-use crate::common;
+use crate::deploy_mode::DeployMode;
 use crate::deployer::{helm, process};
 use clap::Args;
 use std::time::Duration;
@@ -27,14 +27,14 @@ pub struct DeployerArgs {
 }
 
 pub fn run(a: DeployerArgs) -> i32 {
-    common::block_on(async move {
+    crate::runtime::block_on(async move {
         let mode = match a.kind.as_deref().or(a.kind_arg.as_deref()) {
-            Some(k) => common::DeployMode::parse(k)?,
-            None => common::DeployMode::from_env()?,
+            Some(k) => DeployMode::parse(k)?,
+            None => DeployMode::from_env()?,
         };
         match mode {
-            common::DeployMode::Helm => helm::run(helm::Settings::from_env()?).await,
-            common::DeployMode::Process => {
+            DeployMode::Helm => helm::run(helm::Settings::from_env()?).await,
+            DeployMode::Process => {
                 let grace = match a.grace {
                     Some(g) => g,
                     None => match std::env::var("SDP_PROCESS_GRACE") {

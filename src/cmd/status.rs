@@ -133,7 +133,10 @@ type PbRow = (String, String, String);
 /// Deployment: id, type.
 type DeployRow = (String, String);
 
-fn config_rows() -> Result<(Vec<sdp_config::ComponentStatus>, Vec<PbRow>, Vec<DeployRow>), String> {
+/// What `sdp status` shows of the configuration database.
+type ConfigRows = (Vec<sdp_config::ComponentStatus>, Vec<PbRow>, Vec<DeployRow>);
+
+fn config_rows() -> Result<ConfigRows, String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async {
         let cfg = sdp_config::Config::from_env().await.map_err(|e| e.to_string())?;

@@ -1,6 +1,5 @@
 //! `sdp workflow <name> <pb_id>`: run one workflow for one processing block.
 
-use crate::common;
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -12,5 +11,5 @@ pub struct WorkflowArgs {
 }
 
 pub fn run(a: WorkflowArgs) -> i32 {
-    common::block_on(crate::workflows::run(a.name, a.pb_id))
+    crate::runtime::block_on(crate::workflows::run(a.name, a.pb_id))
 }

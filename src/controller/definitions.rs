@@ -2,7 +2,7 @@
 //! image of each, from a JSON file in the 2019 `workflows.json` format, validated
 //! against `schemas/workflows.json` before use.
 
-use crate::common::Result;
+use crate::error::Result;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

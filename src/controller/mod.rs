@@ -16,7 +16,8 @@
 
 pub mod definitions;
 
-use crate::common::{self, DeployMode, Result};
+use crate::deploy_mode::DeployMode;
+use crate::error::Result;
 use definitions::Definitions;
 use sdp_config::backend::{Event, KeyRange, WatchStream};
 use sdp_config::{json, path, Config, Deployment, Txn};
@@ -90,7 +91,7 @@ impl Settings {
                 "process",
                 json!({
                     "command": [self.sdp_exe, "workflow", id, pb_id],
-                    "env": common::process_env(DeployMode::Process),
+                    "env": crate::deploy_mode::process_env(DeployMode::Process),
                     "image": image,
                     // Like the pod of a Kubernetes Deployment: whatever ended it, run it
                     // again while the deployment exists (a PB deleted and re-created
@@ -134,7 +135,7 @@ fn wakes(view: &View, key: &str) -> bool {
             Some(_) => false,
         };
     }
-    logical.starts_with("/deploy/") || logical.starts_with(common::OWNERSHIP)
+    logical.starts_with("/deploy/") || logical.starts_with(sdp_config::ownership::OWNERSHIP)
 }
 
 /// Read the snapshot and decide.
@@ -145,7 +146,7 @@ async fn pass(txn: &mut Txn, s: &Settings) -> Result<(Vec<Action>, View)> {
         below.iter().filter_map(|k| k.strip_prefix("/pb/")).filter(|rest| !rest.contains('/')).map(str::to_string).collect();
     let deploys: BTreeSet<String> =
         txn.list_keys_prefetch("/deploy/", 0).await?.iter().filter_map(|k| k.strip_prefix("/deploy/")).map(str::to_string).collect();
-    let owned: BTreeSet<(String, String)> = common::list_ownership(txn, "").await?.into_iter().collect();
+    let owned: BTreeSet<(String, String)> = txn.list_ownership().await?.into_iter().collect();
     let view = View {
         revision: txn.revision().unwrap_or(0),
         running: pbs.iter().filter(|pb| deploys.contains(&workflow_deploy_id(pb))).cloned().collect(),
@@ -235,14 +236,14 @@ async fn execute(config: &Config, action: &Action) -> Result<()> {
                         None => "Creating",
                         Some(_) => "Updating",
                     };
-                    if common::put_owned_deployment(&mut txn, "", pb_id, deployment, "controller").await? {
+                    if txn.put_owned_deployment(pb_id, deployment, "controller").await? {
                         log = Some(format!("{verb} deployment {}", deployment.deploy_id));
                     }
                 }
             }
             Action::Adopt { pb_id, deploy_id } => {
                 if txn.get(&format!("/pb/{pb_id}")).await?.is_some() && txn.get(&format!("/deploy/{deploy_id}")).await?.is_some() {
-                    let own = common::ownership_path("", pb_id, deploy_id);
+                    let own = txn.ownership_path(pb_id, deploy_id);
                     if txn.get(&own).await?.is_none() {
                         txn.create(&own, &json::dumps(&json!({"created_by": "controller"})), None).await?;
                         log = Some(format!("Deployment {deploy_id} belongs to processing block {pb_id}"));
@@ -270,18 +271,18 @@ async fn execute(config: &Config, action: &Action) -> Result<()> {
                     if txn.get(&format!("/deploy/{deploy_id}")).await?.is_some() {
                         log = Some(format!("Deleting deployment {deploy_id}"));
                     }
-                    common::delete_owned_deployment(&mut txn, "", pb_id, deploy_id).await?;
+                    txn.delete_owned_deployment(pb_id, deploy_id).await?;
                 }
             }
             Action::Retire { pb_id, deploy_id } => {
                 if txn.get(&format!("/deploy/{deploy_id}")).await?.is_some() {
-                    common::delete_owned_deployment(&mut txn, "", pb_id, deploy_id).await?;
+                    txn.delete_owned_deployment(pb_id, deploy_id).await?;
                     log = Some(format!("Deleting deployment {deploy_id}: the workflow of processing block {pb_id} cannot be deployed"));
                 }
             }
             Action::DropRecord { pb_id, deploy_id } => {
                 if txn.get(&format!("/deploy/{deploy_id}")).await?.is_none() {
-                    txn.delete(&common::ownership_path("", pb_id, deploy_id), false, false).await?;
+                    txn.delete_ownership_record(pb_id, deploy_id).await?;
                 }
             }
             Action::DropState { pb_id } => {
@@ -306,9 +307,9 @@ async fn execute(config: &Config, action: &Action) -> Result<()> {
 
 /// Run until SIGTERM/SIGINT.
 pub async fn run(s: Settings) -> Result<()> {
-    let stop = common::shutdown_signal();
-    let config = common::connect().await?;
-    let alive = common::announce(&config, COMPONENT_NAME, "controller").await?;
+    let stop = crate::signals::shutdown_signal();
+    let config = crate::configdb::connect().await?;
+    let alive = crate::configdb::announce(&config, COMPONENT_NAME, "controller").await?;
     tracing::info!(
         "processing controller started: mode {}, {} workflow versions known, database {}",
         s.mode.as_str(),
@@ -316,7 +317,7 @@ pub async fn run(s: Settings) -> Result<()> {
         config.db().backend().describe()
     );
     let r = control(&config, &s, wakes, stop, Some(&alive)).await;
-    common::withdraw(alive).await;
+    crate::configdb::withdraw(alive).await;
     r
 }
 
@@ -489,7 +490,7 @@ mod tests {
         let mut txn = config.txn();
         loop {
             let d = Deployment::new("xyz-dask", "helm", json!({"chart": "stable/dask"})).unwrap();
-            common::put_owned_deployment(&mut txn, "", "xyz", &d, "test").await.unwrap();
+            txn.put_owned_deployment("xyz", &d, "test").await.unwrap();
             txn.create_deployment(&Deployment::new("xyz-mine", "helm", json!({"chart": "c"})).unwrap()).await.unwrap();
             if txn.commit().await.unwrap() {
                 break;

@@ -19,7 +19,7 @@
 //! the deployment entries, or any command line, carrying more than those names.
 
 use super::{backoff, desired, report, watch_from};
-use crate::common::{self, Result};
+use crate::error::Result;
 use sdp_config::{json, Config, Deployment};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -282,11 +282,11 @@ struct Retry {
 
 /// Run until SIGTERM/SIGINT (then log "Asked to terminate" and return).
 pub async fn run(s: Settings) -> Result<()> {
-    let stop = common::shutdown_signal();
-    let config = common::connect().await?;
-    let alive = common::announce(&config, COMPONENT_NAME, "deployer").await?;
+    let stop = crate::signals::shutdown_signal();
+    let config = crate::configdb::connect().await?;
+    let alive = crate::configdb::announce(&config, COMPONENT_NAME, "deployer").await?;
     let r = serve(s, config, stop, &alive).await;
-    common::withdraw(alive).await;
+    crate::configdb::withdraw(alive).await;
     r
 }
 

@@ -6,7 +6,7 @@
 pub mod helm;
 pub mod process;
 
-use crate::common::Result;
+use crate::error::Result;
 use sdp_config::{json, Config, Deployment, KeyWatch};
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -16,7 +16,7 @@
 //! reported in `/deploy/D/state`.
 
 use super::{backoff, desired, report, watch_from};
-use crate::common::{self, Result};
+use crate::error::Result;
 use sdp_config::{json, Config, Deployment};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -492,13 +492,13 @@ impl Deployer {
 
 /// Run until SIGTERM/SIGINT; processes are left running for the next deployer.
 pub async fn run(s: Settings) -> Result<()> {
-    let stop = common::shutdown_signal();
+    let stop = crate::signals::shutdown_signal();
     std::fs::create_dir_all(&s.state_dir).map_err(|e| format!("state dir {}: {e}", s.state_dir.display()))?;
     let _lock = lock_state_dir(&s.state_dir).await?;
-    let config = common::connect().await?;
-    let alive = common::announce(&config, COMPONENT_NAME, "deployer").await?;
+    let config = crate::configdb::connect().await?;
+    let alive = crate::configdb::announce(&config, COMPONENT_NAME, "deployer").await?;
     let r = serve(s, config, stop, &alive).await;
-    common::withdraw(alive).await;
+    crate::configdb::withdraw(alive).await;
     r
 }
 

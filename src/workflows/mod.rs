@@ -14,7 +14,8 @@ mod testdeploy;
 mod teststate;
 mod vis_receive;
 
-use crate::common::{self, DeployMode, Result};
+use crate::deploy_mode::DeployMode;
+use crate::error::Result;
 use sdp_config::{Config, Deployment, ProcessingBlock};
 use serde_json::Value;
 use tokio::sync::watch;
@@ -60,7 +61,7 @@ impl Ctx {
             let owner = txn.is_processing_block_owner(&pb_id).await?;
             if owner {
                 for d in deployments {
-                    if common::put_owned_deployment(&mut txn, "", &pb_id, d, &self.name).await? {
+                    if txn.put_owned_deployment(&pb_id, d, &self.name).await? {
                         tracing::info!("Creating deployment {}", d.deploy_id);
                     }
                 }
@@ -159,12 +160,12 @@ async fn clean_up(config: &Config, pb_id: &str) -> Result<()> {
     let mut txn = config.txn();
     loop {
         let mut deleted = Vec::new();
-        for (pb, d) in common::list_ownership(&mut txn, "").await? {
+        for (pb, d) in txn.list_ownership().await? {
             if pb == pb_id && d != wf {
                 if txn.get(&format!("/deploy/{d}")).await?.is_some() {
                     deleted.push(d.clone());
                 }
-                common::delete_owned_deployment(&mut txn, "", pb_id, &d).await?;
+                txn.delete_owned_deployment(pb_id, &d).await?;
             }
         }
         if txn.commit().await? {
@@ -181,15 +182,15 @@ pub async fn run(name: String, pb_id: String) -> Result<()> {
         return vis_receive::receiver(&pb_id).await;
     }
     let mode = DeployMode::from_env()?;
-    let mut stop = common::shutdown_signal();
-    let config = common::connect().await?;
+    let mut stop = crate::signals::shutdown_signal();
+    let config = crate::configdb::connect().await?;
     let Some(pb) = claim(&config, &pb_id, &name, &mut stop).await? else {
         tracing::info!("processing block {pb_id} does not exist (any more); nothing to do");
         config.close().await?;
         return Ok(());
     };
     tracing::info!("claimed processing block {pb_id} ({}:{}:{})", pb.workflow.kind, pb.workflow.id, pb.workflow.version);
-    let alive = common::announce(&config, &component_name(&pb_id), "workflow").await?;
+    let alive = crate::configdb::announce(&config, &component_name(&pb_id), "workflow").await?;
     let ctx = Ctx { config, pb, mode, name: name.clone() };
     let body = async {
         let r = match name.as_str() {
@@ -213,7 +214,7 @@ pub async fn run(name: String, pb_id: String) -> Result<()> {
         r = ownership_lost(&ctx.config, &pb_id) => { r?; true }
         _ = stop.changed() => false,
     };
-    common::withdraw(alive).await;
+    crate::configdb::withdraw(alive).await;
     if lost {
         tracing::info!("processing block {pb_id} is gone: cleaning up");
         clean_up(&ctx.config, &pb_id).await?;

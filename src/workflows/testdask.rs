@@ -9,7 +9,8 @@
 //! the Python next to it (`SDP_DASK_PYTHON` overrides). No Dask → the PB state says so.
 
 use super::Ctx;
-use crate::common::{DeployMode, Result};
+use crate::deploy_mode::DeployMode;
+use crate::error::Result;
 use sdp_config::Deployment;
 use serde_json::{json, Value};
 use std::path::PathBuf;

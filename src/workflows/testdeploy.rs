@@ -3,7 +3,7 @@
 //! kept in step with the parameters as they are edited.
 
 use super::Ctx;
-use crate::common::{self, Result};
+use crate::error::Result;
 use sdp_config::{json, Deployment};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -32,13 +32,13 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
                 }
             }
         }
-        for (pb, d) in common::list_ownership(&mut txn, "").await? {
+        for (pb, d) in txn.list_ownership().await? {
             if pb == pb_id && d != wf && !want.contains_key(&d) {
-                common::delete_owned_deployment(&mut txn, "", &pb_id, &d).await?;
+                txn.delete_owned_deployment(&pb_id, &d).await?;
             }
         }
         for d in want.values() {
-            common::put_owned_deployment(&mut txn, "", &pb_id, d, "testdeploy").await?;
+            txn.put_owned_deployment(&pb_id, d, "testdeploy").await?;
         }
         let state = json!({"status": if errors.is_empty() { "RUNNING" } else { "FAILED" },
                            "deployments": want.keys().collect::<Vec<_>>(), "errors": errors});

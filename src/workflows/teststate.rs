@@ -2,7 +2,7 @@
 //! default 180), then marks it as `error`, as the 2019 test workflow did.
 
 use super::Ctx;
-use crate::common::Result;
+use crate::error::Result;
 use serde_json::json;
 use std::time::Duration;
 

@@ -6,7 +6,8 @@
 //! `<output>/<pb_id>.vis`; the receive address goes into the PB state.
 
 use super::Ctx;
-use crate::common::{self, DeployMode, Result};
+use crate::deploy_mode::DeployMode;
+use crate::error::Result;
 use sdp_config::Deployment;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -39,10 +40,14 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
                 None => std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port(),
             };
             let out = output_dir();
-            let mut env = common::process_env(DeployMode::Process);
+            let mut env = crate::deploy_mode::process_env(DeployMode::Process);
             env["SDP_RECEIVE_PORT"] = Value::String(port.to_string());
             env["SDP_RECEIVE_OUTPUT"] = Value::String(out.clone());
-            let d = Deployment::new(&id, "process", json!({"command": [common::sdp_exe(), "workflow", RECEIVER, pb_id], "env": env}))?;
+            let d = Deployment::new(
+                &id,
+                "process",
+                json!({"command": [crate::deploy_mode::sdp_exe(), "workflow", RECEIVER, pb_id], "env": env}),
+            )?;
             ctx.deploy(&[d]).await?;
             ctx.set_state(&json!({"status": "RUNNING", "receive_addresses": {"1": {"1": ["127.0.0.1", port]}},
                                   "output": format!("{out}/{pb_id}.vis")}))
@@ -61,7 +66,7 @@ pub async fn receiver(pb_id: &str) -> Result<()> {
     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
     let sock = tokio::net::UdpSocket::bind(("127.0.0.1", port)).await?;
     tracing::info!("receiving on udp://127.0.0.1:{port} into {path}");
-    let mut stop = common::shutdown_signal();
+    let mut stop = crate::signals::shutdown_signal();
     let mut buf = vec![0u8; 65536];
     let (mut packets, mut bytes) = (0u64, 0u64);
     loop {
