@@ -360,3 +360,30 @@ fn concurrent_process_commands_get_distinct_ids() {
     assert_eq!(ids, want);
     assert_eq!(etcdctl_keys(&s), want.iter().map(|id| format!("2/pb/{id}")).collect::<Vec<_>>());
 }
+
+/// `delete -R` of more keys than one etcd transaction may touch (issue #20: 2 000 PBs were
+/// refused with "Transaction too large"): every key goes, each is printed, and a sibling
+/// outside the path stays.
+#[test]
+fn recursive_delete_of_any_number_of_keys() {
+    let Some(s) = etcd() else { return };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let n = 2000;
+    rt.block_on(async {
+        let db = sdp_config::Db::new(std::sync::Arc::new(s.connect().await.unwrap()));
+        for i in 0..n {
+            db.create(&format!("/pb/pb-{i:05}"), "{}", None).await.unwrap();
+            if i % 2 == 0 {
+                db.create(&format!("/pb/pb-{i:05}/state"), "{}", None).await.unwrap();
+            }
+        }
+        db.create("/subarray/01", "{}", None).await.unwrap();
+    });
+    let o = run(&s, &["delete", "-R", "/pb"]);
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines.len(), n + n / 2 + 1, "every key, then OK");
+    assert_eq!((lines[0], lines[1], lines[2], *lines.last().unwrap()), ("/pb/pb-00000", "/pb/pb-00000/state", "/pb/pb-00001", "OK"));
+    assert_eq!(etcdctl_keys(&s), ["2/subarray/01"]);
+    ok(&s, &["delete", "-R", "/pb"], "OK\n");
+}

@@ -123,6 +123,30 @@ impl Db {
         }
     }
 
+    /// Delete every key [`Db::list_keys`]`(path, depth)` lists — `path` as a string prefix at
+    /// its own depth and `depth` levels below — however many there are, atomically, and
+    /// return them (sorted). One transaction of `depth + 1` range deletes, guarded by
+    /// `depth + 1` range compares (nothing in the ranges created or changed since the
+    /// listing; otherwise list again), so etcd's `--max-txn-ops` never limits how many keys go:
+    /// `sdpcfg delete -R` of 10 000 PBs is one request, as `etcdctl del --prefix` is.
+    pub async fn delete_tree(&self, path: &str, depth: usize) -> Result<Vec<String>> {
+        let recurse = Recurse::Depth(depth);
+        let prefixes = path::list_prefixes(path, &recurse);
+        for _ in 0..64 {
+            let (keys, rev, _) = self.list_keys_at(path, &recurse, None, true).await?;
+            if keys.is_empty() {
+                return Ok(keys);
+            }
+            let cmps =
+                prefixes.iter().map(|p| Compare::new(KeyRange::Prefix(p.clone()), Target::ModRevision, CmpOp::Less, rev + 1)).collect();
+            let ops = prefixes.iter().map(|p| Op::Delete(KeyRange::Prefix(p.clone()))).collect();
+            if self.backend.txn(cmps, ops).await?.succeeded {
+                return Ok(keys);
+            }
+        }
+        Err(Error::Runtime(format!("Deleting {path} did not succeed after 64 retries: keys below it keep changing")))
+    }
+
     /// Keys (logical paths, sorted) matching `path` as a string prefix at its own depth
     /// and at the depths `recurse` asks for. All levels are read at one revision.
     pub async fn list_keys(&self, path: &str, recurse: impl Into<Recurse>) -> Result<Vec<String>> {

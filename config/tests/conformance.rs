@@ -89,6 +89,7 @@ conformance!(
     c25_writes_without_reads,
     component_liveness,
     deployment_ownership,
+    delete_tree_of_any_size,
 );
 
 fn msg<T>(r: Result<T, Error>) -> String {
@@ -1242,4 +1243,21 @@ async fn deployment_ownership(h: &H) {
         }
     }
     assert_eq!(h.b.db().list_keys("/", 3).await.unwrap(), Vec::<String>::new());
+}
+
+/// `Db::delete_tree`: the keys `list_keys(path, depth)` lists, however many, in one request.
+async fn delete_tree_of_any_size(h: &H) {
+    let db = h.a.db();
+    for i in 0..300 {
+        db.create(&format!("/dt/k{i:03}"), "x", None).await.unwrap();
+    }
+    for k in ["/dt/k000/a", "/dt/k000/a/b", "/dtx", "/dt", "/d", "/other/k"] {
+        db.create(k, "x", None).await.unwrap();
+    }
+    let deleted = db.delete_tree("/dt", 8).await.unwrap();
+    assert_eq!(deleted.len(), 300 + 4, "{:?}", &deleted[..5]);
+    assert_eq!(deleted[..4], ["/dt", "/dt/k000", "/dt/k000/a", "/dt/k000/a/b"]);
+    assert!(deleted.contains(&"/dtx".to_string()), "a string prefix at each depth, as list_keys");
+    assert_eq!(h.b.db().list_keys("/", 8).await.unwrap(), ["/d", "/other/k"]);
+    assert_eq!(db.delete_tree("/dt", 8).await.unwrap(), Vec::<String>::new());
 }

@@ -276,18 +276,9 @@ async fn body(txn: &mut Txn, cmd: &Cmd, opts: &Opts) -> Result<(String, Option<S
         }
         Cmd::Create { path, value } => txn.create(path, value, None).await?,
         Cmd::Update { path, value } => txn.update(path, value).await?,
-        Cmd::Delete { path, recursive } => {
-            if *recursive {
-                for k in txn.list_keys(path, 8).await? {
-                    if !opts.quiet {
-                        out.push_str(&format!("{k}\n"));
-                    }
-                    txn.delete(&k, true, false).await?;
-                }
-            } else {
-                txn.delete(path, true, false).await?;
-            }
-        }
+        Cmd::Delete { path, recursive: false } => txn.delete(path, true, false).await?,
+        // Not in the transaction: any number of keys (see `run`).
+        Cmd::Delete { recursive: true, .. } => unreachable!("recursive delete runs outside the transaction"),
         Cmd::Edit { path } => {
             let val = txn.get(path).await?;
             match edit_value(path, val)? {
@@ -317,6 +308,16 @@ async fn body(txn: &mut Txn, cmd: &Cmd, opts: &Opts) -> Result<(String, Option<S
 async fn run(cmd: Cmd, opts: Opts) -> Result<(), Error> {
     let cfg = Config::from_env().await?.with_prefix(&opts.prefix);
     let watch = matches!(cmd, Cmd::Get { watch: true, .. } | Cmd::List { watch: true, .. });
+    if let Cmd::Delete { path, recursive: true } = &cmd {
+        // Range deletes in one transaction, however many keys (a transaction that compared
+        // and deleted each listed key stopped at etcd's 128 operations).
+        let deleted = cfg.db().delete_tree(path, 8).await?;
+        if !opts.quiet {
+            emit(&deleted.iter().map(|k| format!("{k}\n")).collect::<String>());
+            emit("OK\n");
+        }
+        return Ok(());
+    }
     let mut txn = cfg.txn();
     let pb_id = loop {
         let (out, pb_id) = body(&mut txn, &cmd, &opts).await?;
