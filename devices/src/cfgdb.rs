@@ -4,7 +4,9 @@
 //! small runtime of its own (one worker thread) and handlers wait for it with a bounded
 //! timeout, so a call works the same from a command handler, from a factory at server
 //! start-up or from a test, whatever runtime (if any) the caller is in. Background work —
-//! persisting subarray state, following `/pb/<id>/state` — runs there too.
+//! persisting subarray state, following `/pb/<id>/state`, watching whether the DB answers
+//! and which components are alive ([`ConfigDb::monitor`]), the server's own liveness — runs
+//! there too.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -14,6 +16,8 @@ use std::time::Duration;
 use sdp_config::{BackendChoice, Config, Error, ProcessingBlock};
 use serde_json::Value;
 use tokio::sync::watch;
+
+use crate::health::DbSeen;
 
 /// Bound on one DB request made inside a command (Tango clients time out after 3 s).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(2000);
@@ -105,6 +109,11 @@ impl ConfigDb {
         rx.recv().expect("config DB task ended without an answer")
     }
 
+    /// Run `fut` on the DB runtime in the background until it ends or the guard is dropped.
+    pub fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) -> Follow {
+        Follow(self.rt.spawn(fut).abort_handle())
+    }
+
     /// Like [`ConfigDb::block`] with an overall time limit.
     pub fn block_timeout<T: Send + 'static>(
         &self,
@@ -112,12 +121,7 @@ impl ConfigDb {
         fut: impl Future<Output = Result<T, Error>> + Send + 'static,
     ) -> Result<T, Error> {
         let what = self.describe();
-        self.block(async move {
-            match tokio::time::timeout(limit, fut).await {
-                Ok(r) => r,
-                Err(_) => Err(Error::Connection(format!("{what} did not answer within {:.1} s", limit.as_secs_f32()))),
-            }
-        })
+        self.block(async move { within(limit, &what, fut).await })
     }
 
     /// The connected client (connecting now if needed).
@@ -312,10 +316,119 @@ impl ConfigDb {
         (Follow(task.abort_handle()), FirstRead(first_read))
     }
 
+    /// Follow the configuration DB in the background and publish what is seen: whether it
+    /// answers and, with [`Monitor::Components`], every component's liveness. Device reads
+    /// only borrow the latest [`DbSeen`]; nothing here ever blocks a Tango request.
+    ///
+    /// One failed check is not yet "unreachable": it is retried once after
+    /// [`MONITOR_RETRY`] and reported only if that fails too, so a watch that etcd merely
+    /// closed (compaction, a leader change) does not flash FAILED. A killed etcd is then
+    /// reported within about a second; a frozen one (it accepts connections and never
+    /// answers) within two request timeouts plus the recheck period.
+    pub fn monitor(self: &Arc<Self>, what: Monitor) -> (watch::Receiver<DbSeen>, Follow) {
+        let (tx, rx) = watch::channel(DbSeen::Waiting);
+        let me = self.clone();
+        let task = self.rt.spawn(async move {
+            let mut failed_checks = 0u32;
+            loop {
+                let outcome = match what {
+                    Monitor::Connection => me.clone().check_connection(&tx, &mut failed_checks).await,
+                    Monitor::Components => me.clone().follow_components(&tx, &mut failed_checks).await,
+                };
+                let Err(e) = outcome else { continue };
+                failed_checks += 1;
+                if failed_checks >= 2 {
+                    tx.send_if_modified(|seen| {
+                        if matches!(seen, DbSeen::Unreachable { .. }) {
+                            return false; // keep the time and cause of the first failure
+                        }
+                        tracing::warn!("configuration DB unreachable: {e}");
+                        *seen = DbSeen::Unreachable { since: sdp_config::alive::now(), error: e.to_string() };
+                        true
+                    });
+                } else {
+                    tracing::debug!("configuration DB check failed ({e}); checking again");
+                }
+                tokio::time::sleep(MONITOR_RETRY).await;
+            }
+        });
+        (rx, Follow(task.abort_handle()))
+    }
+
+    /// One read every [`CONNECTION_CHECK`]: the cheapest request that etcd answers only
+    /// through its leader (a linearizable read), so a node that lost its cluster counts as
+    /// unreachable too. Returns the first failure.
+    async fn check_connection(self: Arc<Self>, tx: &watch::Sender<DbSeen>, failed_checks: &mut u32) -> Result<(), Error> {
+        let what = self.describe();
+        loop {
+            let check = async {
+                let cfg = self.clone().client().await?;
+                cfg.db().get(&format!("{}/component", cfg.prefix()), None).await.map(|_| ())
+            };
+            within(REQUEST_TIMEOUT, &what, check).await?;
+            *failed_checks = 0;
+            reachable(tx, None);
+            tokio::time::sleep(CONNECTION_CHECK).await;
+        }
+    }
+
+    /// `list_components` in a transaction loop that waits for a change (a component
+    /// appearing, its alive key going or coming, its record refreshed), or at most
+    /// [`COMPONENTS_RECHECK`] so a frozen etcd is noticed. Returns the first failure.
+    async fn follow_components(self: Arc<Self>, tx: &watch::Sender<DbSeen>, failed_checks: &mut u32) -> Result<(), Error> {
+        let what = self.describe();
+        let cfg = within(REQUEST_TIMEOUT, &what, self.clone().client()).await?;
+        let mut txn = cfg.txn();
+        loop {
+            let components = within(REQUEST_TIMEOUT, &what, txn.list_components()).await?;
+            *failed_checks = 0;
+            reachable(tx, Some(components));
+            txn.repeat(true, Some(COMPONENTS_RECHECK));
+            // setting up the watch needs etcd too: bound the whole wait
+            within(COMPONENTS_RECHECK + REQUEST_TIMEOUT, &what, txn.commit()).await?;
+        }
+    }
+
     /// Wait until `first` has happened, at most `limit`; false if it has not.
     pub fn wait_first_read(&self, first: FirstRead, limit: Duration) -> bool {
         self.block(first.wait(limit))
     }
+}
+
+/// What [`ConfigDb::monitor`] follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Monitor {
+    /// Only whether the DB answers (the subarray).
+    Connection,
+    /// Whether it answers and every component's liveness (the master).
+    Components,
+}
+
+/// Period of [`Monitor::Connection`]'s read.
+pub const CONNECTION_CHECK: Duration = Duration::from_secs(1);
+/// Longest wait of [`Monitor::Components`] for a change before it reads again.
+pub const COMPONENTS_RECHECK: Duration = Duration::from_secs(3);
+/// Pause after a failed check before the next one.
+pub const MONITOR_RETRY: Duration = Duration::from_millis(300);
+
+/// `fut` within `limit`, a missed limit being a connection error that names the DB.
+async fn within<T>(limit: Duration, what: &str, fut: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::Connection(format!("{what} did not answer within {:.1} s", limit.as_secs_f32()))),
+    }
+}
+
+fn reachable(tx: &watch::Sender<DbSeen>, components: Option<Vec<sdp_config::ComponentStatus>>) {
+    tx.send_if_modified(|seen| {
+        if matches!(seen, DbSeen::Unreachable { .. }) {
+            tracing::info!("configuration DB reachable again");
+        }
+        let next = DbSeen::Reachable(components);
+        let changed = *seen != next;
+        *seen = next;
+        changed
+    });
 }
 
 /// Tells when a [`ConfigDb::follow_pb_state`] view first holds the stored value.

@@ -7,6 +7,11 @@
 //! * [`csp`]: reading the CBF output link map from a CSP attribute;
 //! * [`cfgdb`]: the link to the configuration DB (processing blocks, persisted subarray
 //!   state, the PB-state watch);
+//! * [`health`]: what `healthState`/`healthInfo` say, a pure function of what is seen of the
+//!   configuration DB (table-tested);
+//! * [`liveness`]: each device server's own liveness in the configuration DB
+//!   (`/component/<Exec>-<instance>/alive`) with a probe that catches a hung server, and the
+//!   executables' process runner;
 //! * [`autoreg`]: registering the default device in an empty Tango database;
 //! * [`subarray`], [`master`]: the devices `SDPSubarray` and `SDPMaster`.
 
@@ -14,6 +19,8 @@ pub mod autoreg;
 pub mod cfgdb;
 pub mod csp;
 pub mod fsm;
+pub mod health;
+pub mod liveness;
 pub mod master;
 pub mod receive;
 pub mod schema;

@@ -1,7 +1,8 @@
 //! `SDPSubarray`: the subarray device of the 2019 interface (0.5.19) with an explicit obsState
 //! machine ([`crate::fsm`]), Configure → processing block in the configuration DB, receive
-//! addresses, `processingBlockState` from a watch, and its state persisted in
-//! `/subarray/<nn>` and restored when the server restarts.
+//! addresses, `processingBlockState` from a watch, its state persisted in `/subarray/<nn>`
+//! and restored when the server restarts, and `healthState`/`healthInfo` saying whether the
+//! configuration DB answers ([`crate::health::subarray`]).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -11,9 +12,11 @@ use serde_json::{json, Value};
 use tango::device::Outbox;
 use tango::registration::DeviceContext;
 use tango::{Attr, Cmd, DevFailed, DevState, Device, DeviceClass, TangoEnum};
+use tokio::sync::watch;
 
-use crate::cfgdb::{ConfigDb, DbSetting, FirstRead, Follow, REQUEST_TIMEOUT};
+use crate::cfgdb::{ConfigDb, DbSetting, FirstRead, Follow, Monitor, REQUEST_TIMEOUT};
 use crate::fsm::{self, AdminMode, Command, HealthState, ObsState, Transition};
+use crate::health::{self, DbSeen, Health};
 use crate::receive;
 use crate::schema;
 
@@ -53,11 +56,15 @@ pub struct SubarrayOptions {
     pub cbf_output_link: bool,
 }
 
-/// What every subarray device of a server shares: the DB handle and options.
+/// What every subarray device of a server shares: the DB handle, what is seen of it, and
+/// options.
 #[derive(Debug)]
 pub struct Services {
     pub db: Option<Arc<ConfigDb>>,
     pub db_off: String,
+    /// Whether the DB answers, as the monitor last saw (one monitor per server).
+    seen: watch::Receiver<DbSeen>,
+    _monitor: Option<Follow>,
     pub options: SubarrayOptions,
     /// Devices created once already: later creations are `Init`s (start from defaults).
     created: Mutex<HashSet<String>>,
@@ -65,21 +72,28 @@ pub struct Services {
 
 impl Services {
     pub fn new(setting: DbSetting, options: SubarrayOptions) -> Arc<Services> {
-        let (db, db_off) = match setting {
+        let (db, db_off, seen, monitor) = match setting {
             DbSetting::Use(choice) => {
                 let db = ConfigDb::new(choice);
                 eprintln!("{CLASS}: configuration DB: {}", db.describe());
-                (Some(db), String::new())
+                let (seen, monitor) = db.monitor(Monitor::Connection);
+                (Some(db), String::new(), seen, Some(monitor))
             }
             DbSetting::Off(why) => {
                 eprintln!(
                     "{CLASS}: no configuration DB ({why}): the devices run, but Configure fails and nothing is persisted. \
                      Set SDP_CONFIG_HOST and SDP_CONFIG_PORT (etcd) or SDP_CONFIG_BACKEND=memory."
                 );
-                (None, why)
+                let seen = watch::channel(DbSeen::Off(why.clone())).1;
+                (None, why, seen, None)
             }
         };
-        Arc::new(Services { db, db_off, options, created: Mutex::new(HashSet::new()) })
+        Arc::new(Services { db, db_off, seen, _monitor: monitor, options, created: Mutex::new(HashSet::new()) })
+    }
+
+    /// healthState and healthInfo now, from the monitor's latest observation.
+    pub fn health(&self) -> Health {
+        health::subarray(&self.seen.borrow())
     }
 
     /// From the environment (`SDP_CONFIG_*`, `TOGGLE_CONFIG_DB`, `TOGGLE_CBF_OUTPUT_LINK`).
@@ -116,7 +130,6 @@ pub struct Core {
     pub state: DevState,
     pub obs: ObsState,
     pub admin: AdminMode,
-    pub health: HealthState,
     /// JSON text of the receiveAddresses attribute.
     pub receive_addresses: String,
     pub pb_id: Option<String>,
@@ -130,7 +143,6 @@ impl Default for Core {
             state: DevState::OFF,
             obs: ObsState::IDLE,
             admin: AdminMode::ONLINE,
-            health: HealthState::OK,
             receive_addresses: "{}".into(),
             pb_id: None,
             sbi_id: None,
@@ -150,13 +162,15 @@ fn parse_state(s: &str) -> Option<DevState> {
 }
 
 impl Core {
-    pub fn to_json(&self, device: &str) -> Value {
+    /// The stored record. `health_state` is the health when it was written, kept for readers
+    /// of the 2019 record; it is never restored (health is observed, not stored).
+    pub fn to_json(&self, device: &str, health: HealthState) -> Value {
         json!({
             "device": device,
             "state": state_label(self.state),
             "obs_state": self.obs.label(),
             "admin_mode": self.admin.label(),
-            "health_state": self.health.label(),
+            "health_state": health.label(),
             "receive_addresses": self.receive_addresses,
             "pb_id": self.pb_id,
             "sbi_id": self.sbi_id,
@@ -177,9 +191,6 @@ impl Core {
         }
         if let Some(x) = s("admin_mode").and_then(AdminMode::parse) {
             c.admin = x;
-        }
-        if let Some(x) = s("health_state").and_then(HealthState::parse) {
-            c.health = x;
         }
         if let Some(x) = s("receive_addresses") {
             c.receive_addresses = x.to_string();
@@ -440,7 +451,7 @@ impl Subarray {
 
     fn persist(&self) {
         if let Some(db) = &self.services.db {
-            db.persist(&self.id, self.core.to_json(&self.name));
+            db.persist(&self.id, self.core.to_json(&self.name, self.services.health().state));
         }
     }
 
@@ -552,7 +563,7 @@ impl Subarray {
         // The commit below stores the new state with the PB; only a background write of an
         // older state still pending could overwrite it, and then it is stored again after.
         let stored_with_pb = db.persist_idle(&self.id);
-        db.create_pb(pb, Some((self.id.clone(), next.to_json(&self.name)))).map_err(|e| match &e {
+        db.create_pb(pb, Some((self.id.clone(), next.to_json(&self.name, self.services.health().state)))).map_err(|e| match &e {
             DbError::Collision { .. } => failed(
                 reason::PB_EXISTS,
                 format!("Processing block {pb_id} already exists in the configuration DB ({e}); configure with a new id"),
@@ -665,7 +676,23 @@ impl Device for Subarray {
                     .abs_change(1)
                     .memorized(),
             )
-            .attribute(Attr::new("healthState").read(|d: &Subarray| d.core().health).polled(1000).abs_change(1))
+            .attribute(
+                Attr::new("healthState")
+                    .read(|d: &Subarray| d.services.health().state)
+                    .description(
+                        "OK: the configuration DB answers; DEGRADED: it does not (Configure is refused until it does), \
+                         or the server runs without one. healthInfo says why.",
+                    )
+                    .polled(1000)
+                    .abs_change(1)
+                    .archive_abs_change(1),
+            )
+            .attribute(
+                Attr::new("healthInfo")
+                    .read(|d: &Subarray| d.services.health().info)
+                    .description("Why healthState is what it is (the configuration DB's error, or OK)")
+                    .polled(1000),
+            )
             .attribute(
                 Attr::new("receiveAddresses")
                     .read(|d: &Subarray| d.core().receive_addresses.clone())
@@ -869,12 +896,11 @@ mod tests {
             state: DevState::ON,
             obs: ObsState::READY,
             admin: AdminMode::MAINTENANCE,
-            health: HealthState::OK,
             receive_addresses: "{\"a\": 1}".into(),
             pb_id: Some("xyz".into()),
             sbi_id: Some("sbi".into()),
             scan_ids: vec![1, 2],
         };
-        assert_eq!(Core::from_json(&c.to_json("x/y/z")), c);
+        assert_eq!(Core::from_json(&c.to_json("x/y/z", HealthState::DEGRADED)), c);
     }
 }

@@ -1,7 +1,9 @@
 //! `SDPSubarray <instance> [-nodb -dlist mid_sdp/elt/subarray_1] [-ORBendPoint giop:tcp:HOST:PORT] [-v4] [--test-mode]`
 //! `SDPSubarray --print-fsm [--markdown]` prints the obsState machine (Mermaid) and exits.
 //!
-//! Configuration DB from `SDP_CONFIG_HOST` / `SDP_CONFIG_PORT` (or `SDP_CONFIG_BACKEND=memory`).
+//! Configuration DB from `SDP_CONFIG_HOST` / `SDP_CONFIG_PORT` (or `SDP_CONFIG_BACKEND=memory`);
+//! with one, the server announces itself as component `SDPSubarray-<instance>` (see
+//! `sdp_devices::liveness`).
 //! Test mode (obsState writable): `--test-mode` or `SDP_TEST_MODE=1` for every device, or the
 //! device property `TestMode` in Tango DB mode. Device properties: `TestMode`, `CbfOutputLink`,
 //! `SdpMasterAddress`.
@@ -34,7 +36,7 @@ fn main() {
     }
     sdp_devices::autoreg::auto_register("SDPSubarray", "SDPSubarray", &args);
     let services = Services::from_env();
-    tango::Server::new("SDPSubarray")
-        .class_with(move |ctx: &tango::DeviceContext| Subarray::create_with(ctx, &services))
-        .run_with_args(args)
+    let db = services.db.clone();
+    let server = tango::Server::new("SDPSubarray").class_with(move |ctx: &tango::DeviceContext| Subarray::create_with(ctx, &services));
+    sdp_devices::liveness::run_server(server, "SDPSubarray", args, db)
 }
