@@ -870,6 +870,20 @@ mod tests {
     }
 
     #[test]
+    fn health_says_whether_the_db_answers() {
+        let off = Services::new(DbSetting::Off("TOGGLE_CONFIG_DB=0".into()), SubarrayOptions::default());
+        let h = off.health();
+        assert_eq!(h.state, HealthState::DEGRADED);
+        assert_eq!(h.info, "no configuration DB (TOGGLE_CONFIG_DB=0): Configure is refused and the state is not persisted");
+        let on = memory_services();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while on.health().state == HealthState::UNKNOWN && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(on.health(), Health { state: HealthState::OK, info: "OK".into() });
+    }
+
+    #[test]
     fn non_receive_workflow_needs_no_wait() {
         let s = memory_services();
         let mut d = Subarray::create("mid_sdp/elt/subarray_4", &s);
