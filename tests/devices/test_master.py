@@ -21,9 +21,15 @@ def test_b2_b5_commands(master, cmd, value):
 
 
 def test_b6_health_after_init(master):
+    """This server has no configuration DB: it cannot see the processing controller or the
+    deployers, so its health is UNKNOWN (not a constant OK), and healthInfo says why; Init
+    does not change that. tests/faults/test_health.py has the master with a DB."""
     master.on()
     master.Init()
-    assert master.healthState == 0
+    assert master.healthState == 3
+    assert "UNKNOWN" in repr(master.healthState)
+    assert master.healthInfo.startswith("no configuration DB (")
+    assert master.healthInfo.endswith("): the processing controller and deployers cannot be seen")
     assert master.OperatingState == 0
 
 
@@ -32,6 +38,9 @@ def test_b7_static_interface(master):
     assert master.status() == "The device is in ON state."
     assert master.serverVersion == "0.2.6"
     assert list(master.get_attribute_config("OperatingState").enum_labels) == LABELS
+    assert list(master.get_attribute_config("healthState").enum_labels) == ["OK", "DEGRADED", "FAILED", "UNKNOWN"]
+    for name in ["healthState", "healthInfo"]:
+        assert master.get_attribute_config(name).writable == tango.AttrWriteType.READ
     assert master.get_attribute_config("OperatingState").writable == tango.AttrWriteType.READ
     cmds = {c.cmd_name.lower(): c for c in master.command_list_query()}
     for name in ["on", "off", "standby", "disable"]:

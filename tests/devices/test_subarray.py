@@ -47,7 +47,9 @@ def test_a1_startup_state_after_init(sub):
     assert sub.state() == tango.DevState.OFF
     assert sub.obsState == IDLE
     assert sub.adminMode == ONLINE
+    # OK because its configuration DB answers (tests/faults/test_health.py breaks it)
     assert sub.healthState == 0
+    assert sub.healthInfo == "OK"
 
 
 def test_a2_assign_resources(sub):
@@ -289,6 +291,9 @@ def test_a19_etcd_unreachable(server_factory):
     assert "nothing was changed" in desc
     assert snapshot(d) == before
     assert d.obsState == IDLE
+    assert wait_for(lambda: d.healthState == 1)  # DEGRADED
+    assert d.healthInfo.startswith("configuration DB unreachable since ")
+    assert "Configure is refused until it answers" in d.healthInfo
 
 
 def test_no_config_db_clear_message_and_configure_error(server_factory):
@@ -301,6 +306,9 @@ def test_no_config_db_clear_message_and_configure_error(server_factory):
     assert "No configuration DB" in desc and "SDP_CONFIG_HOST" in desc
     assert d.obsState == IDLE
     assert "no configuration DB" in srv.log_text()
+    # it cannot do its main job: DEGRADED, saying why
+    assert d.healthState == 1
+    assert d.healthInfo.startswith("no configuration DB (") and "Configure is refused" in d.healthInfo
 
 
 def test_a20_configure_scan_bad_input_refused(sub, etcd):
@@ -323,13 +331,13 @@ def test_a21_defaults_and_metadata(sub):
     assert sub.processingBlockState == ""
     assert sub.status() == "The device is in OFF state."
     cfg = {n: sub.get_attribute_config(n) for n in
-           ["obsState", "adminMode", "healthState", "receiveAddresses", "processingBlockState", "serverVersion"]}
+           ["obsState", "adminMode", "healthState", "healthInfo", "receiveAddresses", "processingBlockState", "serverVersion"]}
     assert list(cfg["obsState"].enum_labels) == ObsState
     assert list(cfg["adminMode"].enum_labels) == AdminMode
     assert list(cfg["healthState"].enum_labels) == ["OK", "DEGRADED", "FAILED", "UNKNOWN"]
     assert cfg["adminMode"].writable == tango.AttrWriteType.READ_WRITE
     assert cfg["obsState"].writable == tango.AttrWriteType.READ_WRITE  # this server runs in test mode
-    for n in ["healthState", "receiveAddresses", "processingBlockState", "serverVersion"]:
+    for n in ["healthState", "healthInfo", "receiveAddresses", "processingBlockState", "serverVersion"]:
         assert cfg[n].writable == tango.AttrWriteType.READ, n
     cmds = {c.cmd_name: c for c in sub.command_list_query()}
     for name in ["AssignResources", "ReleaseResources", "Configure", "ConfigureScan"]:

@@ -1,7 +1,7 @@
 """The SDPSubarray server SIGKILLed and started again (issue #11): no shutdown handler runs, so
 only what was stored in etcd when each command returned survives — and that must be all of it:
-State, obsState, adminMode, healthState, receiveAddresses, the processing block (untouched)
-and the PB-state watch.
+State, obsState, adminMode, receiveAddresses, the processing block (untouched) and the
+PB-state watch. (healthState is not stored: it says whether the configuration DB answers.)
 
 What a crash in SCANNING restores to: SCANNING. The scan is not the device's to end — the
 receive workflow keeps taking data while the device process is gone, and the telescope
@@ -16,6 +16,7 @@ import tango
 from conftest import MASTER, cfg_seed, kill9, restart_server, snapshot, wait_for
 
 IDLE, READY, SCANNING = 0, 2, 3
+HEALTH_OK, DEGRADED = 0, 1
 OFFLINE, ONLINE, MAINTENANCE = 0, 1, 2
 
 
@@ -119,6 +120,7 @@ def test_restart_while_etcd_is_down_restores_once_etcd_is_back(etcd_node, server
     d = srv.proxy()
     assert d.state() == tango.DevState.UNKNOWN
     assert "/subarray/01" in d.status() and "not been read" in d.status()
+    assert wait_for(lambda: int(d.healthState) == DEGRADED), d.healthInfo
     for change in (lambda: setattr(d, "adminMode", ONLINE), lambda: d.AssignResources(""), lambda: d.EndSB()):
         with pytest.raises(tango.DevFailed) as info:
             change()
@@ -130,6 +132,7 @@ def test_restart_while_etcd_is_down_restores_once_etcd_is_back(etcd_node, server
     # reads show the stored state once it is read (no command needed), the watch included
     assert wait_for(lambda: d.state() == tango.DevState.ON, timeout=15), d.status()
     assert snapshot(d) == before
+    assert wait_for(lambda: int(d.healthState) == HEALTH_OK), d.healthInfo
     assert etcd_node.raw("/subarray/01") == stored, "nothing overwrote the stored state"
     etcd_node.sdpcfg("update", "/pb/pb-late/state", '{"state": "finished"}')
     assert wait_for(lambda: "finished" in d.processingBlockState, timeout=10), d.processingBlockState
