@@ -12,7 +12,7 @@
 //!   (SIGINT/SIGTERM, or the admin device's `Kill`) revokes it at once.
 //! * A hung server is reported missing: see [`Probe`].
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -66,20 +66,16 @@ pub struct Probe {
 }
 
 impl Probe {
-    /// The probe of a running server: its own port on the address it listens on (loopback
-    /// when it listens on every interface).
-    pub fn of(running: &RunningServer, host: Option<&str>) -> Result<Probe, String> {
-        let port = running.port();
-        let host = match host {
-            None | Some("") | Some("0.0.0.0") => "127.0.0.1",
-            Some("::") => "::1",
-            Some(h) => h,
-        };
-        let addr = (host.trim_matches(|c| c == '[' || c == ']'), port)
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{host} resolves to no address"))?;
+    /// The probe of a running server: the address its listener is bound to (loopback when
+    /// that is every interface).
+    pub fn of(running: &RunningServer) -> Result<Probe, String> {
+        let mut addr = running.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+            });
+        }
         let objects: Vec<_> = running.dispatcher.objects().cloned().collect();
         let admin = objects
             .iter()
@@ -237,7 +233,7 @@ pub fn run_server(server: tango::Server, exec: &str, args: Vec<String>, db: Opti
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let exec = exec.to_string();
     let code = rt.block_on(async move {
-        let (host, instance) = (opts.host.clone(), opts.instance.clone());
+        let instance = opts.instance.clone();
         let running = match server.start(opts).await {
             Ok(r) => r,
             Err(e) => {
@@ -250,7 +246,7 @@ pub fn run_server(server: tango::Server, exec: &str, args: Vec<String>, db: Opti
             let name = component_name(&exec, &instance);
             let announce_it = || -> Result<Announcement, String> {
                 sdp_config::alive::check_name(&name).map_err(|e| e.to_string())?;
-                let probe = Probe::of(&running, host.as_deref())?;
+                let probe = Probe::of(&running)?;
                 Ok(announce(&db, ComponentInfo::new(&name, KIND), probe, AnnounceOptions::default()))
             };
             match announce_it() {

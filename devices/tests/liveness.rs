@@ -83,7 +83,7 @@ fn a_held_device_lock_is_reported_as_missing_and_a_clean_stop_withdraws_at_once(
     let port = running.port();
 
     let db = ConfigDb::new(BackendChoice::Memory);
-    let probe = Probe::of(&running, Some("127.0.0.1")).unwrap();
+    let probe = Probe::of(&running).unwrap();
     probe.check().unwrap();
     let opts = AnnounceOptions {
         liveness: LivenessOptions { ttl: 1, stall: Duration::from_millis(500) },
