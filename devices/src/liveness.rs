@@ -222,60 +222,34 @@ impl Announcement {
 /// [`tango::Server::run_with_args`] does, and with a configuration DB announce it as
 /// `<exec>-<instance>` once it serves; withdraw the announcement when it stops.
 pub fn run_server(server: tango::Server, exec: &str, args: Vec<String>, db: Option<Arc<ConfigDb>>) -> ! {
-    let opts = match tango::ServerOptions::parse(args) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("{exec}: {e}");
-            std::process::exit(2);
-        }
-    };
-    tango::server::init_logging(opts.verbosity);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let exec = exec.to_string();
-    let code = rt.block_on(async move {
-        let instance = opts.instance.clone();
-        let running = match server.start(opts).await {
-            Ok(r) => r,
+    server.run_with_args_then(args, move |running, instance| {
+        let db = db?;
+        let name = component_name(&exec, instance);
+        let announce_it = || -> Result<Announcement, String> {
+            sdp_config::alive::check_name(&name).map_err(|e| e.to_string())?;
+            let probe = Probe::of(running)?;
+            Ok(announce(&db, ComponentInfo::new(&name, KIND), probe, AnnounceOptions::default()))
+        };
+        let announcement = match announce_it() {
+            Ok(a) => Arc::new(a),
             Err(e) => {
-                eprintln!("{e}");
-                return 1;
+                eprintln!("{exec}: not announced in the configuration DB as {name}: {e}");
+                return None;
             }
         };
-        running.shutdown_on_signals();
-        let announcement = db.and_then(|db| {
-            let name = component_name(&exec, &instance);
-            let announce_it = || -> Result<Announcement, String> {
-                sdp_config::alive::check_name(&name).map_err(|e| e.to_string())?;
-                let probe = Probe::of(&running)?;
-                Ok(announce(&db, ComponentInfo::new(&name, KIND), probe, AnnounceOptions::default()))
-            };
-            match announce_it() {
-                Ok(a) => Some(Arc::new(a)),
-                Err(e) => {
-                    eprintln!("{exec}: not announced in the configuration DB as {name}: {e}");
-                    None
-                }
+        // Withdraw as soon as a stop is asked for, while the server closes its connections:
+        // from then on it serves nobody new.
+        let a = announcement.clone();
+        tokio::spawn(async move {
+            let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else { return };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
             }
-        });
-        if let Some(a) = &announcement {
-            // Withdraw as soon as a stop is asked for, while the server closes its
-            // connections: from then on it serves nobody new.
-            let a = a.clone();
-            tokio::spawn(async move {
-                let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else { return };
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-                let _ = tokio::task::spawn_blocking(move || a.stop(Duration::from_secs(1))).await;
-            });
-        }
-        running.wait().await;
-        if let Some(a) = announcement {
-            // stopped another way (the admin device's Kill), or the signal task still runs
             let _ = tokio::task::spawn_blocking(move || a.stop(Duration::from_secs(1))).await;
-        }
-        0
-    });
-    std::process::exit(code)
+        });
+        // Stopped another way (the admin device's Kill), or the signal task still runs.
+        Some(Box::new(move || announcement.stop(Duration::from_secs(1))))
+    })
 }

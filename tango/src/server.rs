@@ -196,6 +196,18 @@ impl Server {
     /// [`Server::run_from_args`] with the arguments given (after the executable name), for
     /// executables that take options of their own out first.
     pub fn run_with_args(self, args: Vec<String>) -> ! {
+        self.run_with_args_then(args, |_, _| None)
+    }
+
+    /// [`Server::run_with_args`], calling `started` (inside the runtime) once the server
+    /// serves, with the running server and its instance name. What `started` returns, if
+    /// anything, runs (on a blocking thread) after the server has stopped: for services that
+    /// live beside the server, e.g. an announcement elsewhere to withdraw.
+    pub fn run_with_args_then(
+        self,
+        args: Vec<String>,
+        started: impl FnOnce(&RunningServer, &str) -> Option<Box<dyn FnOnce() + Send>>,
+    ) -> ! {
         let opts = match ServerOptions::parse(args) {
             Ok(o) => o,
             Err(e) => {
@@ -206,10 +218,15 @@ impl Server {
         init_logging(opts.verbosity);
         let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
         let code = rt.block_on(async move {
+            let instance = opts.instance.clone();
             match self.start(opts).await {
                 Ok(running) => {
                     running.shutdown_on_signals();
+                    let after = started(&running, &instance);
                     running.wait().await;
+                    if let Some(after) = after {
+                        let _ = tokio::task::spawn_blocking(after).await;
+                    }
                     0
                 }
                 Err(e) => {
