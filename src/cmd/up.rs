@@ -2,9 +2,9 @@
 //!
 //! In order, each waited for until it answers: the embedded Tango database, etcd (data in the
 //! state dir), the registration of the device servers, `SDPMaster/1` and `SDPSubarray/1..N`
-//! (exported in the database and answering a ping), the processing controller and the
-//! local-process deployer (their alive keys in the configuration database: see
-//! `sdp_config::alive`; a process that merely runs is not yet one that works).
+//! (exported in the database, answering a ping, and alive in the configuration database), the
+//! processing controller and the local-process deployer (their alive keys in the configuration
+//! database: see `sdp_config::alive`; a process that merely runs is not yet one that works).
 //! Ctrl-C or SIGTERM stops them in reverse order (SIGTERM, then SIGKILL after a grace period),
 //! so device servers unexport themselves and no process is left behind. The state dir keeps
 //! the Tango registrations and etcd's data, so a second `sdp up` resumes.
@@ -428,7 +428,9 @@ fn up(a: UpArgs) -> Result<(), String> {
         ("SDP_PROCESS_STATE_DIR".into(), state.join("processes").display().to_string()),
     ];
 
-    // 4. device servers
+    // 4. device servers, ready when their device answers a ping and the server's alive key is
+    //    in etcd (it announces itself once it serves and can reach the configuration DB)
+    let alive = AliveCheck::new(&config_host, config_port)?;
     let endpoint = format!("giop:tcp:{tango_bind}:");
     let mut servers = vec![("SDPMaster".to_string(), "1".to_string(), "mid_sdp/elt/master".to_string())];
     for i in 1..=a.subarrays {
@@ -438,12 +440,12 @@ fn up(a: UpArgs) -> Result<(), String> {
         let t0 = Instant::now();
         let name = format!("{exec}/{inst}");
         sup.parts.push(spawn(&name, &binary(&exec), &[inst.clone(), "-ORBendPoint".into(), endpoint.clone()], &env, &logs)?);
-        wait_until(sup.last(), Duration::from_secs(30), || device_answers(&db, &device))?;
+        let component = format!("{exec}-{inst}");
+        wait_until(sup.last(), Duration::from_secs(30), || device_answers(&db, &device).and_then(|()| alive.check(&component)))?;
         sup.console.ready(&name, &device, t0);
     }
 
     // 5. controller and deployer, ready when their alive keys are in place
-    let alive = AliveCheck::new(&config_host, config_port)?;
     for (name, component, args) in [
         ("processing controller", crate::controller::COMPONENT_NAME, vec!["controller".to_string()]),
         // --stop-on-exit: Ctrl-C stops the workflows and engines with the deployer (a plain
