@@ -12,7 +12,10 @@ use tokio::sync::mpsc;
 /// A connected etcd client.
 #[derive(Clone)]
 pub struct EtcdBackend {
+    /// Balances requests over every member it can reach.
     client: ec::Client,
+    /// How many members the client was given (more than one: see [`EtcdBackend::timed_retry`]).
+    members: usize,
     endpoint: String,
     timeout: Duration,
     max_txn_ops: usize,
@@ -24,7 +27,9 @@ impl EtcdBackend {
     /// Refused credentials or certificates give [`Error::Access`] (permanent), everything
     /// else [`Error::Connection`] (the server may come up later).
     pub async fn connect(options: &EtcdOptions) -> Result<Self> {
-        let endpoint = format!("{}://{}:{}", options.protocol, options.host, options.port);
+        let endpoints = options.endpoints().map_err(Error::Value)?;
+        // What messages name: the one URL, or the list.
+        let endpoint = endpoints.join(",");
         let unreachable = |e: String| Error::Connection(format!("Cannot connect to etcd at {endpoint}: {e}"));
         let refused = |e: String| Error::Access(format!("etcd at {endpoint} refused this client: {e}"));
         let mut copts = ec::ConnectOptions::new().with_connect_timeout(options.timeout);
@@ -50,38 +55,75 @@ impl EtcdBackend {
             "https" => copts = tls_options(copts, options)?,
             other => return Err(Error::Value(format!("SDP_CONFIG_PROTOCOL {other:?} is not supported: use http or https"))),
         }
-        let connect = ec::Client::connect([endpoint.as_str()], Some(copts));
+        // Every member: etcd-client spreads requests over those it can reach, so a member that
+        // dies costs only the requests in flight to it (and `timed_retry` sends again those
+        // that never reached it).
+        let connect = ec::Client::connect(endpoints.clone(), Some(copts));
         let client = match tokio::time::timeout(options.timeout, connect).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) if is_refusal(&e) => return Err(refused(describe_err(&e))),
             Ok(Err(e)) => return Err(unreachable(with_tls_hint(options, describe_err(&e)))),
             Err(_) => return Err(unreachable(format!("no answer within {} s", options.timeout.as_secs_f32()))),
         };
-        let backend = EtcdBackend { client, endpoint: endpoint.clone(), timeout: options.timeout, max_txn_ops: options.max_txn_ops };
+        let backend = EtcdBackend {
+            client,
+            members: endpoints.len(),
+            endpoint: endpoint.clone(),
+            timeout: options.timeout,
+            max_txn_ops: options.max_txn_ops,
+        };
         // The channel connects lazily: probe so that an unreachable server is reported now.
         // A user whose role does not cover the probed key gets "permission denied", which
         // still proves that the server is there and took our credentials.
-        let mut kv = backend.client.kv_client();
-        let probe = kv.get("0", Some(ec::GetOptions::new().with_keys_only().with_limit(1)));
-        match tokio::time::timeout(options.timeout, probe).await {
-            Ok(Ok(_)) => Ok(backend),
-            Ok(Err(ec::Error::GRpcStatus(s))) if i32::from(s.code()) == grpc_code::PERMISSION_DENIED => Ok(backend),
-            Ok(Err(e)) if is_refusal(&e) => Err(refused(describe_err(&e))),
-            Ok(Err(e)) => Err(unreachable(with_tls_hint(options, describe_err(&e)))),
-            Err(_) => Err(unreachable(format!("no answer within {} s", options.timeout.as_secs_f32()))),
+        let probe = backend
+            .send_retry(|| {
+                let mut kv = backend.client.kv_client();
+                async move { kv.get("0", Some(ec::GetOptions::new().with_keys_only().with_limit(1))).await }
+            })
+            .await;
+        match probe {
+            Some(Ok(_)) => Ok(backend),
+            Some(Err(ec::Error::GRpcStatus(s))) if i32::from(s.code()) == grpc_code::PERMISSION_DENIED => Ok(backend),
+            Some(Err(e)) if is_refusal(&e) => Err(refused(describe_err(&e))),
+            Some(Err(e)) => Err(unreachable(with_tls_hint(options, describe_err(&e)))),
+            None => Err(unreachable(format!("no answer within {} s", options.timeout.as_secs_f32()))),
         }
     }
 
-    /// The endpoint URL this client talks to.
+    /// The endpoint URLs this client talks to (comma-separated).
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
-    async fn timed<T>(&self, what: &str, f: impl Future<Output = std::result::Result<T, ec::Error>>) -> Result<T> {
-        match tokio::time::timeout(self.timeout, f).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(Error::Connection(format!("etcd at {}: {what} failed: {}", self.endpoint, describe_err(&e)))),
-            Err(_) => {
+    /// Make a request within the time limit ([`EtcdBackend::timed_retry`] without the
+    /// message): the raw error, or `None` when no answer came in time.
+    async fn send_retry<T, F: Future<Output = std::result::Result<T, ec::Error>>>(
+        &self,
+        mut f: impl FnMut() -> F,
+    ) -> Option<std::result::Result<T, ec::Error>> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, f()).await {
+                Ok(Err(e)) if self.members > 1 && never_sent(&e) && tokio::time::Instant::now() + RESEND_AFTER < deadline => {
+                    tracing::debug!("etcd: {}; sending it again", describe_err(&e));
+                    tokio::time::sleep(RESEND_AFTER).await;
+                }
+                Ok(r) => return Some(r),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Make a request within the time limit. With several members, a request that could not
+    /// even connect (the balancer chose a member that is down, or reports a dead member's
+    /// connection error once more) is sent again after [`RESEND_AFTER`], until the time limit:
+    /// safe for writes too, as a request that never connected was never applied. A request
+    /// without an answer in time is not sent again (it may have been applied). With one member
+    /// there is nowhere else to go: errors are reported at once, as before.
+    async fn timed_retry<T, F: Future<Output = std::result::Result<T, ec::Error>>>(&self, what: &str, f: impl FnMut() -> F) -> Result<T> {
+        match self.send_retry(f).await {
+            Some(r) => r.map_err(|e| Error::Connection(format!("etcd at {}: {what} failed: {}", self.endpoint, describe_err(&e)))),
+            None => {
                 Err(Error::Connection(format!("etcd at {}: {what} got no answer within {} s", self.endpoint, self.timeout.as_secs_f32())))
             }
         }
@@ -173,6 +215,14 @@ fn with_tls_hint(options: &EtcdOptions, text: String) -> String {
     }
 }
 
+/// Wait before sending again a request that could not connect.
+const RESEND_AFTER: Duration = Duration::from_millis(50);
+
+/// Did the request fail before it reached any server (no connection could be made)?
+fn never_sent(e: &ec::Error) -> bool {
+    describe_err(e).contains("tcp connect error")
+}
+
 /// The error and every cause below it, once each: tonic's transport errors say only
 /// "transport error" at the top, the useful part ("invalid peer certificate:
 /// UnknownIssuer") is in the chain.
@@ -258,8 +308,13 @@ impl Backend for EtcdBackend {
         if keys_only {
             opts = opts.with_keys_only();
         }
-        let mut kv = self.client.kv_client();
-        let resp = self.timed("get", kv.get(key, Some(opts))).await?;
+        let resp = self
+            .timed_retry("get", || {
+                let mut kv = self.client.kv_client();
+                let (key, opts) = (key.clone(), opts.clone());
+                async move { kv.get(key, Some(opts)).await }
+            })
+            .await?;
         let rev = resp.header().map_or(0, |h| h.revision());
         let mut kvs: Vec<KeyValue> = resp.kvs().iter().map(convert_kv).collect();
         kvs.sort_by(|a, b| a.key.cmp(&b.key));
@@ -303,8 +358,13 @@ impl Backend for EtcdBackend {
             })
             .collect();
         let txn = ec::Txn::new().when(cmps).and_then(txn_ops);
-        let mut kv = self.client.kv_client();
-        let resp = self.timed("txn", kv.txn(txn)).await?;
+        let resp = self
+            .timed_retry("txn", || {
+                let mut kv = self.client.kv_client();
+                let txn = txn.clone();
+                async move { kv.txn(txn).await }
+            })
+            .await?;
         Ok(TxnResponse { succeeded: resp.succeeded(), revision: resp.header().map_or(0, |h| h.revision()) })
     }
 
@@ -314,60 +374,42 @@ impl Backend for EtcdBackend {
 
     async fn watch_many(&self, ranges: &[KeyRange], start_revision: Option<i64>) -> Result<WatchStream> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let Some((first, rest)) = ranges.split_first() else {
+        if ranges.is_empty() {
             return Ok(WatchStream::new(rx, Some(Box::new(tx))));
-        };
-        let opts = |range: &KeyRange| {
-            let (key, prefix) = range_key(range);
-            let mut o = ec::WatchOptions::new();
-            if prefix {
-                o = o.with_prefix();
-            }
-            if let Some(r) = start_revision {
-                o = o.with_start_revision(r);
-            }
-            (key, o)
-        };
-        let mut wc = self.client.watch_client();
-        let (key, o) = opts(first);
-        let mut stream = self.timed("watch", wc.watch(key, Some(o))).await?;
-        for range in rest {
-            let (key, o) = opts(range);
-            self.timed("watch", stream.watch(key, Some(o))).await?;
         }
-        // Wait until the server confirms every watch, so that no change made after
-        // this call returns can be missed. Events may already arrive meanwhile.
-        let mut pending = Vec::new();
-        let mut created = 0;
-        while created < ranges.len() {
-            match self.timed("watch", stream.message()).await? {
-                Some(resp) if resp.canceled() => {
-                    return Err(Error::Connection(format!(
-                        "etcd at {}: watch refused: {} (compacted at {})",
-                        self.endpoint,
-                        resp.cancel_reason(),
-                        resp.compact_revision()
-                    )))
-                }
-                Some(resp) => {
-                    if resp.created() {
-                        created += 1;
-                    }
-                    pending.push(resp);
-                }
-                None => return Err(Error::Connection(format!("etcd at {}: watch stream closed", self.endpoint))),
+        // With several members, a try that reached a dead one is made again (once per member).
+        let mut opened = open_watch(&self.client, ranges, start_revision, self.timeout, &self.endpoint).await;
+        for _ in 1..self.members {
+            if opened.is_ok() {
+                break;
             }
+            tokio::time::sleep(RESEND_AFTER).await;
+            opened = open_watch(&self.client, ranges, start_revision, self.timeout, &self.endpoint).await;
         }
+        let (mut stream, pending) = opened?;
         let endpoint = self.endpoint.clone();
+        let (client, ranges, timeout, members) = (self.client.clone(), ranges.to_vec(), self.timeout, self.members);
         let task = tokio::spawn(async move {
+            // The revision up to which everything was delivered: a resumed watch starts after it.
+            // A watch from "now" owes nothing up to the revision it was created at.
+            let mut seen = match start_revision {
+                Some(r) => r - 1,
+                None => pending.iter().filter(|r| r.created()).filter_map(|r| r.header()).map(|h| h.revision()).max().unwrap_or(0),
+            };
+            let deliver = |resp: &ec::WatchResponse, seen: &mut i64| {
+                let evs = convert_events(resp);
+                if let Some(last) = evs.iter().map(|e| e.kv.mod_revision).max() {
+                    *seen = (*seen).max(last);
+                }
+                evs.is_empty() || tx.send(Ok(evs)).is_ok()
+            };
             for resp in pending {
-                let evs = convert_events(&resp);
-                if !evs.is_empty() && tx.send(Ok(evs)).is_err() {
+                if !deliver(&resp, &mut seen) {
                     return;
                 }
             }
             loop {
-                tokio::select! {
+                let failure = tokio::select! {
                     _ = tx.closed() => return,
                     msg = stream.message() => match msg {
                         Ok(Some(resp)) => {
@@ -376,27 +418,55 @@ impl Backend for EtcdBackend {
                                     "etcd at {endpoint}: watch cancelled: {}", resp.cancel_reason()))));
                                 return;
                             }
-                            let evs = convert_events(&resp);
-                            if !evs.is_empty() && tx.send(Ok(evs)).is_err() {
+                            if !deliver(&resp, &mut seen) {
+                                return;
+                            }
+                            continue;
+                        }
+                        Ok(None) => "watch stream closed".to_string(),
+                        Err(e) => describe_err(&e),
+                    }
+                };
+                // With several members, the member serving the watch died: resume on another
+                // from just after the last revision delivered (nothing lost, nothing twice).
+                // With one there is nowhere to go: the watcher hears of it and starts over.
+                if members > 1 {
+                    let deadline = tokio::time::Instant::now() + timeout;
+                    let mut resumed = None;
+                    while resumed.is_none() && tokio::time::Instant::now() < deadline {
+                        match open_watch(&client, &ranges, Some(seen + 1), timeout, &endpoint).await {
+                            Ok(w) => resumed = Some(w),
+                            Err(e) => {
+                                tracing::debug!("watch: {e}; trying again");
+                                tokio::time::sleep(RESEND_AFTER).await;
+                            }
+                        }
+                    }
+                    if let Some((s, pending)) = resumed {
+                        tracing::info!("watch resumed from revision {} after: {failure}", seen + 1);
+                        stream = s;
+                        for resp in pending {
+                            if !deliver(&resp, &mut seen) {
                                 return;
                             }
                         }
-                        Ok(None) => return,
-                        Err(e) => {
-                            let _ = tx.send(Err(Error::Connection(format!(
-                                "etcd at {endpoint}: watch failed: {}", describe_err(&e)))));
-                            return;
-                        }
+                        continue;
                     }
                 }
+                let _ = tx.send(Err(Error::Connection(format!("etcd at {endpoint}: watch failed: {failure}"))));
+                return;
             }
         });
         Ok(WatchStream::new(rx, Some(Box::new(AbortOnDrop(task)))))
     }
 
     async fn lease_grant(&self, ttl: i64) -> Result<i64> {
-        let mut lc = self.client.lease_client();
-        let resp = self.timed("lease grant", lc.grant(ttl, None)).await?;
+        let resp = self
+            .timed_retry("lease grant", || {
+                let mut lc = self.client.lease_client();
+                async move { lc.grant(ttl, None).await }
+            })
+            .await?;
         Ok(resp.id())
     }
 
@@ -413,14 +483,80 @@ impl Backend for EtcdBackend {
     }
 
     async fn lease_revoke(&self, id: i64) -> Result<()> {
-        let mut lc = self.client.lease_client();
-        self.timed("lease revoke", lc.revoke(id)).await?;
+        self.timed_retry("lease revoke", || {
+            let mut lc = self.client.lease_client();
+            async move { lc.revoke(id).await }
+        })
+        .await?;
         Ok(())
     }
 
     async fn lease_time_to_live(&self, id: i64) -> Result<i64> {
-        let mut lc = self.client.lease_client();
-        let resp = self.timed("lease time-to-live", lc.time_to_live(id, None)).await?;
+        let resp = self
+            .timed_retry("lease time-to-live", || {
+                let mut lc = self.client.lease_client();
+                async move { lc.time_to_live(id, None).await }
+            })
+            .await?;
         Ok(resp.ttl())
     }
+}
+
+/// Open one watch stream over `ranges` from `start_revision`, and wait until the server has
+/// confirmed every range, so that no change made after this returns can be missed. Returns the
+/// responses read meanwhile (events may already arrive) with the stream.
+async fn open_watch(
+    client: &ec::Client,
+    ranges: &[KeyRange],
+    start_revision: Option<i64>,
+    timeout: Duration,
+    endpoint: &str,
+) -> Result<(ec::WatchStream, Vec<ec::WatchResponse>)> {
+    async fn timed<T>(endpoint: &str, timeout: Duration, f: impl Future<Output = std::result::Result<T, ec::Error>>) -> Result<T> {
+        match tokio::time::timeout(timeout, f).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(Error::Connection(format!("etcd at {endpoint}: watch failed: {}", describe_err(&e)))),
+            Err(_) => Err(Error::Connection(format!("etcd at {endpoint}: watch got no answer within {} s", timeout.as_secs_f32()))),
+        }
+    }
+    let opts = |range: &KeyRange| {
+        let (key, prefix) = range_key(range);
+        let mut o = ec::WatchOptions::new();
+        if prefix {
+            o = o.with_prefix();
+        }
+        if let Some(r) = start_revision {
+            o = o.with_start_revision(r);
+        }
+        (key, o)
+    };
+    let mut wc = client.watch_client();
+    let (first, rest) = ranges.split_first().expect("at least one range");
+    let (key, o) = opts(first);
+    let mut stream = timed(endpoint, timeout, wc.watch(key, Some(o))).await?;
+    for range in rest {
+        let (key, o) = opts(range);
+        timed(endpoint, timeout, stream.watch(key, Some(o))).await?;
+    }
+    let mut pending = Vec::new();
+    let mut created = 0;
+    while created < ranges.len() {
+        match timed(endpoint, timeout, stream.message()).await? {
+            Some(resp) if resp.canceled() => {
+                return Err(Error::Connection(format!(
+                    "etcd at {endpoint}: watch refused: {} (compacted at {})",
+                    resp.cancel_reason(),
+                    resp.compact_revision()
+                )))
+            }
+            Some(resp) => {
+                if resp.created() {
+                    created += 1;
+                }
+                pending.push(resp);
+            }
+            None => return Err(Error::Connection(format!("etcd at {endpoint}: watch stream closed"))),
+        }
+    }
+    Ok((stream, pending))
 }

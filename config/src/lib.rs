@@ -39,5 +39,5 @@ pub use etcd_options::EtcdOptions;
 pub use memory::MemoryBackend;
 pub use path::Recurse;
 #[cfg(feature = "etcd")]
-pub use server::{EtcdServer, EtcdServerOptions, ServerTls};
+pub use server::{ClusterMember, EtcdCluster, EtcdServer, EtcdServerOptions, ServerTls};
 pub use txn::Txn;

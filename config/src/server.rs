@@ -30,6 +30,84 @@ pub struct EtcdServerOptions {
     /// SIGTERM etcd when the thread that started it ends (its parent died, even by
     /// SIGKILL): a supervisor's etcd must not outlive it. See [`end_with_parent`].
     pub end_with_parent: bool,
+    /// Run as this member of a cluster (fixed peer port, the cluster's member list).
+    pub member: Option<ClusterMember>,
+}
+
+/// One member of an etcd cluster on loopback (see [`EtcdCluster`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterMember {
+    /// `--name`, unique in the cluster.
+    pub name: String,
+    pub peer_port: u16,
+    /// `--initial-cluster`: `name=http://127.0.0.1:peer_port,...` of every member.
+    pub initial_cluster: String,
+}
+
+/// An etcd cluster of several members on 127.0.0.1, each with its own data dir, client port
+/// and peer port: a cluster's failures (a leader killed, quorum lost and regained) on one
+/// machine. Members are stopped (and throwaway data removed) on drop.
+pub struct EtcdCluster {
+    pub members: Vec<EtcdServer>,
+}
+
+impl EtcdCluster {
+    /// The options of each of `n` members: data in `<data_dir>/member-<i>` (a temporary
+    /// dir each when `None`), client ports `client_ports` (free ones, chosen now, when
+    /// `None`), peer ports free. Keep them to start a member again the same way.
+    pub fn member_options(n: usize, data_dir: Option<&std::path::Path>, client_ports: Option<&[u16]>) -> Result<Vec<EtcdServerOptions>> {
+        if n == 0 {
+            return Err(Error::Value("an etcd cluster needs at least one member".into()));
+        }
+        if client_ports.is_some_and(|p| p.len() != n) {
+            return Err(Error::Value(format!("{n} members need {n} client ports")));
+        }
+        let peers: Vec<u16> = (0..n).map(|_| free_port()).collect::<Result<_>>()?;
+        // Client ports are fixed now, free ones if not given: a member started again must be
+        // where the clients know it.
+        let clients: Vec<u16> = match client_ports {
+            Some(p) => p.to_vec(),
+            None => (0..n).map(|_| free_port()).collect::<Result<_>>()?,
+        };
+        let initial_cluster = peers.iter().enumerate().map(|(i, p)| format!("sdp-{i}=http://127.0.0.1:{p}")).collect::<Vec<_>>().join(",");
+        Ok((0..n)
+            .map(|i| EtcdServerOptions {
+                data_dir: data_dir.map(|d| d.join(format!("member-{i}"))),
+                client_port: Some(clients[i]),
+                member: Some(ClusterMember { name: format!("sdp-{i}"), peer_port: peers[i], initial_cluster: initial_cluster.clone() }),
+                ..Default::default()
+            })
+            .collect())
+    }
+
+    /// A throwaway cluster of `n` members.
+    pub fn start(n: usize) -> Result<Self> {
+        Self::start_with(&Self::member_options(n, None, None)?)
+    }
+
+    /// Start every member (all at once: none can serve before a quorum runs) and wait
+    /// until each client port accepts connections.
+    pub fn start_with(options: &[EtcdServerOptions]) -> Result<Self> {
+        let mut members = Vec::new();
+        for o in options {
+            let dir = EtcdServer::data_dir(o)?;
+            members.push(EtcdServer::spawn(o, &dir)?);
+        }
+        for m in &mut members {
+            m.wait_ready(Duration::from_secs(20)).map_err(|e| Error::Connection(format!("etcd member did not start: {e}")))?;
+        }
+        Ok(EtcdCluster { members })
+    }
+
+    /// `127.0.0.1:a,127.0.0.1:b,...`: what `SDP_CONFIG_HOST` and etcdctl's `--endpoints` take.
+    pub fn endpoints(&self) -> String {
+        self.members.iter().map(EtcdServer::endpoint).collect::<Vec<_>>().join(",")
+    }
+
+    /// Options for [`crate::EtcdBackend::connect`] naming every member.
+    pub fn options(&self) -> crate::EtcdOptions {
+        crate::EtcdOptions { host: self.endpoints(), ..Default::default() }
+    }
 }
 
 /// Make the process `cmd` starts receive `signal` when its parent ends, however it ends
@@ -85,77 +163,14 @@ impl EtcdServer {
     }
 
     /// Start etcd as `options` say (for the one-machine launcher: a kept data dir and
-    /// a fixed port).
+    /// a fixed port; or one member of a [`EtcdCluster`]).
     pub fn start_with(options: &EtcdServerOptions) -> Result<Self> {
-        let bin = etcd_binary()
-            .ok_or_else(|| Error::Connection("no etcd binary on PATH (apt-get install etcd-server, or set SDP_ETCD_BIN)".into()))?;
+        let data_dir = Self::data_dir(options)?;
         let remove_data = options.data_dir.is_none();
-        let data_dir = options.data_dir.clone().unwrap_or_else(|| {
-            std::env::temp_dir().join(format!(
-                "sdp-etcd-{}-{}",
-                std::process::id(),
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
-            ))
-        });
-        std::fs::create_dir_all(&data_dir).map_err(|e| Error::Connection(format!("{}: {e}", data_dir.display())))?;
         // Retry on the (unlikely) race of another process taking a port we picked.
         let mut last_err = String::new();
         for _ in 0..3 {
-            let client_port = match options.client_port {
-                Some(p) => p,
-                None => free_port()?,
-            };
-            let peer_port = free_port()?;
-            let scheme = if options.tls.is_some() { "https" } else { "http" };
-            let client_url = format!("{scheme}://127.0.0.1:{client_port}");
-            let peer_url = format!("http://127.0.0.1:{peer_port}");
-            let log = std::fs::File::create(data_dir.with_extension("log")).ok();
-            let mut cmd = Command::new(&bin);
-            cmd.arg("--name")
-                .arg("sdp-test")
-                .arg("--data-dir")
-                .arg(data_dir.join("member-data"))
-                .arg("--listen-client-urls")
-                .arg(&client_url)
-                .arg("--advertise-client-urls")
-                .arg(&client_url)
-                .arg("--listen-peer-urls")
-                .arg(&peer_url)
-                .arg("--initial-advertise-peer-urls")
-                .arg(&peer_url)
-                .arg("--initial-cluster")
-                .arg(format!("sdp-test={peer_url}"))
-                .arg("--initial-cluster-state")
-                .arg("new")
-                // Short raft timers: a single node elects itself in ~0.05 s.
-                .arg("--heartbeat-interval=10")
-                .arg("--election-timeout=100")
-                .arg("--log-level")
-                .arg("error")
-                .arg("--logger")
-                .arg("zap");
-            if let Some(tls) = &options.tls {
-                cmd.arg("--cert-file").arg(&tls.cert_file).arg("--key-file").arg(&tls.key_file);
-                if let Some(ca) = &tls.client_ca_file {
-                    cmd.arg("--client-cert-auth").arg("--trusted-ca-file").arg(ca);
-                }
-            }
-            cmd.stdin(Stdio::null()).stdout(Stdio::null());
-            if options.end_with_parent {
-                end_with_parent(&mut cmd, libc::SIGTERM);
-            }
-            match log {
-                Some(f) => cmd.stderr(f),
-                None => cmd.stderr(Stdio::null()),
-            };
-            // etcd reads every ETCD_* variable as a flag; keep the caller's out.
-            for (k, _) in std::env::vars_os() {
-                if k.to_string_lossy().starts_with("ETCD") {
-                    cmd.env_remove(k);
-                }
-            }
-            let child = cmd.spawn().map_err(|e| Error::Connection(format!("cannot start {}: {e}", bin.display())))?;
-            let mut server = EtcdServer { child, data_dir: data_dir.clone(), client_port, tls: options.tls.is_some(), remove_data };
+            let mut server = Self::spawn(options, &data_dir)?;
             match server.wait_ready(Duration::from_secs(20)) {
                 Ok(()) => return Ok(server),
                 Err(e) => {
@@ -174,6 +189,91 @@ impl EtcdServer {
         Err(Error::Connection(format!("etcd did not start: {last_err}\n{log}")))
     }
 
+    /// The data directory `options` ask for (created), or a fresh temporary one.
+    fn data_dir(options: &EtcdServerOptions) -> Result<PathBuf> {
+        let data_dir = options.data_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!(
+                "sdp-etcd-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+            ))
+        });
+        std::fs::create_dir_all(&data_dir).map_err(|e| Error::Connection(format!("{}: {e}", data_dir.display())))?;
+        Ok(data_dir)
+    }
+
+    /// Start the process (not waiting for it to serve).
+    fn spawn(options: &EtcdServerOptions, data_dir: &std::path::Path) -> Result<Self> {
+        let bin = etcd_binary()
+            .ok_or_else(|| Error::Connection("no etcd binary on PATH (apt-get install etcd-server, or set SDP_ETCD_BIN)".into()))?;
+        let remove_data = options.data_dir.is_none();
+        let client_port = match options.client_port {
+            Some(p) => p,
+            None => free_port()?,
+        };
+        let scheme = if options.tls.is_some() { "https" } else { "http" };
+        let client_url = format!("{scheme}://127.0.0.1:{client_port}");
+        let (name, peer_url, initial_cluster) = match &options.member {
+            Some(m) => (m.name.clone(), format!("http://127.0.0.1:{}", m.peer_port), m.initial_cluster.clone()),
+            None => {
+                let peer_url = format!("http://127.0.0.1:{}", free_port()?);
+                ("sdp-test".to_string(), peer_url.clone(), format!("sdp-test={peer_url}"))
+            }
+        };
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(data_dir.with_extension("log")).ok();
+        let mut cmd = Command::new(&bin);
+        cmd.arg("--name")
+            .arg(&name)
+            .arg("--data-dir")
+            .arg(data_dir.join("member-data"))
+            .arg("--listen-client-urls")
+            .arg(&client_url)
+            .arg("--advertise-client-urls")
+            .arg(&client_url)
+            .arg("--listen-peer-urls")
+            .arg(&peer_url)
+            .arg("--initial-advertise-peer-urls")
+            .arg(&peer_url)
+            .arg("--initial-cluster")
+            .arg(&initial_cluster)
+            .arg("--initial-cluster-state")
+            .arg("new")
+            .arg("--log-level")
+            .arg("error")
+            .arg("--logger")
+            .arg("zap");
+        if options.member.is_some() {
+            // A cluster on one loaded machine: timers long enough that a busy CPU does not
+            // look like a dead leader, short enough that a real one is replaced in ~1 s.
+            cmd.arg("--heartbeat-interval=50").arg("--election-timeout=500");
+        } else {
+            // Short raft timers: a single node elects itself in ~0.05 s.
+            cmd.arg("--heartbeat-interval=10").arg("--election-timeout=100");
+        }
+        if let Some(tls) = &options.tls {
+            cmd.arg("--cert-file").arg(&tls.cert_file).arg("--key-file").arg(&tls.key_file);
+            if let Some(ca) = &tls.client_ca_file {
+                cmd.arg("--client-cert-auth").arg("--trusted-ca-file").arg(ca);
+            }
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::null());
+        if options.end_with_parent {
+            end_with_parent(&mut cmd, libc::SIGTERM);
+        }
+        match log {
+            Some(f) => cmd.stderr(f),
+            None => cmd.stderr(Stdio::null()),
+        };
+        // etcd reads every ETCD_* variable as a flag; keep the caller's out.
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("ETCD") {
+                cmd.env_remove(k);
+            }
+        }
+        let child = cmd.spawn().map_err(|e| Error::Connection(format!("cannot start {}: {e}", bin.display())))?;
+        Ok(EtcdServer { child, data_dir: data_dir.to_path_buf(), client_port, tls: options.tls.is_some(), remove_data })
+    }
+
     fn wait_ready(&mut self, limit: Duration) -> std::result::Result<(), String> {
         let t0 = Instant::now();
         while t0.elapsed() < limit {
@@ -190,6 +290,17 @@ impl EtcdServer {
 
     pub fn port(&self) -> u16 {
         self.client_port
+    }
+
+    /// The etcd process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL the process and reap it (the data dir stays until drop): a crash.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The exit status, once the etcd process has exited (for a supervisor to notice).
