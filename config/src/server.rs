@@ -53,16 +53,25 @@ pub struct EtcdCluster {
 
 impl EtcdCluster {
     /// The options of each of `n` members: data in `<data_dir>/member-<i>` (a temporary
-    /// dir each when `None`), client ports `client_ports` (free ones, chosen now, when
-    /// `None`), peer ports free. Keep them to start a member again the same way.
-    pub fn member_options(n: usize, data_dir: Option<&std::path::Path>, client_ports: Option<&[u16]>) -> Result<Vec<EtcdServerOptions>> {
+    /// dir each when `None`), client and peer ports as given (free ones, chosen now, when
+    /// `None`). Keep them to start a member again the same way; a cluster whose data is kept
+    /// must keep its peer ports too (each member's data records the others' peer URLs).
+    pub fn member_options(
+        n: usize,
+        data_dir: Option<&std::path::Path>,
+        client_ports: Option<&[u16]>,
+        peer_ports: Option<&[u16]>,
+    ) -> Result<Vec<EtcdServerOptions>> {
         if n == 0 {
             return Err(Error::Value("an etcd cluster needs at least one member".into()));
         }
-        if client_ports.is_some_and(|p| p.len() != n) {
-            return Err(Error::Value(format!("{n} members need {n} client ports")));
+        if client_ports.is_some_and(|p| p.len() != n) || peer_ports.is_some_and(|p| p.len() != n) {
+            return Err(Error::Value(format!("{n} members need {n} client ports and {n} peer ports")));
         }
-        let peers: Vec<u16> = (0..n).map(|_| free_port()).collect::<Result<_>>()?;
+        let peers: Vec<u16> = match peer_ports {
+            Some(p) => p.to_vec(),
+            None => (0..n).map(|_| free_port()).collect::<Result<_>>()?,
+        };
         // Client ports are fixed now, free ones if not given: a member started again must be
         // where the clients know it.
         let clients: Vec<u16> = match client_ports {
@@ -82,7 +91,7 @@ impl EtcdCluster {
 
     /// A throwaway cluster of `n` members.
     pub fn start(n: usize) -> Result<Self> {
-        Self::start_with(&Self::member_options(n, None, None)?)
+        Self::start_with(&Self::member_options(n, None, None, None)?)
     }
 
     /// Start every member (all at once: none can serve before a quorum runs) and wait

@@ -12,7 +12,7 @@ fn cluster(dir: &std::path::Path) -> Option<(EtcdCluster, Vec<sdp_config::EtcdSe
         eprintln!("\n\n*** SKIPPING cluster test: no `etcd` on PATH (apt-get install etcd-server) ***\n");
         return None;
     }
-    let opts = EtcdCluster::member_options(3, Some(dir), None).unwrap();
+    let opts = EtcdCluster::member_options(3, Some(dir), None, None).unwrap();
     Some((EtcdCluster::start_with(&opts).unwrap(), opts))
 }
 

@@ -41,9 +41,15 @@ pub struct UpArgs {
     /// or HOST:PORT of an etcd that already runs.
     #[arg(long, default_value = "etcd")]
     config: String,
-    /// Client port of the etcd we start (0: any free port).
+    /// Client port of the etcd we start (0: any free port). With several members: the first
+    /// member's; the others follow it, then the peer ports.
     #[arg(long, default_value_t = 2379)]
     etcd_port: u16,
+    /// Members of the etcd we start: 1, or 3 or 5 for a cluster on loopback (each with its own
+    /// data dir and ports) whose every member the components are given, so that any one of
+    /// them (two of five) can die.
+    #[arg(long, default_value_t = 1)]
+    etcd_members: usize,
     /// Number of SDPSubarray devices (mid_sdp/elt/subarray_1..N).
     #[arg(long, default_value_t = 1)]
     subarrays: u32,
@@ -63,6 +69,14 @@ struct Part {
     starts: Vec<Instant>,
 }
 
+/// One etcd process we started, and how to start it again the same way (same ports and data).
+struct EtcdMember {
+    name: String,
+    server: Option<sdp_config::EtcdServer>,
+    options: sdp_config::EtcdServerOptions,
+    starts: Vec<Instant>,
+}
+
 /// A component that exits this many times within [`CRASH_WINDOW`] is not started again.
 const MAX_EXITS: usize = 5;
 const CRASH_WINDOW: Duration = Duration::from_secs(60);
@@ -73,10 +87,8 @@ const RESTART_DELAY: Duration = Duration::from_secs(1);
 struct Supervisor {
     console: Console,
     parts: Vec<Part>,
-    etcd: Option<sdp_config::EtcdServer>,
-    /// How etcd was started (fixed port and data dir), to start it again the same way.
-    etcd_options: Option<sdp_config::EtcdServerOptions>,
-    etcd_starts: Vec<Instant>,
+    /// The etcd we started: one member, or each member of a cluster.
+    etcd: Vec<EtcdMember>,
     grace: Duration,
 }
 
@@ -86,8 +98,9 @@ impl Supervisor {
             stop_child(&mut p.child, self.grace);
             self.console.say(&format!("stopped {}", p.name));
         }
-        if self.etcd.take().is_some() {
-            self.console.say("stopped etcd");
+        while let Some(m) = self.etcd.pop() {
+            drop(m.server);
+            self.console.say(&format!("stopped {}", m.name));
         }
     }
 
@@ -105,15 +118,14 @@ impl Supervisor {
             p.child = start(&p.name, &p.program, &p.args, &p.env, logs, &why)?;
             p.starts.push(Instant::now());
         }
-        if let (Some(etcd), Some(options)) = (self.etcd.as_mut(), self.etcd_options.as_ref()) {
-            if let Some(status) = etcd.exited() {
-                let why = format!("etcd exited unexpectedly ({status})");
-                throttle(&mut self.etcd_starts, &why)?;
-                self.console.say(&format!("{why}; starting it again"));
-                self.etcd = None;
-                self.etcd = Some(sdp_config::EtcdServer::start_with(options).map_err(|e| format!("{why}; cannot start it again: {e}"))?);
-                self.etcd_starts.push(Instant::now());
-            }
+        for m in &mut self.etcd {
+            let Some(status) = m.server.as_mut().and_then(|s| s.exited()) else { continue };
+            let why = format!("{} exited unexpectedly ({status})", m.name);
+            throttle(&mut m.starts, &why)?;
+            self.console.say(&format!("{why}; starting it again"));
+            m.server = None;
+            m.server = Some(sdp_config::EtcdServer::start_with(&m.options).map_err(|e| format!("{why}; cannot start it again: {e}"))?);
+            m.starts.push(Instant::now());
         }
         Ok(())
     }
@@ -253,6 +265,51 @@ fn wait_until(part: &mut Part, limit: Duration, mut check: impl FnMut() -> Resul
     Err(format!("{} not ready after {} s: {last}", part.name, limit.as_secs()))
 }
 
+/// The members of the loopback cluster `--etcd-members N` asks for. Their ports are kept in
+/// `<state>/etcd-<N>/ports.json` on the first start and reused after: each member's data
+/// records the others' peer URLs, so a cluster cannot move. The first time, client ports are
+/// `etcd_port`, `etcd_port + 1`, ... and peer ports follow them (free ones for port 0).
+fn cluster_options(state: &Path, n: usize, etcd_port: u16) -> Result<Vec<sdp_config::EtcdServerOptions>, String> {
+    if !(n == 3 || n == 5) {
+        return Err(format!("--etcd-members must be 1, 3 or 5 (a cluster survives the loss of a minority), not {n}"));
+    }
+    let dir = state.join(format!("etcd-{n}"));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let file = dir.join("ports.json");
+    let (clients, peers): (Vec<u16>, Vec<u16>) = match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            let ports = |k: &str| -> Result<Vec<u16>, String> {
+                v[k].as_array()
+                    .filter(|a| a.len() == n)
+                    .and_then(|a| a.iter().map(|p| p.as_u64().and_then(|p| u16::try_from(p).ok())).collect())
+                    .ok_or_else(|| format!("{}: {k} must be {n} port numbers", file.display()))
+            };
+            (ports("client_ports")?, ports("peer_ports")?)
+        }
+        Err(_) => {
+            let free =
+                || std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| e.to_string());
+            let all: Vec<u16> = if etcd_port == 0 {
+                (0..2 * n).map(|_| free()).collect::<Result<_, _>>()?
+            } else {
+                (0..2 * n as u16)
+                    .map(|i| etcd_port.checked_add(i).ok_or("--etcd-port too high for the cluster's ports"))
+                    .collect::<Result<_, _>>()?
+            };
+            let (c, p) = all.split_at(n);
+            let json = serde_json::json!({"client_ports": c, "peer_ports": p});
+            std::fs::write(&file, json.to_string()).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            (c.to_vec(), p.to_vec())
+        }
+    };
+    let mut members = sdp_config::EtcdCluster::member_options(n, Some(&dir), Some(&clients), Some(&peers)).map_err(|e| e.to_string())?;
+    for m in &mut members {
+        m.end_with_parent = true;
+    }
+    Ok(members)
+}
+
 /// Reads components' alive keys (`sdp_config::alive`) from the configuration database.
 struct AliveCheck {
     rt: tokio::runtime::Runtime,
@@ -261,6 +318,7 @@ struct AliveCheck {
 }
 
 impl AliveCheck {
+    /// `host` may be a list of members (`SDP_CONFIG_HOST`'s form).
     fn new(host: &str, port: u16) -> Result<AliveCheck, String> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("tokio runtime: {e}"))?;
         let options = sdp_config::EtcdOptions { host: host.to_string(), port, timeout: Duration::from_secs(2), ..Default::default() };
@@ -352,14 +410,8 @@ fn up(a: UpArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot install the signal handler: {e}"))?;
     }
 
-    let mut sup = Supervisor {
-        console: Console::new(&logs),
-        parts: Vec::new(),
-        etcd: None,
-        etcd_options: None,
-        etcd_starts: Vec::new(),
-        grace: Duration::from_secs_f64(a.grace.max(0.1)),
-    };
+    let mut sup =
+        Supervisor { console: Console::new(&logs), parts: Vec::new(), etcd: Vec::new(), grace: Duration::from_secs_f64(a.grace.max(0.1)) };
     let sdp = binary("sdp");
 
     // 1. Tango database
@@ -388,7 +440,10 @@ fn up(a: UpArgs) -> Result<(), String> {
 
     // 2. etcd
     let t0 = Instant::now();
-    let (config_host, config_port) = if a.config == "etcd" {
+    if a.config != "etcd" && a.etcd_members != 1 {
+        return Err(format!("--etcd-members is for the etcd sdp up starts, not for --config {}", a.config));
+    }
+    let (config_host, config_port) = if a.config == "etcd" && a.etcd_members == 1 {
         let opts = sdp_config::EtcdServerOptions {
             data_dir: Some(state.join("etcd")),
             client_port: if a.etcd_port == 0 { None } else { Some(a.etcd_port) },
@@ -397,11 +452,19 @@ fn up(a: UpArgs) -> Result<(), String> {
         };
         let etcd = sdp_config::EtcdServer::start_with(&opts).map_err(|e| format!("etcd: {e}"))?;
         let port = etcd.port();
-        sup.etcd = Some(etcd);
         // a restart must come back on the same port (the components are configured with it)
-        sup.etcd_options = Some(sdp_config::EtcdServerOptions { client_port: Some(port), ..opts });
-        sup.etcd_starts.push(Instant::now());
+        let options = sdp_config::EtcdServerOptions { client_port: Some(port), ..opts };
+        sup.etcd.push(EtcdMember { name: "etcd".into(), server: Some(etcd), options, starts: vec![Instant::now()] });
         ("127.0.0.1".to_string(), port)
+    } else if a.config == "etcd" {
+        let members = cluster_options(state, a.etcd_members, a.etcd_port)?;
+        let cluster = sdp_config::EtcdCluster::start_with(&members).map_err(|e| format!("etcd cluster: {e}"))?;
+        let host = cluster.endpoints();
+        for (i, (server, options)) in cluster.members.into_iter().zip(members).enumerate() {
+            sup.etcd.push(EtcdMember { name: format!("etcd member sdp-{i}"), server: Some(server), options, starts: vec![Instant::now()] });
+        }
+        let port = sup.etcd[0].options.client_port.expect("cluster members have fixed ports");
+        (host, port)
     } else if a.config == "memory" {
         return Err("--config memory keeps the configuration inside one process, but the devices, controller and \
                     deployer are separate processes: use --config etcd (Debian's etcd-server) or HOST:PORT"
@@ -412,7 +475,10 @@ fn up(a: UpArgs) -> Result<(), String> {
         std::net::TcpStream::connect((h, p)).map_err(|e| format!("no etcd at {}: {e}", a.config))?;
         (h.to_string(), p)
     };
-    sup.console.ready("etcd", &format!("{config_host}:{config_port}"), t0);
+    // What to show: `host:port`, or every member's.
+    let config_addr = if config_host.contains(',') { config_host.clone() } else { format!("{config_host}:{config_port}") };
+    let etcd_what = if sup.etcd.len() > 1 { format!("etcd ({} members)", sup.etcd.len()) } else { "etcd".to_string() };
+    sup.console.ready(&etcd_what, &config_addr, t0);
 
     // 3. registrations
     let t0 = Instant::now();
@@ -473,7 +539,7 @@ fn up(a: UpArgs) -> Result<(), String> {
             let log = std::fs::read_to_string(logs.join(format!("{log_name}.log"))).unwrap_or_default();
             format!("{e}; its log ends: {}", log.lines().last().unwrap_or(""))
         })?;
-        sup.console.ready(name, &format!("alive in etcd {config_host}:{config_port}"), t0);
+        sup.console.ready(name, &format!("alive in etcd {config_addr}"), t0);
     }
 
     let c = &sup.console;

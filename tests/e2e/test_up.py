@@ -33,15 +33,17 @@ def port_open(port):
 
 
 class Up:
-    def __init__(self, state_dir, tango_port, etcd_port):
+    def __init__(self, state_dir, tango_port, etcd_port, extra=()):
         self.state_dir, self.tango_port, self.etcd_port = state_dir, tango_port, etcd_port
+        self.extra = list(extra)  # more `sdp up` options
+        self.config_host = "127.0.0.1"  # what `sdp up` says to export (a list for a cluster)
         self.proc = None
         self.lines = []
 
     def start(self):
         self.proc = subprocess.Popen(
             [str(BIN / "sdp"), "up", "--state-dir", str(self.state_dir), "--tango-host", f"127.0.0.1:{self.tango_port}",
-             "--etcd-port", str(self.etcd_port), "--grace", "3"],
+             "--etcd-port", str(self.etcd_port), "--grace", "3", *self.extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -49,12 +51,14 @@ class Up:
             if not line:
                 raise AssertionError("sdp up exited:\n" + "".join(self.lines))
             self.lines.append(line)
+            if "export SDP_CONFIG_HOST=" in line:
+                self.config_host = line.split("SDP_CONFIG_HOST=", 1)[1].split()[0]
             if line.startswith("Logs:"):
                 return self
         raise AssertionError("sdp up not ready:\n" + "".join(self.lines))
 
     def env(self):
-        return {**os.environ, "TANGO_HOST": f"127.0.0.1:{self.tango_port}", "SDP_CONFIG_HOST": "127.0.0.1",
+        return {**os.environ, "TANGO_HOST": f"127.0.0.1:{self.tango_port}", "SDP_CONFIG_HOST": self.config_host,
                 "SDP_CONFIG_PORT": str(self.etcd_port)}
 
     def sdpcfg(self, *args):
