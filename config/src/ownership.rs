@@ -35,6 +35,14 @@ impl Txn {
             .collect())
     }
 
+    /// The ownership records of one PB: (pb_id, deploy_id). One ranged read of its records
+    /// only, however many PBs there are.
+    pub async fn list_ownership_of(&mut self, pb_id: &str) -> Result<Vec<(String, String)>> {
+        let base = format!("{}{OWNERSHIP}/{pb_id}/", self.prefix);
+        let keys = self.list_keys(&base, 0).await?;
+        Ok(keys.iter().filter_map(|k| k.strip_prefix(&base)).map(|d| (pb_id.to_string(), d.to_string())).collect())
+    }
+
     /// Create (or bring up to date) deployment `d` owned by `pb_id`, with its ownership
     /// record naming `created_by`. Returns whether anything was written.
     pub async fn put_owned_deployment(&mut self, pb_id: &str, d: &Deployment, created_by: &str) -> Result<bool> {

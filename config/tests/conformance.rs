@@ -1218,6 +1218,8 @@ async fn deployment_ownership(h: &H) {
     let mut txn = h.b.txn();
     assert!(!txn.put_owned_deployment("pb-1", &d, "test").await.unwrap());
     assert_eq!(txn.list_ownership().await.unwrap(), [("pb-1".to_string(), "pb-1-workflow".to_string())]);
+    assert_eq!(txn.list_ownership_of("pb-1").await.unwrap(), [("pb-1".to_string(), "pb-1-workflow".to_string())]);
+    assert_eq!(txn.list_ownership_of("pb-").await.unwrap(), [], "one PB's records, not a prefix");
     txn.commit().await.unwrap();
     let (rec, _) = h.b.db().get("/ownership/pb-1/pb-1-workflow", None).await.unwrap();
     assert_eq!(serde_json::from_str::<Value>(&rec.unwrap()).unwrap(), json!({"created_by": "test"}));

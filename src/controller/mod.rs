@@ -10,8 +10,15 @@
 //! reads, and wakes only for changes that can alter a decision: PBs, deployments and
 //! ownership records appearing, changing or going, and the state key of a PB that is
 //! not running (orphaned, or failed by the controller). A workflow reporting its state
-//! or claiming its PB does not wake it. A periodic full pass (`resync`) covers anything
-//! a watch could miss. The controller keeps no state of its own between passes: a
+//! or claiming its PB does not wake it.
+//!
+//! The passes the watch wakes are *targeted*: they read and decide only for the PBs the
+//! changes concern (a few point reads each: the PB, its state, its ownership records, the
+//! deployments named after or owned by it), so a PB costs the same whether the database holds
+//! ten or ten thousand (issue #20: a full pass per change made each PB cost in proportion to
+//! all the others; `bench/controller_scale.py`). A burst of more than [`MAX_TARGETED`] PBs, the
+//! start, an error and the periodic resync run a full pass instead, the safety net that covers
+//! anything a watch could miss. The controller keeps nothing it could not read again: a
 //! restart converges from the database.
 
 pub mod definitions;
@@ -22,7 +29,7 @@ use definitions::Definitions;
 use sdp_config::backend::{Event, KeyRange, WatchStream};
 use sdp_config::{json, path, Config, Deployment, Txn};
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 /// What the controller needs to know.
@@ -138,36 +145,118 @@ fn wakes(view: &View, key: &str) -> bool {
     logical.starts_with("/deploy/") || logical.starts_with(sdp_config::ownership::OWNERSHIP)
 }
 
-/// Read the snapshot and decide.
+/// What one snapshot showed of the PBs a pass looks at (all, or those changes touched).
+#[derive(Debug, Default)]
+struct Facts {
+    /// PBs that exist.
+    pbs: BTreeSet<String>,
+    /// Deployments that exist (all, or those named after or owned by the PBs looked at).
+    deploys: BTreeSet<String>,
+    /// Ownership records (pb_id, deploy_id).
+    owned: BTreeSet<(String, String)>,
+    /// PBs with a state key (with or without the PB itself).
+    states: BTreeSet<String>,
+}
+
+impl Facts {
+    /// PBs (of these facts) whose workflow deployment exists.
+    fn running(&self) -> impl Iterator<Item = &String> {
+        self.pbs.iter().filter(|pb| self.deploys.contains(&workflow_deploy_id(pb)))
+    }
+}
+
+/// Which PBs a pass looks at.
+#[derive(Debug, Clone, PartialEq)]
+enum Scope {
+    /// Everything: at start, after an error, periodically (the safety net).
+    All,
+    /// Only these (and what they own): what the watch says changed.
+    Pbs(BTreeSet<String>),
+}
+
+/// A targeted pass reads a few keys per PB; beyond this many PBs one full pass (four ranged
+/// reads) is cheaper.
+const MAX_TARGETED: usize = 64;
+
+/// Read the snapshot and decide (a full pass, as the tests look at it).
+#[cfg(test)]
 async fn pass(txn: &mut Txn, s: &Settings) -> Result<(Vec<Action>, View)> {
-    // Values come with the listings: the gets below are answered from them.
-    let below: Vec<String> = txn.list_keys_prefetch("/pb/", 1).await?;
-    let pbs: BTreeSet<String> =
-        below.iter().filter_map(|k| k.strip_prefix("/pb/")).filter(|rest| !rest.contains('/')).map(str::to_string).collect();
-    let deploys: BTreeSet<String> =
-        txn.list_keys_prefetch("/deploy/", 0).await?.iter().filter_map(|k| k.strip_prefix("/deploy/")).map(str::to_string).collect();
-    let owned: BTreeSet<(String, String)> = txn.list_ownership().await?.into_iter().collect();
-    let view = View {
-        revision: txn.revision().unwrap_or(0),
-        running: pbs.iter().filter(|pb| deploys.contains(&workflow_deploy_id(pb))).cloned().collect(),
-    };
+    let facts = gather(txn, &Scope::All).await?;
+    let actions = decide(txn, s, &facts).await;
+    let view = View { revision: txn.revision().unwrap_or(0), running: facts.running().cloned().collect() };
+    Ok((actions, view))
+}
+
+/// Read what a pass over `scope` needs, at one snapshot.
+async fn gather(txn: &mut Txn, scope: &Scope) -> Result<Facts> {
+    let mut f = Facts::default();
+    match scope {
+        Scope::All => {
+            // Values come with the listings: the gets of `decide` are answered from them.
+            for key in txn.list_keys_prefetch("/pb/", 1).await? {
+                match key.strip_prefix("/pb/").map(|rest| rest.split_once('/')) {
+                    Some(None) => {
+                        f.pbs.insert(key["/pb/".len()..].to_string());
+                    }
+                    Some(Some((pb_id, "state"))) => {
+                        f.states.insert(pb_id.to_string());
+                    }
+                    _ => {}
+                }
+            }
+            f.deploys = txn
+                .list_keys_prefetch("/deploy/", 0)
+                .await?
+                .iter()
+                .filter_map(|k| k.strip_prefix("/deploy/"))
+                .map(str::to_string)
+                .collect();
+            f.owned = txn.list_ownership().await?.into_iter().collect();
+        }
+        Scope::Pbs(ids) => {
+            // A few point reads per PB, whatever the size of the database.
+            for pb_id in ids {
+                if txn.get(&format!("/pb/{pb_id}")).await?.is_some() {
+                    f.pbs.insert(pb_id.clone());
+                }
+                if txn.get(&format!("/pb/{pb_id}/state")).await?.is_some() {
+                    f.states.insert(pb_id.clone());
+                }
+                let wf = workflow_deploy_id(pb_id);
+                let mut named: Vec<String> = vec![wf];
+                for (pb, d) in txn.list_ownership_of(pb_id).await? {
+                    named.push(d.clone());
+                    f.owned.insert((pb, d));
+                }
+                for d in named {
+                    if txn.get(&format!("/deploy/{d}")).await?.is_some() {
+                        f.deploys.insert(d);
+                    }
+                }
+            }
+        }
+    }
+    Ok(f)
+}
+
+/// The decisions the facts call for.
+async fn decide(txn: &mut Txn, s: &Settings, facts: &Facts) -> Vec<Action> {
+    let Facts { pbs, deploys, owned, states } = facts;
     let mut actions = Vec::new();
 
-    for (pb_id, deploy_id) in &owned {
+    for (pb_id, deploy_id) in owned {
         if !pbs.contains(pb_id) {
             actions.push(Action::DeleteOwned { pb_id: pb_id.clone(), deploy_id: deploy_id.clone() });
         } else if !deploys.contains(deploy_id) && *deploy_id != workflow_deploy_id(pb_id) {
             actions.push(Action::DropRecord { pb_id: pb_id.clone(), deploy_id: deploy_id.clone() });
         }
     }
-    for key in &below {
-        if let Some((pb_id, "state")) = key.strip_prefix("/pb/").and_then(|r| r.split_once('/')) {
-            if !pbs.contains(pb_id) {
-                actions.push(Action::DropState { pb_id: pb_id.to_string() });
-            }
+    for pb_id in states {
+        if !pbs.contains(pb_id) {
+            actions.push(Action::DropState { pb_id: pb_id.to_string() });
         }
     }
-    for pb_id in &pbs {
+    for pb_id in pbs {
         let wf = workflow_deploy_id(pb_id);
         let recorded = owned.contains(&(pb_id.clone(), wf.clone()));
         if deploys.contains(&wf) {
@@ -221,7 +310,7 @@ async fn pass(txn: &mut Txn, s: &Settings) -> Result<(Vec<Action>, View)> {
             actions.push(Action::Fail { pb_id: pb_id.clone(), reason });
         }
     }
-    Ok((actions, view))
+    actions
 }
 
 /// Carry out one decision in its own transaction, re-checking its premise.
@@ -335,13 +424,38 @@ async fn control(
 ) -> Result<()> {
     let mut watch: Option<WatchStream> = None;
     let mut last_actions: Vec<Action> = Vec::new();
+    // What the passes have seen: the last full pass's revision and the running PBs, kept up to
+    // date by targeted passes, which also note the revision they saw each of their PBs at.
+    let mut view = View::default();
+    let mut covered: HashMap<String, i64> = HashMap::new();
+    // deploy_id → owning PB: which PB a change to an engine deployment concerns.
+    let mut owners: HashMap<String, String> = HashMap::new();
+    let mut scope = Scope::All;
     loop {
         // A pass and its actions are work: one stuck past the stall limit is a hang.
         let work = alive.map(|a| a.working());
-        let outcome: Result<Option<View>> = async {
+        let outcome: Result<bool> = async {
             let mut txn = config.txn();
-            let (actions, view) = pass(&mut txn, s).await?;
+            let facts = gather(&mut txn, &scope).await?;
+            let actions = decide(&mut txn, s, &facts).await;
+            let revision = txn.revision().unwrap_or(0);
             txn.commit().await?; // read-only: no round trip
+            match &scope {
+                Scope::All => {
+                    view = View { revision, running: facts.running().cloned().collect() };
+                    covered.clear();
+                    owners = facts.owned.iter().map(|(pb, d)| (d.clone(), pb.clone())).collect();
+                }
+                Scope::Pbs(ids) => {
+                    for id in ids {
+                        covered.insert(id.clone(), revision);
+                        view.running.remove(id);
+                    }
+                    view.running.extend(facts.running().cloned());
+                    owners.retain(|_, pb| !ids.contains(pb));
+                    owners.extend(facts.owned.iter().map(|(pb, d)| (d.clone(), pb.clone())));
+                }
+            }
             let mut all_done = true;
             for a in &actions {
                 if let Err(e) = execute(config, a).await {
@@ -357,45 +471,52 @@ async fn control(
             }
             let settled = actions.is_empty() || !all_done || repeated;
             last_actions = actions;
-            Ok(settled.then_some(view))
+            Ok(settled)
         }
         .await;
         drop(work);
         if *stop.borrow() {
             break;
         }
-        let view = match outcome {
-            // Acted: look again at once (our own writes need no watch to be seen).
-            Ok(None) => continue,
-            Ok(Some(view)) => view,
+        match outcome {
+            // Acted: look again at once at the same PBs (our own writes need no watch).
+            Ok(false) => continue,
+            Ok(true) => {}
             Err(e) => {
                 tracing::warn!("controller pass failed: {e}; starting over in 1 s");
                 watch = None;
+                scope = Scope::All;
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                     _ = stop.changed() => {}
                 }
                 continue;
             }
-        };
+        }
         if watch.is_none() {
-            // From just after the snapshot: nothing between the pass and the watch is missed.
+            // From just after the full pass's snapshot: nothing since is missed.
             match config.db().backend().watch_many(&watched_ranges(), Some(view.revision + 1)).await {
                 Ok(w) => watch = Some(w),
                 Err(e) => tracing::warn!("cannot watch the configuration DB ({e}); next pass in 1 s"),
             }
         }
         let wait = if watch.is_some() { s.resync } else { Duration::from_secs(1) };
-        tokio::select! {
-            woken = next_relevant(&mut watch, &view, relevant) => {
-                if let Err(e) = woken {
+        scope = tokio::select! {
+            woken = next_changes(&mut watch, &view, &covered, &mut owners, relevant) => match woken {
+                Ok(ids) if ids.len() <= MAX_TARGETED => Scope::Pbs(ids),
+                Ok(_) => Scope::All,
+                Err(e) => {
                     tracing::warn!("{e}; full pass and a new watch");
                     watch = None;
+                    Scope::All
                 }
+            },
+            _ = tokio::time::sleep(wait) => {
+                tracing::debug!("periodic full pass");
+                Scope::All
             }
-            _ = tokio::time::sleep(wait) => tracing::debug!("periodic full pass"),
-            _ = stop.changed() => {}
-        }
+            _ = stop.changed() => Scope::All,
+        };
         last_actions.clear();
         if *stop.borrow() {
             break;
@@ -405,17 +526,66 @@ async fn control(
     Ok(())
 }
 
-/// Wait for a change after `view` that `relevant` says can alter a decision. Changes
-/// the last pass already saw (at or before its revision) are skipped.
-async fn next_relevant(watch: &mut Option<WatchStream>, view: &View, relevant: fn(&View, &str) -> bool) -> Result<()> {
+/// The PB a change (of the raw key `key`) concerns, if any: `/pb/<id>[/..]`,
+/// `/ownership/<id>/..`, `/deploy/<id>-workflow`, or a deployment `owners` knows.
+fn pb_of(key: &str, owners: &HashMap<String, String>) -> Option<String> {
+    let logical = path::untag(key)?;
+    if let Some(rest) = logical.strip_prefix("/pb/") {
+        return Some(rest.split('/').next().unwrap_or(rest).to_string());
+    }
+    if let Some(rest) = logical.strip_prefix(&format!("{}/", sdp_config::ownership::OWNERSHIP)) {
+        return rest.split_once('/').map(|(pb, _)| pb.to_string());
+    }
+    let deploy_id = logical.strip_prefix("/deploy/")?;
+    owners.get(deploy_id).cloned().or_else(|| deploy_id.strip_suffix("-workflow").map(str::to_string))
+}
+
+/// Wait for changes that `relevant` says can alter a decision and that no pass has seen yet
+/// (after the last full pass, and after the targeted pass that last looked at their PB), and
+/// return the PBs they concern; a burst arriving together is taken as one. A change to a
+/// deployment no PB owns concerns no decision. Ownership records seen are noted in `owners`.
+async fn next_changes(
+    watch: &mut Option<WatchStream>,
+    view: &View,
+    covered: &HashMap<String, i64>,
+    owners: &mut HashMap<String, String>,
+    relevant: fn(&View, &str) -> bool,
+) -> Result<BTreeSet<String>> {
     let Some(stream) = watch.as_mut() else { return std::future::pending().await };
-    while let Some(batch) = stream.next().await {
-        let batch: Vec<Event> = batch?;
-        if batch.iter().any(|e| e.kv.mod_revision > view.revision && relevant(view, &e.kv.key)) {
-            return Ok(());
+    let mut ids = BTreeSet::new();
+    let mut take = |batch: Vec<Event>, ids: &mut BTreeSet<String>| {
+        for e in batch {
+            if let Some((pb, d)) = path::untag(&e.kv.key)
+                .and_then(|k| k.strip_prefix(&format!("{}/", sdp_config::ownership::OWNERSHIP)))
+                .and_then(|r| r.split_once('/'))
+            {
+                if e.kind == sdp_config::backend::EventKind::Put {
+                    owners.insert(d.to_string(), pb.to_string());
+                }
+            }
+            if e.kv.mod_revision <= view.revision || !relevant(view, &e.kv.key) {
+                continue;
+            }
+            if let Some(pb) = pb_of(&e.kv.key, owners) {
+                if covered.get(&pb).is_none_or(|seen| e.kv.mod_revision > *seen) {
+                    ids.insert(pb);
+                }
+            }
+        }
+    };
+    loop {
+        match stream.next().await {
+            Some(batch) => take(batch?, &mut ids),
+            None => return Err("the watch of the configuration DB ended".into()),
+        }
+        if !ids.is_empty() {
+            // What arrives right behind it is the same burst.
+            while let Ok(Some(batch)) = tokio::time::timeout(Duration::from_millis(2), stream.next()).await {
+                take(batch?, &mut ids);
+            }
+            return Ok(ids);
         }
     }
-    Err("the watch of the configuration DB ended".into())
 }
 
 #[cfg(test)]
@@ -614,6 +784,49 @@ mod tests {
         assert!(wake("/deploy/p-run-workflow"));
         assert!(wake("/ownership/p-run/p-run-dask"));
         assert!(!wakes(&view, "not-depth-tagged"));
+    }
+
+    #[test]
+    fn changes_are_traced_to_their_pb() {
+        let owners: HashMap<String, String> = [("p-1-dask".to_string(), "p-1".to_string())].into_iter().collect();
+        let pb = |logical: &str| pb_of(&path::tag(logical), &owners);
+        assert_eq!(pb("/pb/p-1").as_deref(), Some("p-1"));
+        assert_eq!(pb("/pb/p-1/state").as_deref(), Some("p-1"));
+        assert_eq!(pb("/ownership/p-2/p-2-dask").as_deref(), Some("p-2"));
+        assert_eq!(pb("/deploy/p-3-workflow").as_deref(), Some("p-3"));
+        assert_eq!(pb("/deploy/p-1-dask").as_deref(), Some("p-1"), "an engine, through its owner");
+        assert_eq!(pb("/deploy/someone-elses"), None, "a deployment nobody owns concerns no PB");
+    }
+
+    /// With no periodic pass to help, changes alone drive targeted passes: a PB deleted takes
+    /// its deployments along, one created is deployed, one with an unknown workflow fails.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn targeted_passes_follow_creation_and_deletion() {
+        let config = std::sync::Arc::new(Config::memory());
+        let mut s = settings(DeployMode::Process);
+        s.resync = Duration::from_secs(3600);
+        add_pb(&config, "old-1", "realtime:testdask:0.1.0").await;
+        let (stop, task) = spawn_controller(&config, s, wakes);
+        eventually_deployed(&config, &["old-1".to_string()]).await;
+        add_pb(&config, "new-1", "realtime:testdask:0.1.0").await;
+        add_pb(&config, "bad-1", "realtime:nosuch:0.1.0").await;
+        eventually_deployed(&config, &["new-1".to_string()]).await;
+        config.db().delete("/pb/old-1", sdp_config::DeleteOptions { recursive: true, ..Default::default() }).await.unwrap();
+        let db = config.db();
+        for _ in 0..200 {
+            let gone = db.get("/deploy/old-1-workflow", None).await.unwrap().0.is_none();
+            let failed = db.get("/pb/bad-1/state", None).await.unwrap().0.is_some_and(|v| v.contains("FAILED"));
+            if gone && failed {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(db.get("/deploy/old-1-workflow", None).await.unwrap().0.is_none(), "deleted with its PB");
+        assert!(db.list_keys("/ownership/old-1/", 0).await.unwrap().is_empty());
+        assert!(db.get("/pb/bad-1/state", None).await.unwrap().0.unwrap().contains("FAILED"));
+        stop.send(true).unwrap();
+        task.await.unwrap().unwrap();
+        assert!(decide(&config, &settings(DeployMode::Process)).await.is_empty(), "converged");
     }
 
     #[test]
