@@ -397,17 +397,16 @@ async fn execute(config: &Config, action: &Action) -> Result<()> {
 /// Run until SIGTERM/SIGINT.
 pub async fn run(s: Settings) -> Result<()> {
     let stop = crate::signals::shutdown_signal();
-    let config = crate::configdb::connect().await?;
-    let alive = crate::configdb::announce(&config, COMPONENT_NAME, "controller").await?;
-    tracing::info!(
-        "processing controller started: mode {}, {} workflow versions known, database {}",
-        s.mode.as_str(),
-        s.definitions.len(),
-        config.db().backend().describe()
-    );
-    let r = control(&config, &s, wakes, stop, Some(&alive)).await;
-    crate::configdb::withdraw(alive).await;
-    r
+    crate::configdb::serve_as(COMPONENT_NAME, "controller", async |config, alive| {
+        tracing::info!(
+            "processing controller started: mode {}, {} workflow versions known, database {}",
+            s.mode.as_str(),
+            s.definitions.len(),
+            config.db().backend().describe()
+        );
+        control(&config, &s, wakes, stop, Some(alive)).await
+    })
+    .await
 }
 
 /// The controller's name in the component records (`/component/<name>`).

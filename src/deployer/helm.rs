@@ -283,11 +283,7 @@ struct Retry {
 /// Run until SIGTERM/SIGINT (then log "Asked to terminate" and return).
 pub async fn run(s: Settings) -> Result<()> {
     let stop = crate::signals::shutdown_signal();
-    let config = crate::configdb::connect().await?;
-    let alive = crate::configdb::announce(&config, COMPONENT_NAME, "deployer").await?;
-    let r = serve(s, config, stop, &alive).await;
-    crate::configdb::withdraw(alive).await;
-    r
+    crate::configdb::serve_as(COMPONENT_NAME, "deployer", async |config, alive| serve(s, config, stop, alive).await).await
 }
 
 /// The Helm deployer's name in the component records (`/component/<name>`).

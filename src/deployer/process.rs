@@ -495,11 +495,7 @@ pub async fn run(s: Settings) -> Result<()> {
     let stop = crate::signals::shutdown_signal();
     std::fs::create_dir_all(&s.state_dir).map_err(|e| format!("state dir {}: {e}", s.state_dir.display()))?;
     let _lock = lock_state_dir(&s.state_dir).await?;
-    let config = crate::configdb::connect().await?;
-    let alive = crate::configdb::announce(&config, COMPONENT_NAME, "deployer").await?;
-    let r = serve(s, config, stop, &alive).await;
-    crate::configdb::withdraw(alive).await;
-    r
+    crate::configdb::serve_as(COMPONENT_NAME, "deployer", async |config, alive| serve(s, config, stop, alive).await).await
 }
 
 /// The process deployer's name in the component records (`/component/<name>`).

@@ -30,6 +30,12 @@ _spec = importlib.util.spec_from_file_location("devices_conftest", HERE.parent /
 devices = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(devices)
 
+# `sdp up` as the end-to-end suite drives it (tests/e2e/test_up.py's Up), for the faults of
+# the one-machine launcher.
+_spec = importlib.util.spec_from_file_location("e2e_test_up", HERE.parent / "e2e" / "test_up.py")
+e2e = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(e2e)
+
 REPO_ROOT = devices.REPO_ROOT
 SUBARRAY, MASTER = devices.SUBARRAY, devices.MASTER
 binary, free_port, wait_for, cfg_seed = devices.binary, devices.free_port, devices.wait_for, devices.cfg_seed
@@ -264,3 +270,25 @@ def sdp_daemons(etcd_node):
     s = Sdp(etcd_node)
     yield s
     s.stop()
+
+
+@pytest.fixture
+def sdp_up():
+    """Start `sdp up` (with these extra options) on free ports in a new state dir: `sdp_up(prefix,
+    *options)`. Whatever is still running afterwards is stopped, and the state dir removed."""
+    started = []
+
+    def start(prefix, *extra, etcd_port=None):
+        state = Path(tempfile.mkdtemp(prefix=f"sdp-faults-{prefix}-"))
+        u = e2e.Up(state, e2e.free_port(), e2e.free_port() if etcd_port is None else etcd_port, extra=extra)
+        u.state = state
+        started.append(u)
+        return u.start()
+
+    yield start
+    for u in started:
+        if u.proc is not None and u.proc.poll() is None:
+            u.stop()
+        for p in e2e.child_pids(u.state):
+            os.kill(p, signal.SIGKILL)
+        shutil.rmtree(u.state, ignore_errors=True)

@@ -5,7 +5,6 @@ lost until `sdp up` has started them again). Every command either succeeds or fa
 SDP_ConfigDbUnavailable and changes nothing; afterwards etcd (read with etcdctl) holds exactly
 the processing blocks whose Configure succeeded, each whole, and the subarrays work normally."""
 
-import importlib.util
 import json
 import os
 import shutil
@@ -19,11 +18,8 @@ from pathlib import Path
 import pytest
 import tango
 
-from conftest import HERE, cfg_seed, wait_for
+from conftest import e2e, HERE, cfg_seed, wait_for
 
-_spec = importlib.util.spec_from_file_location("e2e_test_up", HERE.parent / "e2e" / "test_up.py")
-e2e = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(e2e)
 
 SUBARRAYS = 4
 IDLE, READY, SCANNING = 0, 2, 3
@@ -73,14 +69,9 @@ def kill_members(up, ports):
 
 
 @pytest.fixture
-def up():
-    state = Path(tempfile.mkdtemp(prefix="sdp-faults-cluster-"))
-    u = e2e.Up(state, e2e.free_port(), 0, extra=["--etcd-members", "3", "--subarrays", str(SUBARRAYS)]).start()
-    u.state = state
-    yield u
-    if u.proc.poll() is None:
-        u.stop()
-    shutil.rmtree(state, ignore_errors=True)
+def up(sdp_up):
+    return sdp_up("cluster", "--etcd-members", "3", "--subarrays", str(SUBARRAYS), etcd_port=0)
+
 
 
 class Cycler(threading.Thread):

@@ -4,7 +4,6 @@ missing with how long ago it was last seen. A frozen process (SIGSTOP: running, 
 goes missing within its lease TTL and comes back when it runs again; a killed one is
 missing until `sdp up` has started it again. Real processes, real etcd."""
 
-import importlib.util
 import json
 import os
 import shutil
@@ -15,22 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HERE, wait_for
+from conftest import e2e, HERE, wait_for
 
-_spec = importlib.util.spec_from_file_location("e2e_test_up", HERE.parent / "e2e" / "test_up.py")
-e2e = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(e2e)
 
 
 @pytest.fixture
-def up():
-    state = Path(tempfile.mkdtemp(prefix="sdp-faults-alive-"))
-    u = e2e.Up(state, e2e.free_port(), e2e.free_port()).start()
-    u.state = state
-    yield u
-    if u.proc.poll() is None:
-        u.stop()
-    shutil.rmtree(state, ignore_errors=True)
+def up(sdp_up):
+    return sdp_up("alive")
+
 
 
 def status(up):

@@ -3,7 +3,6 @@ closed (the `tee` of `make run | tee up.log`, ended by the same Ctrl-C), and not
 itself is SIGKILLed. Checked by PID (every component, and a workflow process the deployer
 started) and by port (every port a component listened on), with real processes."""
 
-import importlib.util
 import json
 import os
 import shutil
@@ -16,11 +15,8 @@ from pathlib import Path
 import pytest
 import tango
 
-from conftest import HERE, SUBARRAY, wait_for
+from conftest import e2e, HERE, SUBARRAY, wait_for
 
-_spec = importlib.util.spec_from_file_location("e2e_test_up", HERE.parent / "e2e" / "test_up.py")
-e2e = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(e2e)
 
 
 def children(pid):
@@ -79,16 +75,9 @@ def start_workflow(up):
 
 
 @pytest.fixture
-def up():
-    state = Path(tempfile.mkdtemp(prefix="sdp-faults-orphans-"))
-    u = e2e.Up(state, e2e.free_port(), e2e.free_port()).start()
-    u.state = state
-    yield u
-    if u.proc.poll() is None:
-        u.stop()
-    for p in e2e.child_pids(state):
-        os.kill(p, signal.SIGKILL)
-    shutil.rmtree(state, ignore_errors=True)
+def up(sdp_up):
+    return sdp_up("orphans")
+
 
 
 def snapshot(up):

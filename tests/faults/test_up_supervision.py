@@ -4,7 +4,6 @@ and resumes from the state it keeps, while the others keep running (a device ser
 need its Tango database while it runs; the deployer's processes outlive it and are adopted).
 Ctrl-C afterwards still stops everything and leaves no process behind."""
 
-import importlib.util
 import json
 import os
 import shutil
@@ -17,11 +16,8 @@ from pathlib import Path
 import pytest
 import tango
 
-from conftest import HERE, SUBARRAY, cfg_seed, wait_for
+from conftest import e2e, HERE, SUBARRAY, cfg_seed, wait_for
 
-_spec = importlib.util.spec_from_file_location("e2e_test_up", HERE.parent / "e2e" / "test_up.py")
-e2e = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(e2e)
 
 READY, MAINTENANCE = 2, 2
 
@@ -65,15 +61,9 @@ def etcd_answers(up):
 
 
 @pytest.fixture
-def up():
-    tango_port, etcd_port = e2e.free_port(), e2e.free_port()
-    state = Path(tempfile.mkdtemp(prefix="sdp-faults-up-"))
-    u = e2e.Up(state, tango_port, etcd_port).start()
-    u.state = state
-    yield u
-    if u.proc.poll() is None:
-        u.stop()
-    shutil.rmtree(state, ignore_errors=True)
+def up(sdp_up):
+    return sdp_up("up")
+
 
 
 def test_sdp_up_restarts_what_dies_and_the_rest_rides_it_out(up):
