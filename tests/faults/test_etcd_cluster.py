@@ -21,7 +21,7 @@ import tango
 from conftest import e2e, HERE, cfg_seed, wait_for
 
 
-SUBARRAYS = 4
+SUBARRAYS = 16
 IDLE, READY, SCANNING = 0, 2, 3
 UNAVAILABLE = "SDP_ConfigDbUnavailable"
 
