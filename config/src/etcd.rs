@@ -215,6 +215,26 @@ fn with_tls_hint(options: &EtcdOptions, text: String) -> String {
     }
 }
 
+/// Keys per page of a prefix read (see `range`).
+const RANGE_PAGE: i64 = 1000;
+
+/// The largest answer accepted (one page of keys with large values, a watch batch).
+const MAX_MESSAGE: usize = 64 << 20;
+
+/// The end of the range of keys that start with `prefix` (etcd's prefix range end): the prefix
+/// with its last byte incremented (bytes 0xff dropped first); "\0" for everything.
+fn prefix_end(prefix: &str) -> Vec<u8> {
+    let mut end = prefix.as_bytes().to_vec();
+    while let Some(&last) = end.last() {
+        if last < 0xff {
+            *end.last_mut().expect("not empty") += 1;
+            return end;
+        }
+        end.pop();
+    }
+    vec![0]
+}
+
 /// Wait before sending again a request that could not connect.
 const RESEND_AFTER: Duration = Duration::from_millis(50);
 
@@ -298,27 +318,41 @@ impl Backend for EtcdBackend {
 
     async fn range(&self, range: &KeyRange, revision: Option<i64>, keys_only: bool) -> Result<(Vec<KeyValue>, i64)> {
         let (key, prefix) = range_key(range);
-        let mut opts = ec::GetOptions::new();
-        if prefix {
-            opts = opts.with_prefix();
+        // A prefix is read in pages of RANGE_PAGE keys, all at the revision of the first:
+        // one answer for 10 000 PBs with their values passed gRPC's 4 MiB message limit and
+        // the read failed for ever (found by bench/controller_scale.py).
+        let end = prefix.then(|| prefix_end(&key));
+        let mut start = key.clone();
+        let mut rev = revision;
+        let mut kvs: Vec<KeyValue> = Vec::new();
+        loop {
+            let mut opts = ec::GetOptions::new();
+            if let Some(end) = &end {
+                opts = opts.with_range(end.clone()).with_limit(RANGE_PAGE);
+            }
+            if let Some(r) = rev {
+                opts = opts.with_revision(r);
+            }
+            if keys_only {
+                opts = opts.with_keys_only();
+            }
+            let resp = self
+                .timed_retry("get", || {
+                    let mut kv = self.client.kv_client().max_decoding_message_size(MAX_MESSAGE);
+                    let (start, opts) = (start.clone(), opts.clone());
+                    async move { kv.get(start, Some(opts)).await }
+                })
+                .await?;
+            let served = resp.header().map_or(0, |h| h.revision());
+            rev.get_or_insert(served);
+            kvs.extend(resp.kvs().iter().map(convert_kv));
+            match kvs.last() {
+                Some(last) if resp.more() => start = format!("{}\0", last.key),
+                _ => break,
+            }
         }
-        if let Some(r) = revision {
-            opts = opts.with_revision(r);
-        }
-        if keys_only {
-            opts = opts.with_keys_only();
-        }
-        let resp = self
-            .timed_retry("get", || {
-                let mut kv = self.client.kv_client();
-                let (key, opts) = (key.clone(), opts.clone());
-                async move { kv.get(key, Some(opts)).await }
-            })
-            .await?;
-        let rev = resp.header().map_or(0, |h| h.revision());
-        let mut kvs: Vec<KeyValue> = resp.kvs().iter().map(convert_kv).collect();
         kvs.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok((kvs, rev))
+        Ok((kvs, rev.unwrap_or(0)))
     }
 
     async fn txn(&self, compares: Vec<Compare>, ops: Vec<Op>) -> Result<TxnResponse> {
@@ -530,7 +564,7 @@ async fn open_watch(
         }
         (key, o)
     };
-    let mut wc = client.watch_client();
+    let mut wc = client.watch_client().max_decoding_message_size(MAX_MESSAGE);
     let (first, rest) = ranges.split_first().expect("at least one range");
     let (key, o) = opts(first);
     let mut stream = timed(endpoint, timeout, wc.watch(key, Some(o))).await?;

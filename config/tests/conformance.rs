@@ -2,7 +2,7 @@
 //! concurrency, lease expiry and size limits). Every scenario runs twice: against
 //! the memory backend and against a real etcd started from PATH for the test.
 
-use sdp_config::backend::KeyRange;
+use sdp_config::backend::{KeyRange, Op};
 use sdp_config::{Backend, Config, DeleteOptions, Deployment, Error, MemoryBackend, ProcessingBlock, Recurse, Workflow};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -90,6 +90,7 @@ conformance!(
     component_liveness,
     deployment_ownership,
     delete_tree_of_any_size,
+    listing_larger_than_a_grpc_message,
 );
 
 fn msg<T>(r: Result<T, Error>) -> String {
@@ -1262,4 +1263,24 @@ async fn delete_tree_of_any_size(h: &H) {
     assert!(deleted.contains(&"/dtx".to_string()), "a string prefix at each depth, as list_keys");
     assert_eq!(h.b.db().list_keys("/", 8).await.unwrap(), ["/d", "/other/k"]);
     assert_eq!(db.delete_tree("/dt", 8).await.unwrap(), Vec::<String>::new());
+}
+
+/// A listing bigger than one gRPC answer may be (4 MiB): 2 500 keys of 2 KiB, read at one
+/// revision (etcd pages of 1 000 keys), every key once, with its value.
+async fn listing_larger_than_a_grpc_message(h: &H) {
+    let value = "x".repeat(2048);
+    for chunk in (0..2500).collect::<Vec<_>>().chunks(100) {
+        let ops = chunk.iter().map(|i| Op::Put { key: format!("2/big/k{i:05}"), value: value.clone(), lease: None }).collect();
+        assert!(h.raw.txn(vec![], ops).await.unwrap().succeeded);
+    }
+    let (kvs, rev) = h.raw.range(&KeyRange::Prefix("2/big/".into()), None, false).await.unwrap();
+    assert_eq!(kvs.len(), 2500);
+    assert!(kvs.iter().enumerate().all(|(i, kv)| kv.key == format!("2/big/k{i:05}") && kv.value.len() == 2048));
+    // At a fixed revision, later writes are not seen, across pages too.
+    assert!(h.raw.txn(vec![], vec![Op::Put { key: "2/big/k00000a".into(), value: "new".into(), lease: None }]).await.unwrap().succeeded);
+    let (again, _) = h.raw.range(&KeyRange::Prefix("2/big/".into()), Some(rev), true).await.unwrap();
+    assert_eq!(again.len(), 2500);
+    let mut txn = h.b.txn();
+    assert_eq!(txn.list_keys_prefetch("/big/", 0).await.unwrap().len(), 2501);
+    txn.commit().await.unwrap();
 }
