@@ -322,7 +322,8 @@ impl Backend for EtcdBackend {
         // one answer for 10 000 PBs with their values passed gRPC's 4 MiB message limit and
         // the read failed for ever (found by bench/controller_scale.py).
         let end = prefix.then(|| prefix_end(&key));
-        let mut start = key.clone();
+        // Every key (the empty prefix): etcd's range from "\0" to "\0".
+        let mut start = if prefix && key.is_empty() { "\0".to_string() } else { key.clone() };
         let mut rev = revision;
         let mut kvs: Vec<KeyValue> = Vec::new();
         loop {
