@@ -9,7 +9,9 @@ SHELL := /bin/bash
 VENV      ?= .venv
 PY        := $(VENV)/bin/python
 PORT      ?= 45450
-APT_PKGS  := protobuf-compiler etcd-server etcd-client openssl tango-test mariadb-server dbconfig-no-thanks tango-db
+# libprotobuf-dev: the google/protobuf/*.proto files protoc needs for etcd-client's build script
+# (apt-deps installs without recommends, and protobuf-compiler only recommends them)
+APT_PKGS  := protobuf-compiler libprotobuf-dev etcd-server etcd-client openssl tango-test mariadb-server dbconfig-no-thanks tango-db
 # the server the interop suite drives: rust (our binary) or pytango (reference_device.py)
 TANGO_SERVER      ?= rust
 TANGO_TEST_BINARY ?= target/debug/TestDevice
