@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What `make fresh-check` runs on the new machine (../shared/tools/fresh-machine.sh, in a clean
 # clone): the newcomer's two steps, timed.
-#   1. `make deps build`
+#   1. `make deps build` (as make apt-deps, make venv, make build: each one timed)
 #   2. `make run` (sdp up) on free ports with its state in a new directory under /tmp, waited for
 #      until it prints "The SDP is up" (fails with the log if it exits first or after
 #      UP_TIMEOUT s), then stopped as Ctrl-C stops it (SIGINT to `sdp up`): it must exit 0
@@ -14,10 +14,15 @@ STOP_TIMEOUT=${STOP_TIMEOUT:-60}
 
 say() { echo "fresh-check: $*"; }
 
-t0=$SECONDS
-make deps build || { say "FAILED: make deps build"; exit 1; }
+# `make deps build`, one part at a time to time each (deps = apt-deps venv)
+t0=$SECONDS times=""
+for part in apt-deps venv build; do
+  t=$SECONDS
+  make "$part" || { say "FAILED: make $part (of make deps build)"; exit 1; }
+  times="$times, $part $((SECONDS - t)) s"
+done
 t_build=$((SECONDS - t0))
-say "make deps build took ${t_build} s"
+say "make deps build took ${t_build} s (${times#, })"
 
 # two free ports on 127.0.0.1 (both sockets held while choosing, so they differ)
 read -r tango_port etcd_port < <(python3 -c '
@@ -85,4 +90,4 @@ if [ -n "$left" ]; then
   echo "$left"
   exit 1
 fi
-say "OK: make deps build ${t_build} s; make run to \"The SDP is up\" ${t_up} s; stopped by SIGINT in $((SECONDS - t2)) s, status 0"
+say "OK: make deps build ${t_build} s (${times#, }); make run to \"The SDP is up\" ${t_up} s; stopped by SIGINT in $((SECONDS - t2)) s, status 0"
