@@ -10,8 +10,12 @@ VENV      ?= .venv
 PY        := $(VENV)/bin/python
 PORT      ?= 45450
 # libprotobuf-dev: the google/protobuf/*.proto files protoc needs for etcd-client's build script
-# (apt-deps installs without recommends, and protobuf-compiler only recommends them)
-APT_PKGS  := protobuf-compiler libprotobuf-dev etcd-server etcd-client openssl tango-test mariadb-server dbconfig-no-thanks tango-db
+# (apt-deps installs without recommends, and protobuf-compiler only recommends them).
+# g++: the zmq crate compiles its own libzmq (C++; no libzmq headers or pkg-config needed).
+# procps: pgrep and kill, used by tests/ and fresh-check. libtango-tools: tango_admin
+# (tests/database; also a dependency of tango-db). g++ and procps are on the usual machine
+# image already, but not on a minimal Debian.
+APT_PKGS  := protobuf-compiler libprotobuf-dev g++ procps etcd-server etcd-client openssl tango-test mariadb-server dbconfig-no-thanks tango-db libtango-tools
 # the server the interop suite drives: rust (our binary) or pytango (reference_device.py)
 TANGO_SERVER      ?= rust
 TANGO_TEST_BINARY ?= target/debug/TestDevice
