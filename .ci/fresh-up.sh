@@ -5,7 +5,8 @@
 #   2. `make run` (sdp up) on free ports with its state in a new directory under /tmp, waited for
 #      until it prints "The SDP is up" (fails with the log if it exits first or after
 #      UP_TIMEOUT s), then stopped as Ctrl-C stops it (SIGINT to `sdp up`): it must exit 0
-#      within STOP_TIMEOUT s and leave no process of its own behind.
+#      within STOP_TIMEOUT s and leave no process of its own behind. Its state and log are
+#      removed when all went well.
 # It runs on any machine too, but `make deps` installs missing apt packages there.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -90,4 +91,5 @@ if [ -n "$left" ]; then
   echo "$left"
   exit 1
 fi
+rm -rf "$state" "$log"
 say "OK: make deps build ${t_build} s (${times#, }); make run to \"The SDP is up\" ${t_up} s; stopped by SIGINT in $((SECONDS - t2)) s, status 0"
