@@ -40,8 +40,19 @@ set -m
 t1=$SECONDS
 make run TANGO_PORT="$tango_port" ETCD_PORT="$etcd_port" STATE_DIR="$state" >"$log" 2>&1 &
 mk=$!
-# whatever happens below, nothing of the run outlives this script
-trap 'kill -KILL -- -$mk 2>/dev/null' EXIT
+# Whatever happens below, nothing of the run outlives this script: if make run is still there
+# at exit (a failure), SIGINT to sdp up as in a normal stop, then SIGKILL to every process of
+# the tree as it was (sdp up's children have their own process group: killing make's misses them).
+tree() { local p; for p in $(pgrep -P "$1"); do echo "$p"; tree "$p"; done; }
+stop_all() {
+  kill -0 "$mk" 2>/dev/null || return 0
+  local pids s i
+  pids="$mk $(tree "$mk")"
+  s=$(pgrep -P "$mk" -x sdp) && kill -INT "$s"
+  for i in $(seq 30); do kill -0 "$mk" 2>/dev/null || break; sleep 1; done
+  kill -KILL $pids 2>/dev/null
+}
+trap stop_all EXIT
 say "make run (Tango DB 127.0.0.1:$tango_port, etcd 127.0.0.1:$etcd_port, state $state, log $log)"
 
 until grep -q "The SDP is up" "$log"; do
