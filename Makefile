@@ -9,13 +9,19 @@ SHELL := /bin/bash
 VENV      ?= .venv
 PY        := $(VENV)/bin/python
 PORT      ?= 45450
-APT_PKGS  := protobuf-compiler etcd-server etcd-client openssl tango-test mariadb-server dbconfig-no-thanks tango-db
+# libprotobuf-dev: the google/protobuf/*.proto files protoc needs for etcd-client's build script
+# (apt-deps installs without recommends, and protobuf-compiler only recommends them).
+# g++: the zmq crate compiles its own libzmq (C++; no libzmq headers or pkg-config needed).
+# procps: pgrep and kill, used by tests/ and fresh-check. libtango-tools: tango_admin
+# (tests/database; also a dependency of tango-db). g++ and procps are on the usual machine
+# image already, but not on a minimal Debian.
+APT_PKGS  := protobuf-compiler libprotobuf-dev g++ procps etcd-server etcd-client openssl tango-test mariadb-server dbconfig-no-thanks tango-db libtango-tools
 # the server the interop suite drives: rust (our binary) or pytango (reference_device.py)
 TANGO_SERVER      ?= rust
 TANGO_TEST_BINARY ?= target/debug/TestDevice
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help deps apt-deps venv build test cargo-test interop interop-reference run database-tests fuzz fuzz-corpus fuzz-smoke devices-tests faults-tests
+.PHONY: help deps apt-deps venv build test cargo-test interop interop-reference run database-tests fuzz fuzz-corpus fuzz-smoke devices-tests faults-tests fresh-check
 
 help:
 	@echo "make run        build and start the test device server on 127.0.0.1:$(PORT) (nodb)"
@@ -26,6 +32,7 @@ help:
 	@echo "make interop-reference   run the interop suite against the PyTango reference server"
 	@echo "make database-tests      Tango database suite: embedded, PyTango sqlite, C++ DataBaseds + MariaDB"
 	@echo "make fuzz       every cargo-fuzz target for FUZZ_SECONDS (default 600) each -> fuzz/report.md; fuzz-smoke: 20 s each (in make test)"
+	@echo "make fresh-check  on a new Debian 12 machine (chroot, needs root): make deps build, then make run until the SDP is up, Ctrl-C"
 	@echo "make deploy_all KUBE_NAMESPACE=integration   Helm-install SDP on Kubernetes (see docs/kubernetes.md; also delete_all, show, lint, template, images, charts-test)"
 
 ## deps: apt packages that are missing (only those), and the venv (only when out of date)
@@ -129,6 +136,18 @@ fuzz: fuzz-corpus
 
 fuzz-smoke:
 	CARGO_BUILD_JOBS=$${CARGO_BUILD_JOBS:-$$(nproc)} fuzz/run.sh $(FUZZ_SMOKE_SECONDS) logs/smoke-report.md
+
+## fresh-check: what a newcomer does, on a NEW machine: $(FRESH_MACHINE) (needs root) replays
+## one in a chroot (a Debian 12 base with only the packages such a machine starts with) on a
+## clean clone of this repository's committed HEAD (uncommitted changes are not in it) and runs
+## .ci/fresh-up.sh there: `make deps build`, then `make run` on free ports with its state in
+## /tmp until "The SDP is up", then SIGINT (Ctrl-C), which must end it with status 0. As CI runs
+## (bash -c, CI=true); everything in the machine is killed after $(FRESH_TIMEOUT) s.
+FRESH_MACHINE ?= $(CURDIR)/../shared/tools/fresh-machine.sh
+FRESH_TIMEOUT ?= 5400
+fresh-check:
+	@test -f "$(FRESH_MACHINE)" || { echo "fresh-check: $(FRESH_MACHINE) not found: the new-machine replay tool is needed (FRESH_MACHINE=/path/to/fresh-machine.sh)" >&2; exit 1; }
+	bash "$(FRESH_MACHINE)" --no-login -e CI=true --timeout $(FRESH_TIMEOUT) "$(CURDIR)" -- bash .ci/fresh-up.sh
 
 ## bench: ours vs cppTango TangoTest vs PyTango, same client and run -> bench/results.md + .png
 .PHONY: bench
