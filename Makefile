@@ -143,7 +143,8 @@ fuzz-smoke:
 ## .ci/fresh-up.sh there: `make deps build`, then `make run` on free ports with its state in
 ## /tmp until "The SDP is up", then SIGINT (Ctrl-C), which must end it with status 0. As CI runs
 ## (bash -c, CI=true); everything in the machine is killed after $(FRESH_TIMEOUT) s.
-FRESH_MACHINE ?= $(CURDIR)/../shared/tools/fresh-machine.sh
+# the project's shared folder beside the checkout, else the workplace's (a clone elsewhere)
+FRESH_MACHINE ?= $(firstword $(wildcard $(CURDIR)/../shared/tools/fresh-machine.sh /work/shared/tools/fresh-machine.sh) $(CURDIR)/../shared/tools/fresh-machine.sh)
 FRESH_TIMEOUT ?= 5400
 fresh-check:
 	@test -f "$(FRESH_MACHINE)" || { echo "fresh-check: $(FRESH_MACHINE) not found: the new-machine replay tool is needed (FRESH_MACHINE=/path/to/fresh-machine.sh)" >&2; exit 1; }
