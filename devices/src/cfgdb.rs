@@ -58,6 +58,15 @@ impl DbSetting {
     }
 }
 
+/// Why [`ConfigDb::create_pb`] failed.
+#[derive(Debug)]
+pub enum CreateError {
+    /// Nothing was written.
+    Db(Error),
+    /// The commit was sent and no answer came: it may or may not have been applied.
+    InDoubt(Error),
+}
+
 /// A shared handle on the configuration DB (one per server process).
 pub struct ConfigDb {
     rt: tokio::runtime::Runtime,
@@ -152,9 +161,14 @@ impl ConfigDb {
     /// sent. Sending the commit first saved one round trip (~0.4 ms) but let a commit queued
     /// in the client's connection reach an etcd that came back after Configure had already
     /// failed: a PB nobody acknowledged (found by tests/faults/test_etcd_faults.py).
-    pub fn create_pb(self: &Arc<Self>, pb: ProcessingBlock, subarray: Option<(String, Value)>) -> Result<(), Error> {
+    ///
+    /// A connection error while the commit was on its way is [`CreateError::InDoubt`]: etcd
+    /// may have applied it before the answer was lost (a member killed mid-request).
+    pub fn create_pb(self: &Arc<Self>, pb: ProcessingBlock, subarray: Option<(String, Value)>) -> Result<(), CreateError> {
         let me = self.clone();
-        self.block_timeout(REQUEST_TIMEOUT, async move {
+        let committing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sent = committing.clone();
+        let r = self.block_timeout(REQUEST_TIMEOUT, async move {
             let cfg = me.client().await?;
             let mut txn = cfg.txn();
             loop {
@@ -162,10 +176,28 @@ impl ConfigDb {
                 if let Some((id, state)) = &subarray {
                     put_state(&mut txn, id, state)?;
                 }
+                sent.store(true, std::sync::atomic::Ordering::SeqCst);
                 if txn.commit().await? {
                     return Ok(());
                 }
+                sent.store(false, std::sync::atomic::Ordering::SeqCst);
             }
+        });
+        r.map_err(|e| match e {
+            Error::Connection(_) if committing.load(std::sync::atomic::Ordering::SeqCst) => CreateError::InDoubt(e),
+            e => CreateError::Db(e),
+        })
+    }
+
+    /// The processing block `pb_id`, if stored.
+    pub fn load_pb(self: &Arc<Self>, pb_id: &str) -> Result<Option<ProcessingBlock>, Error> {
+        let (me, pb_id) = (self.clone(), pb_id.to_string());
+        self.block_timeout(REQUEST_TIMEOUT, async move {
+            let cfg = me.client().await?;
+            let mut txn = cfg.txn();
+            let pb = txn.get_processing_block(&pb_id).await?;
+            txn.commit().await?;
+            Ok(pb)
         })
     }
 
@@ -493,7 +525,7 @@ mod tests {
         rt.block_on(async {
             let pb = ProcessingBlock::new("pb-1", Value::String("sbi-1".into()), sdp_config::Workflow::new("realtime", "w", "1")).unwrap();
             db.create_pb(pb.clone(), Some(("01".into(), serde_json::json!({"obs_state": "READY"})))).unwrap();
-            let e = db.create_pb(pb, None).unwrap_err();
+            let Err(CreateError::Db(e)) = db.create_pb(pb, None) else { panic!("a duplicate is refused, nothing in doubt") };
             assert_eq!(e.to_string(), "Cannot create /pb/pb-1, as it already exists!");
             assert_eq!(db.load_state("01").unwrap(), Some(serde_json::json!({"obs_state": "READY"})));
             // persist waits for its write: the value is there when it returns

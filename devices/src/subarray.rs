@@ -14,7 +14,7 @@ use tango::registration::DeviceContext;
 use tango::{Attr, Cmd, DevFailed, DevState, Device, DeviceClass, TangoEnum};
 use tokio::sync::watch;
 
-use crate::cfgdb::{ConfigDb, DbSetting, FirstRead, Follow, Monitor, REQUEST_TIMEOUT};
+use crate::cfgdb::{ConfigDb, CreateError, DbSetting, FirstRead, Follow, Monitor, REQUEST_TIMEOUT};
 use crate::fsm::{self, AdminMode, Command, HealthState, ObsState, Transition};
 use crate::health::{self, DbSeen, Health};
 use crate::receive;
@@ -267,6 +267,10 @@ pub struct Subarray {
     /// it is read in the background. Until it is applied the device must not act on — or
     /// store — its defaults, which would overwrite the real state once the DB is back.
     late: Option<(Arc<LateRestore>, Follow)>,
+    /// The PB of a Configure whose commit failed on the connection: etcd may have applied it
+    /// before the answer was lost (a member killed mid-request). A Configure of the same PB
+    /// that then finds it stored, unchanged, completes instead of failing as a duplicate.
+    in_doubt: Option<ProcessingBlock>,
 }
 
 /// A stored state read after start-up by [`ConfigDb::load_state_later`]: what was stored
@@ -324,6 +328,7 @@ impl Subarray {
             follow: None,
             outbox: Outbox::default(),
             late: None,
+            in_doubt: None,
         };
         tracing::info!("Initialising SDP Subarray: {name}");
         if let Some(db) = &services.db {
@@ -563,17 +568,41 @@ impl Subarray {
         // The commit below stores the new state with the PB; only a background write of an
         // older state still pending could overwrite it, and then it is stored again after.
         let stored_with_pb = db.persist_idle(&self.id);
-        db.create_pb(pb, Some((self.id.clone(), next.to_json(&self.name, self.services.health().state)))).map_err(|e| match &e {
-            DbError::Collision { .. } => failed(
-                reason::PB_EXISTS,
-                format!("Processing block {pb_id} already exists in the configuration DB ({e}); configure with a new id"),
-                CMD,
-            ),
-            DbError::Connection(_) => {
-                failed(reason::DB_UNAVAILABLE, format!("Configuration DB unavailable: {e}; nothing was changed"), CMD)
+        let doubt = self.in_doubt.take();
+        match db.create_pb(pb.clone(), Some((self.id.clone(), next.to_json(&self.name, self.services.health().state)))) {
+            Ok(()) => {}
+            // Our own earlier commit, applied though its answer was lost: it stored this PB
+            // and this subarray's new state together, so completing it changes nothing more.
+            Err(CreateError::Db(DbError::Collision { .. }))
+                if doubt.as_ref() == Some(&pb) && db.load_pb(pb_id).ok().flatten().as_ref() == Some(&pb) =>
+            {
+                tracing::warn!("{}: processing block {pb_id} was stored by the Configure whose answer was lost; completing it", self.name);
             }
-            _ => failed(reason::DB_UNAVAILABLE, format!("Configuration DB error: {}: {e}; nothing was changed", e.kind()), CMD),
-        })?;
+            Err(CreateError::Db(e @ DbError::Collision { .. })) => {
+                return Err(failed(
+                    reason::PB_EXISTS,
+                    format!("Processing block {pb_id} already exists in the configuration DB ({e}); configure with a new id"),
+                    CMD,
+                ))
+            }
+            Err(CreateError::InDoubt(e)) => {
+                self.in_doubt = Some(pb);
+                return Err(failed(
+                    reason::DB_UNAVAILABLE,
+                    format!(
+                        "Configuration DB unavailable: {e}; obsState is unchanged, but the commit was sent: if etcd applied it \
+                         before the answer was lost, configuring {pb_id} again completes it"
+                    ),
+                    CMD,
+                ));
+            }
+            Err(CreateError::Db(e @ DbError::Connection(_))) => {
+                return Err(failed(reason::DB_UNAVAILABLE, format!("Configuration DB unavailable: {e}; nothing was changed"), CMD))
+            }
+            Err(CreateError::Db(e)) => {
+                return Err(failed(reason::DB_UNAVAILABLE, format!("Configuration DB error: {}: {e}; nothing was changed", e.kind()), CMD))
+            }
+        }
 
         // committed: take the new state
         self.core = next;
