@@ -52,8 +52,8 @@ async fn write(cfg: &Config, i: usize, limit: Duration) -> Result<usize, String>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_client_rides_out_member_failures() {
-    let dir = std::env::temp_dir().join(format!("sdp-cluster-test-{}", std::process::id()));
-    let Some((mut c, opts)) = cluster(&dir) else { return };
+    let dir = TempDir(std::env::temp_dir().join(format!("sdp-cluster-test-{}", std::process::id())));
+    let Some((mut c, opts)) = cluster(&dir.0) else { return };
     let cfg = connect(&c).await;
     // A second client watches everything below /k/ across the failures.
     let watcher = connect(&c).await;
@@ -100,5 +100,13 @@ async fn one_client_rides_out_member_failures() {
     let seen = tokio::time::timeout(Duration::from_secs(20), seen).await.expect("the watch saw all 80").unwrap();
     assert_eq!(seen, want);
     drop(c);
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The members' data, removed however the test ends (after the members: declared first).
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
