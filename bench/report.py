@@ -38,7 +38,8 @@ def load(path):
     runs = grouped([r for r in rows if "procs" in r], lambda r: (r["label"], r["placement"], r["scenario"], r["procs"]))
     loadgen = list(grouped([r for r in rows if r.get("label") == "tango-loadgen"], lambda r: r["placement"]).values())
     config_path = [r for r in rows if r.get("label") == "config-path"]
-    return startup, runs, loadgen, config_path
+    controller = [r for r in rows if r.get("label") == "controller-scale"]
+    return startup, runs, loadgen, config_path, controller
 
 
 def ratio(a, b):
@@ -63,7 +64,7 @@ def fmt(v, nd=0):
 
 
 def main(src, md_path, png_path):
-    startup, runs, loadgen, config_path = load(src)
+    startup, runs, loadgen, config_path, controller = load(src)
     placements = sorted({k[1] for k in runs} | {k[1] for k in startup})
     procs = sorted({k[3] for k in runs})
     out = ["# Benchmark: our Tango server vs cppTango TangoTest and PyTango", "",
@@ -131,6 +132,12 @@ def main(src, md_path, png_path):
                 "| measurement | n | p50 ms | p90 ms | max ms | target p50 ms |", "|---|---|---|---|---|---|"]
         for r in config_path:
             out.append(f"| {r['scenario']} | {r['n']} | {r['p50']} | {r['p90']} | {r['max']} | {r.get('target_p50') or '–'} |")
+        out.append("")
+    if controller:
+        out += ["## Processing controller as the database grows (`bench/controller_scale.py`)", "",
+                "| PBs in the database | PBs measured | controller CPU per PB | PB → deployment p50 | p99 |", "|---|---|---|---|---|"]
+        for r in controller:
+            out.append(f"| {r['pbs']} | {r['measured']} | {r['cpu_ms_per_pb']} ms | {r['latency_p50_ms']} ms | {r['latency_p99_ms']} ms |")
         out.append("")
     out.append(f"![server CPU per operation]({png_path.split('/')[-1]})")
     open(md_path, "w").write("\n".join(out) + "\n")

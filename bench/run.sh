@@ -64,5 +64,7 @@ done
 # config path on a one-machine system (sdp up): Configure -> PB, PB -> workflow deployment
 cargo build --release --workspace --bins -q
 "$PY" bench/config_path.py 20 >> "$OUT"
+# the processing controller as the database grows (issue #20): CPU per PB, PB -> deployment
+"$PY" bench/controller_scale.py --levels "${CONTROLLER_LEVELS:-100,1000,10000}" >> "$OUT"
 "$PY" bench/report.py "$OUT" bench/results.md bench/results.png
 echo "wrote bench/results.md and bench/results.png" >&2
