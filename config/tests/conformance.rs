@@ -1203,8 +1203,8 @@ async fn component_liveness(h: &H) {
     assert_eq!(components().await.len(), 1);
 }
 
-/// Deployments owned by a PB: created with their record in one transaction, listed,
-/// deleted with it; a deployment without a record is nobody's.
+/// Deployments owned by a PB: created with their record in one transaction, listed (all, or
+/// one PB's), updated, deleted with it.
 async fn deployment_ownership(h: &H) {
     let d = Deployment::new("pb-1-workflow", "process", json!({"command": ["true"]})).unwrap();
     let mut txn = h.a.txn();

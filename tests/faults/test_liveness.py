@@ -80,3 +80,19 @@ def test_status_lists_components_and_sees_a_frozen_and_a_killed_one(up):
     assert record["pid"] == pid_of(up, "controller")
 
     assert up.stop() == 0
+
+
+def test_a_workflow_is_alive_while_it_runs_and_forgotten_with_its_pb(up):
+    """The workflow process the deployer starts announces itself as workflow-<pb_id>; when the PB
+    is deleted the process stops and its record goes with the PB (records of finished
+    workflows must not pile up)."""
+    out = up.sdpcfg("process", "realtime:teststate:0.2.7")
+    pb = out.strip().split(" = ")[1]
+    name = f"workflow-{pb}"
+    assert wait_for(lambda: status(up)[1].get(name) == ("yes", "now"), timeout=60), status(up)
+    record = json.loads(up.sdpcfg("get", f"/component/{name}").split(" = ", 1)[1])
+    assert record["kind"] == "workflow" and Path(f"/proc/{record['pid']}").exists(), record
+    up.sdpcfg("delete", "-R", f"/pb/{pb}")
+    assert wait_for(lambda: name not in status(up)[1], timeout=30), status(up)
+    assert wait_for(lambda: not Path(f"/proc/{record['pid']}").exists(), timeout=30)
+    assert f"/component/{name}" not in up.sdpcfg("ls", "-R", "/component")
