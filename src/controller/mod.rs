@@ -4,9 +4,10 @@
 //! ownership records: four ranged reads, however many PBs there are) and decides what
 //! is missing or left over; each decision is then carried out in its own small
 //! transaction that re-checks its premise, so the controller never needs one
-//! transaction as large as the whole database. A pass that acted is followed at once by
-//! another (which normally finds nothing to do), so the controller's own writes never
-//! have to wake it. Between passes it sleeps on one long-lived watch of the ranges it
+//! transaction as large as the whole database. The controller's own writes never wake it:
+//! their events are known by the revision of the commit that made them. A full pass that
+//! acted is followed at once by another (which normally finds nothing to do); a targeted
+//! one is not, as anything else that changed since its snapshot comes on the watch. Between passes it sleeps on one long-lived watch of the ranges it
 //! reads, and wakes only for changes that can alter a decision: PBs, deployments and
 //! ownership records appearing, changing or going, and the state key of a PB that is
 //! not running (orphaned, or failed by the controller). A workflow reporting its state
@@ -313,8 +314,9 @@ async fn decide(txn: &mut Txn, s: &Settings, facts: &Facts) -> Vec<Action> {
     actions
 }
 
-/// Carry out one decision in its own transaction, re-checking its premise.
-async fn execute(config: &Config, action: &Action) -> Result<()> {
+/// Carry out one decision in its own transaction, re-checking its premise. Returns the
+/// revision of what it wrote, `None` when the premise no longer held.
+async fn execute(config: &Config, action: &Action) -> Result<Option<i64>> {
     let mut txn = config.txn();
     loop {
         let mut log: Option<String> = None;
@@ -389,7 +391,7 @@ async fn execute(config: &Config, action: &Action) -> Result<()> {
                     tracing::info!("{l}");
                 }
             }
-            return Ok(());
+            return Ok(txn.written_at());
         }
     }
 }
@@ -429,6 +431,9 @@ async fn control(
     let mut covered: HashMap<String, i64> = HashMap::new();
     // deploy_id → owning PB: which PB a change to an engine deployment concerns.
     let mut owners: HashMap<String, String> = HashMap::new();
+    // Revisions of the controller's own commits not yet seen on the watch: their events are
+    // the controller's own writes, which never need a pass.
+    let mut own: BTreeSet<i64> = BTreeSet::new();
     let mut scope = Scope::All;
     loop {
         // A pass and its actions are work: one stuck past the stall limit is a hang.
@@ -444,6 +449,7 @@ async fn control(
                     view = View { revision, running: facts.running().cloned().collect() };
                     covered.clear();
                     owners = facts.owned.iter().map(|(pb, d)| (d.clone(), pb.clone())).collect();
+                    own.retain(|r| *r > revision);
                 }
                 Scope::Pbs(ids) => {
                     for id in ids {
@@ -457,9 +463,15 @@ async fn control(
             }
             let mut all_done = true;
             for a in &actions {
-                if let Err(e) = execute(config, a).await {
-                    tracing::warn!("{a:?} failed: {e}");
-                    all_done = false;
+                match execute(config, a).await {
+                    Ok(Some(written)) => {
+                        own.insert(written);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!("{a:?} failed: {e}");
+                        all_done = false;
+                    }
                 }
             }
             // After a failed action, or the same decisions twice in a row (they changed
@@ -468,7 +480,12 @@ async fn control(
             if repeated {
                 tracing::warn!("the same {} decision(s) twice in a row changed nothing; waiting for a change", actions.len());
             }
-            let settled = actions.is_empty() || !all_done || repeated;
+            // A targeted pass whose actions all went through needs no confirming pass: its
+            // own writes are known by revision, and any other change since its snapshot
+            // (one that made a premise fail included) comes on the watch. Retiring a
+            // deployment is the one decision whose outcome calls for another (failing the PB).
+            let confirmed = matches!(scope, Scope::Pbs(_)) && !actions.iter().any(|a| matches!(a, Action::Retire { .. }));
+            let settled = actions.is_empty() || !all_done || repeated || confirmed;
             last_actions = actions;
             Ok(settled)
         }
@@ -501,7 +518,7 @@ async fn control(
         }
         let wait = if watch.is_some() { s.resync } else { Duration::from_secs(1) };
         scope = tokio::select! {
-            woken = next_changes(&mut watch, &view, &covered, &mut owners, relevant) => match woken {
+            woken = next_changes(&mut watch, &view, &covered, &mut owners, &mut own, relevant) => match woken {
                 Ok(ids) if ids.len() <= MAX_TARGETED => Scope::Pbs(ids),
                 Ok(_) => Scope::All,
                 Err(e) => {
@@ -548,6 +565,7 @@ async fn next_changes(
     view: &View,
     covered: &HashMap<String, i64>,
     owners: &mut HashMap<String, String>,
+    own: &mut BTreeSet<i64>,
     relevant: fn(&View, &str) -> bool,
 ) -> Result<BTreeSet<String>> {
     let Some(stream) = watch.as_mut() else { return std::future::pending().await };
@@ -562,7 +580,11 @@ async fn next_changes(
                     owners.insert(d.to_string(), pb.to_string());
                 }
             }
-            if e.kv.mod_revision <= view.revision || !relevant(view, &e.kv.key) {
+            // Events come in revision order: own commits older than this one will not be seen.
+            if own.first().is_some_and(|r| *r < e.kv.mod_revision) {
+                *own = own.split_off(&e.kv.mod_revision);
+            }
+            if own.contains(&e.kv.mod_revision) || e.kv.mod_revision <= view.revision || !relevant(view, &e.kv.key) {
                 continue;
             }
             if let Some(pb) = pb_of(&e.kv.key, owners) {
