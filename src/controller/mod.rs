@@ -850,6 +850,34 @@ mod tests {
         assert!(decide(&config, &settings(DeployMode::Process)).await.is_empty(), "converged");
     }
 
+    /// A targeted pass settles without looking again, except after retiring a deployment: a PB
+    /// changed in place to a workflow that cannot be deployed loses its deployment and is then
+    /// failed, with only the watch to drive the passes (the retire is the controller's own write).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_retired_deployment_is_followed_by_failing_its_pb() {
+        let config = std::sync::Arc::new(Config::memory());
+        let mut s = settings(DeployMode::Process);
+        s.resync = Duration::from_secs(3600);
+        let (stop, task) = spawn_controller(&config, s, wakes);
+        tokio::time::sleep(Duration::from_millis(100)).await; // the first full pass is over
+        add_pb(&config, "r-1", "realtime:testdask:0.1.0").await;
+        eventually_deployed(&config, &["r-1".to_string()]).await;
+        let pb = sdp_config::ProcessingBlock::new("r-1", Value::Null, sdp_config::Workflow::new("realtime", "nosuch", "1")).unwrap();
+        let db = config.db();
+        db.update("/pb/r-1", &pb.to_json(), None).await.unwrap();
+        let failed = || async { db.get("/pb/r-1/state", None).await.unwrap().0.is_some_and(|v| v.contains("FAILED")) };
+        for _ in 0..200 {
+            if failed().await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(failed().await, "the PB is failed once its deployment is retired");
+        assert!(db.get("/deploy/r-1-workflow", None).await.unwrap().0.is_none(), "retired");
+        stop.send(true).unwrap();
+        task.await.unwrap().unwrap();
+    }
+
     #[test]
     fn process_mode_runs_this_binary() {
         let s = settings(DeployMode::Process);
