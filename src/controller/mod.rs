@@ -146,6 +146,44 @@ fn wakes(view: &View, key: &str) -> bool {
     logical.starts_with("/deploy/") || logical.starts_with(sdp_config::ownership::OWNERSHIP)
 }
 
+/// Which PB owns which deployment, both ways: a change to an engine deployment is traced to
+/// its PB, and a targeted pass replaces what it knew of its own PBs without going through
+/// everyone else's (with 10 000 PBs, a scan per pass was the cost that still grew).
+#[derive(Debug, Default)]
+struct Owners {
+    pb_of: HashMap<String, String>,
+    deploys_of: HashMap<String, BTreeSet<String>>,
+}
+
+impl Owners {
+    fn from_records<'a>(records: impl IntoIterator<Item = &'a (String, String)>) -> Self {
+        let mut o = Owners::default();
+        for (pb, d) in records {
+            o.insert(pb, d);
+        }
+        o
+    }
+
+    fn insert(&mut self, pb: &str, deploy: &str) {
+        if let Some(old) = self.pb_of.insert(deploy.to_string(), pb.to_string()) {
+            if old != pb {
+                self.deploys_of.get_mut(&old).map(|d| d.remove(deploy));
+            }
+        }
+        self.deploys_of.entry(pb.to_string()).or_default().insert(deploy.to_string());
+    }
+
+    fn forget_pb(&mut self, pb: &str) {
+        for d in self.deploys_of.remove(pb).unwrap_or_default() {
+            self.pb_of.remove(&d);
+        }
+    }
+
+    fn owner(&self, deploy: &str) -> Option<&String> {
+        self.pb_of.get(deploy)
+    }
+}
+
 /// What one snapshot showed of the PBs a pass looks at (all, or those changes touched).
 #[derive(Debug, Default)]
 struct Facts {
@@ -430,7 +468,7 @@ async fn control(
     let mut view = View::default();
     let mut covered: HashMap<String, i64> = HashMap::new();
     // deploy_id → owning PB: which PB a change to an engine deployment concerns.
-    let mut owners: HashMap<String, String> = HashMap::new();
+    let mut owners = Owners::default();
     // Revisions of the controller's own commits not yet seen on the watch: their events are
     // the controller's own writes, which never need a pass.
     let mut own: BTreeSet<i64> = BTreeSet::new();
@@ -448,7 +486,7 @@ async fn control(
                 Scope::All => {
                     view = View { revision, running: facts.running().cloned().collect() };
                     covered.clear();
-                    owners = facts.owned.iter().map(|(pb, d)| (d.clone(), pb.clone())).collect();
+                    owners = Owners::from_records(&facts.owned);
                     own.retain(|r| *r > revision);
                 }
                 Scope::Pbs(ids) => {
@@ -457,8 +495,12 @@ async fn control(
                         view.running.remove(id);
                     }
                     view.running.extend(facts.running().cloned());
-                    owners.retain(|_, pb| !ids.contains(pb));
-                    owners.extend(facts.owned.iter().map(|(pb, d)| (d.clone(), pb.clone())));
+                    for id in ids {
+                        owners.forget_pb(id);
+                    }
+                    for (pb, d) in &facts.owned {
+                        owners.insert(pb, d);
+                    }
                 }
             }
             let mut all_done = true;
@@ -544,7 +586,7 @@ async fn control(
 
 /// The PB a change (of the raw key `key`) concerns, if any: `/pb/<id>[/..]`,
 /// `/ownership/<id>/..`, `/deploy/<id>-workflow`, or a deployment `owners` knows.
-fn pb_of(key: &str, owners: &HashMap<String, String>) -> Option<String> {
+fn pb_of(key: &str, owners: &Owners) -> Option<String> {
     let logical = path::untag(key)?;
     if let Some(rest) = logical.strip_prefix("/pb/") {
         return Some(rest.split('/').next().unwrap_or(rest).to_string());
@@ -553,7 +595,7 @@ fn pb_of(key: &str, owners: &HashMap<String, String>) -> Option<String> {
         return rest.split_once('/').map(|(pb, _)| pb.to_string());
     }
     let deploy_id = logical.strip_prefix("/deploy/")?;
-    owners.get(deploy_id).cloned().or_else(|| deploy_id.strip_suffix("-workflow").map(str::to_string))
+    owners.owner(deploy_id).cloned().or_else(|| deploy_id.strip_suffix("-workflow").map(str::to_string))
 }
 
 /// Wait for changes that `relevant` says can alter a decision and that no pass has seen yet
@@ -564,7 +606,7 @@ async fn next_changes(
     watch: &mut Option<WatchStream>,
     view: &View,
     covered: &HashMap<String, i64>,
-    owners: &mut HashMap<String, String>,
+    owners: &mut Owners,
     own: &mut BTreeSet<i64>,
     relevant: fn(&View, &str) -> bool,
 ) -> Result<BTreeSet<String>> {
@@ -577,7 +619,7 @@ async fn next_changes(
                 .and_then(|r| r.split_once('/'))
             {
                 if e.kind == sdp_config::backend::EventKind::Put {
-                    owners.insert(d.to_string(), pb.to_string());
+                    owners.insert(pb, d);
                 }
             }
             // Events come in revision order: own commits older than this one will not be seen.
@@ -809,7 +851,7 @@ mod tests {
 
     #[test]
     fn changes_are_traced_to_their_pb() {
-        let owners: HashMap<String, String> = [("p-1-dask".to_string(), "p-1".to_string())].into_iter().collect();
+        let owners = Owners::from_records(&[("p-1".to_string(), "p-1-dask".to_string())]);
         let pb = |logical: &str| pb_of(&path::tag(logical), &owners);
         assert_eq!(pb("/pb/p-1").as_deref(), Some("p-1"));
         assert_eq!(pb("/pb/p-1/state").as_deref(), Some("p-1"));
@@ -817,6 +859,13 @@ mod tests {
         assert_eq!(pb("/deploy/p-3-workflow").as_deref(), Some("p-3"));
         assert_eq!(pb("/deploy/p-1-dask").as_deref(), Some("p-1"), "an engine, through its owner");
         assert_eq!(pb("/deploy/someone-elses"), None, "a deployment nobody owns concerns no PB");
+        let mut owners = owners;
+        owners.insert("p-2", "p-1-dask");
+        assert_eq!(pb_of(&path::tag("/deploy/p-1-dask"), &owners).as_deref(), Some("p-2"), "owned by another PB now");
+        owners.forget_pb("p-1");
+        assert_eq!(owners.owner("p-1-dask").map(String::as_str), Some("p-2"), "forgetting p-1 leaves p-2's");
+        owners.forget_pb("p-2");
+        assert_eq!(owners.owner("p-1-dask"), None);
     }
 
     /// With no periodic pass to help, changes alone drive targeted passes: a PB deleted takes
