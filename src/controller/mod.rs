@@ -30,6 +30,7 @@ use definitions::Definitions;
 use sdp_config::backend::{Event, KeyRange, WatchStream};
 use sdp_config::{json, path, Config, Deployment, Txn};
 use serde_json::{json, Value};
+use futures_util::StreamExt;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -216,6 +217,9 @@ enum Scope {
 /// A targeted pass reads a few keys per PB; beyond this many PBs one full pass (four ranged
 /// reads) is cheaper.
 const MAX_TARGETED: usize = 64;
+
+/// How many decisions of a pass are carried out at once.
+const EXECUTE_AT_ONCE: usize = 16;
 
 /// Read the snapshot and decide (a full pass, as the tests look at it).
 #[cfg(test)]
@@ -503,9 +507,21 @@ async fn control(
                     }
                 }
             }
+            // Each decision concerns its own keys and re-checks its premise: a few at once,
+            // so a full pass with thousands to do (all PBs deleted) is not one round trip
+            // after another.
+            let results: Vec<(usize, Result<Option<i64>>)> = futures_util::stream::iter(0..actions.len())
+                .map(|i| {
+                    let a = &actions[i];
+                    async move { (i, execute(config, a).await) }
+                })
+                .buffer_unordered(EXECUTE_AT_ONCE)
+                .collect()
+                .await;
             let mut all_done = true;
-            for a in &actions {
-                match execute(config, a).await {
+            for (i, result) in results {
+                let a = &actions[i];
+                match result {
                     Ok(Some(written)) => {
                         own.insert(written);
                     }
