@@ -69,6 +69,8 @@ def measure(members, rounds):
     for line in up.stdout:
         if "SDP_CONFIG_HOST=" in line:
             config_host = line.split("SDP_CONFIG_HOST=", 1)[1].split()[0]
+            if ":" not in config_host:  # one member: the port is SDP_CONFIG_PORT's
+                config_host += ":" + line.split("SDP_CONFIG_PORT=", 1)[1].split()[0]
         if line.startswith("Logs:"):
             break
     if up.poll() is not None or config_host is None:
@@ -114,7 +116,7 @@ def measure(members, rounds):
             b = json.loads(line)
             if b["scenario"] in ("etcd_get_ms", "etcd_create_ms", "etcd_watch_ms"):
                 out.append({"label": "cluster-path", "members": members, "scenario": b["scenario"], "n": b["n"],
-                            "p50": b["p50"], "p99": None, "p90": b["p90"], "max": b["max"]})
+                            "p50": b["p50"], "p99": b["p99"], "max": b["max"]})
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(60)

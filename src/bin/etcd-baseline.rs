@@ -33,7 +33,7 @@ fn report(scenario: &str, mut ms: Vec<f64>) {
     println!(
         "{}",
         serde_json::json!({"label": "config-path", "scenario": scenario, "n": ms.len(), "p50": pct(&mut ms, 50.0),
-                           "p90": pct(&mut ms, 90.0), "max": (max * 100.0).round() / 100.0, "target_p50": null})
+                           "p90": pct(&mut ms, 90.0), "p99": pct(&mut ms, 99.0), "max": (max * 100.0).round() / 100.0, "target_p50": null})
     );
 }
 
