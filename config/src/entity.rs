@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::json;
+use crate::keys;
 use crate::txn::Txn;
 use serde_json::{Map, Value};
 
@@ -206,7 +207,7 @@ impl Txn {
 
     /// Ids of processing blocks whose id starts with `prefix`.
     pub async fn list_processing_blocks(&mut self, prefix: &str) -> Result<Vec<String>> {
-        let base = self.p("/pb/");
+        let base = self.p(keys::PB_DIR);
         let keys = self.list_keys(&format!("{base}{prefix}"), 0).await?;
         Ok(keys.into_iter().filter_map(|k| k.strip_prefix(&base).map(str::to_string)).collect())
     }
@@ -223,7 +224,7 @@ impl Txn {
         // Only a concurrent *creation* in this range can make the chosen id collide, so
         // guard against creations alone: one compare however many PBs exist today
         // (checking every listed id would pass etcd's 128-compare limit at 128 PBs).
-        let base = self.p("/pb/");
+        let base = self.p(keys::PB_DIR);
         let taken: std::collections::HashSet<String> = self
             .list_keys_guard_creations(&format!("{base}{prefix}"), 0)
             .await?
@@ -237,7 +238,7 @@ impl Txn {
     }
 
     pub async fn get_processing_block(&mut self, pb_id: &str) -> Result<Option<ProcessingBlock>> {
-        let path = self.p(&format!("/pb/{pb_id}"));
+        let path = self.p(&keys::pb(pb_id));
         match self.get_json(&path).await? {
             None => Ok(None),
             Some(v) => ProcessingBlock::from_value(&v).map(Some),
@@ -245,22 +246,22 @@ impl Txn {
     }
 
     pub async fn create_processing_block(&mut self, pb: &ProcessingBlock) -> Result<()> {
-        let path = self.p(&format!("/pb/{}", pb.pb_id));
+        let path = self.p(&keys::pb(&pb.pb_id));
         self.create(&path, &pb.to_json(), None).await
     }
 
     pub async fn update_processing_block(&mut self, pb: &ProcessingBlock) -> Result<()> {
-        let path = self.p(&format!("/pb/{}", pb.pb_id));
+        let path = self.p(&keys::pb(&pb.pb_id));
         self.update(&path, &pb.to_json()).await
     }
 
     pub async fn delete_processing_block(&mut self, pb_id: &str, recursive: bool) -> Result<()> {
-        let path = self.p(&format!("/pb/{pb_id}"));
+        let path = self.p(&keys::pb(pb_id));
         self.delete(&path, true, recursive).await
     }
 
     pub async fn get_processing_block_owner(&mut self, pb_id: &str) -> Result<Option<Value>> {
-        let path = self.p(&format!("/pb/{pb_id}/owner"));
+        let path = self.p(&keys::pb_owner(pb_id));
         self.get_json(&path).await
     }
 
@@ -276,7 +277,7 @@ impl Txn {
     /// Claim a PB: create `/pb/<id>/owner` with this client's owner record on `lease`
     /// (it disappears when the lease ends). A second claimant gets `Collision`.
     pub async fn take_processing_block(&mut self, pb_id: &str, lease: i64) -> Result<()> {
-        let path = self.p(&format!("/pb/{pb_id}/owner"));
+        let path = self.p(&keys::pb_owner(pb_id));
         let owner = json::dumps(&self.owner);
         self.create(&path, &owner, Some(lease)).await
     }
@@ -295,25 +296,25 @@ impl Txn {
     }
 
     pub async fn get_processing_block_state(&mut self, pb_id: &str) -> Result<Option<Value>> {
-        let path = self.p(&format!("/pb/{pb_id}/state"));
+        let path = self.p(&keys::pb_state(pb_id));
         self.get_json(&path).await
     }
 
     pub async fn create_processing_block_state(&mut self, pb_id: &str, state: &Value) -> Result<()> {
         require_object(state)?;
-        let path = self.p(&format!("/pb/{pb_id}/state"));
+        let path = self.p(&keys::pb_state(pb_id));
         self.create(&path, &json::dumps(state), None).await
     }
 
     pub async fn update_processing_block_state(&mut self, pb_id: &str, state: &Value) -> Result<()> {
         require_object(state)?;
-        let path = self.p(&format!("/pb/{pb_id}/state"));
+        let path = self.p(&keys::pb_state(pb_id));
         self.update(&path, &json::dumps(state)).await
     }
 
     /// Ids of deployments whose id starts with `prefix`.
     pub async fn list_deployments(&mut self, prefix: &str) -> Result<Vec<String>> {
-        let base = self.p("/deploy/");
+        let base = self.p(keys::DEPLOY_DIR);
         let keys = self.list_keys(&format!("{base}{prefix}"), 0).await?;
         Ok(keys.into_iter().filter_map(|k| k.strip_prefix(&base).map(str::to_string)).collect())
     }
@@ -324,7 +325,7 @@ impl Txn {
     /// readers name files, processes and releases after the id they listed, and a key written
     /// past this library (`/deploy/..`) must not become one of those names.
     pub async fn get_deployment(&mut self, deploy_id: &str) -> Result<Option<Deployment>> {
-        let path = self.p(&format!("/deploy/{deploy_id}"));
+        let path = self.p(&keys::deploy(deploy_id));
         match self.get_json(&path).await? {
             None => Ok(None),
             Some(v) => match Deployment::from_value(&v)? {
@@ -338,14 +339,14 @@ impl Txn {
     }
 
     pub async fn create_deployment(&mut self, d: &Deployment) -> Result<()> {
-        let path = self.p(&format!("/deploy/{}", d.deploy_id));
+        let path = self.p(&keys::deploy(&d.deploy_id));
         self.create(&path, &d.to_json(), None).await
     }
 
     /// Delete a deployment and every key below it (exactly this id, not ids that
     /// merely start with it, unlike the Python library).
     pub async fn delete_deployment(&mut self, d: &Deployment) -> Result<()> {
-        let path = self.p(&format!("/deploy/{}", d.deploy_id));
+        let path = self.p(&keys::deploy(&d.deploy_id));
         self.delete(&path, true, true).await
     }
 

@@ -20,6 +20,7 @@ pub mod error;
 pub mod etcd;
 pub mod etcd_options;
 pub mod json;
+pub mod keys;
 pub mod memory;
 pub mod ownership;
 pub mod path;

@@ -10,6 +10,7 @@
 use crate::entity::Deployment;
 use crate::error::Result;
 use crate::json;
+use crate::keys;
 use crate::txn::Txn;
 use serde_json::json;
 
@@ -47,7 +48,7 @@ impl Txn {
     /// record naming `created_by`. Returns whether anything was written.
     pub async fn put_owned_deployment(&mut self, pb_id: &str, d: &Deployment, created_by: &str) -> Result<bool> {
         let mut wrote = false;
-        let path = format!("{}/deploy/{}", self.prefix, d.deploy_id);
+        let path = format!("{}{}", self.prefix, keys::deploy(&d.deploy_id));
         match self.get(&path).await? {
             None => {
                 self.create_deployment(d).await?;
@@ -70,7 +71,7 @@ impl Txn {
 
     /// Delete a deployment (with everything below it, e.g. its state) and its ownership record.
     pub async fn delete_owned_deployment(&mut self, pb_id: &str, deploy_id: &str) -> Result<()> {
-        let path = format!("{}/deploy/{deploy_id}", self.prefix);
+        let path = format!("{}{}", self.prefix, keys::deploy(deploy_id));
         self.delete(&path, false, true).await?;
         self.delete_ownership_record(pb_id, deploy_id).await
     }

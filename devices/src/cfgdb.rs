@@ -321,7 +321,7 @@ impl ConfigDb {
             loop {
                 let run = async {
                     let cfg = me.clone().client().await?;
-                    let path = format!("{}/pb/{}/state", cfg.prefix(), pb_id);
+                    let path = format!("{}{}", cfg.prefix(), sdp_config::keys::pb_state(&pb_id));
                     let (v, rev) = cfg.db().get(&path, None).await?;
                     set(&view, v);
                     read_tx.send_replace(true);

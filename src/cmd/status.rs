@@ -4,6 +4,7 @@
 //! status, and deployments (from the configuration database at SDP_CONFIG_*). Exit status 1
 //! when a database cannot be read or a component is missing.
 
+use sdp_config::keys;
 use std::time::Duration;
 
 use tango::any::CmdValue;
@@ -143,8 +144,8 @@ fn config_rows() -> Result<ConfigRows, String> {
         let mut txn = cfg.txn();
         let components = txn.list_components().await.map_err(|e| e.to_string())?;
         let mut pbs = Vec::new();
-        for key in txn.list_keys("/pb/", 0).await.map_err(|e| e.to_string())? {
-            let id = key.trim_start_matches("/pb/").to_string();
+        for key in txn.list_keys(keys::PB_DIR, 0).await.map_err(|e| e.to_string())? {
+            let id = key.trim_start_matches(keys::PB_DIR).to_string();
             let pb: serde_json::Value =
                 txn.get(&key).await.map_err(|e| e.to_string())?.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
             let wf = &pb["workflow"];
@@ -155,7 +156,7 @@ fn config_rows() -> Result<ConfigRows, String> {
                 wf["version"].as_str().unwrap_or("?")
             );
             let st: serde_json::Value = txn
-                .get(&format!("{key}/state"))
+                .get(&keys::pb_state(&id))
                 .await
                 .map_err(|e| e.to_string())?
                 .and_then(|v| serde_json::from_str(&v).ok())
@@ -163,10 +164,10 @@ fn config_rows() -> Result<ConfigRows, String> {
             pbs.push((id, wf, st["status"].as_str().unwrap_or("-").to_string()));
         }
         let mut deploys = Vec::new();
-        for key in txn.list_keys("/deploy/", 0).await.map_err(|e| e.to_string())? {
+        for key in txn.list_keys(keys::DEPLOY_DIR, 0).await.map_err(|e| e.to_string())? {
             let d: serde_json::Value =
                 txn.get(&key).await.map_err(|e| e.to_string())?.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
-            deploys.push((key.trim_start_matches("/deploy/").to_string(), d["type"].as_str().unwrap_or("?").to_string()));
+            deploys.push((key.trim_start_matches(keys::DEPLOY_DIR).to_string(), d["type"].as_str().unwrap_or("?").to_string()));
         }
         Ok((components, pbs, deploys))
     })

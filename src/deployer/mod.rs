@@ -7,7 +7,7 @@ pub mod helm;
 pub mod process;
 
 use crate::error::Result;
-use sdp_config::{json, Config, Deployment, KeyWatch};
+use sdp_config::{json, keys, Config, Deployment, KeyWatch};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -36,7 +36,7 @@ pub async fn desired(config: &Config, kind: &str) -> Result<(BTreeMap<String, De
 
 /// A watch of every deployment (creation, change, deletion) from `rev + 1`.
 pub async fn watch_from(config: &Config, rev: i64) -> Result<KeyWatch> {
-    Ok(config.db().watch("/deploy/", true, Some(rev + 1)).await?)
+    Ok(config.db().watch(keys::DEPLOY_DIR, true, Some(rev + 1)).await?)
 }
 
 /// Wait for the next change the deployments watch sees (1 s without a watch), then let a
@@ -65,11 +65,11 @@ pub async fn next_change(watch: &mut Option<KeyWatch>) {
 
 /// Set (`Some`) or clear (`None`) `/deploy/<id>/state`, only while the deployment exists.
 pub async fn report(config: &Config, deploy_id: &str, state: Option<&Value>) {
-    let path = format!("/deploy/{deploy_id}/state");
+    let path = keys::deploy_state(deploy_id);
     let mut txn = config.txn();
     let r: Result<()> = async {
         loop {
-            if txn.get(&format!("/deploy/{deploy_id}")).await?.is_some() {
+            if txn.get(&keys::deploy(deploy_id)).await?.is_some() {
                 let old = txn.get(&path).await?;
                 match (state, old) {
                     (Some(s), None) => txn.create(&path, &json::dumps(s), None).await?,

@@ -16,7 +16,7 @@ mod vis_receive;
 
 use crate::deploy_mode::DeployMode;
 use crate::error::Result;
-use sdp_config::{Config, Deployment, ProcessingBlock};
+use sdp_config::{keys, Config, Deployment, ProcessingBlock};
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -44,7 +44,7 @@ impl Ctx {
                 match txn.get_processing_block_state(&pb_id).await {
                     Ok(None) => txn.create_processing_block_state(&pb_id, state).await?,
                     Ok(Some(old)) if &old == state => {}
-                    _ => txn.update(&format!("/pb/{pb_id}/state"), &sdp_config::json::dumps(state)).await?,
+                    _ => txn.update(&keys::pb_state(&pb_id), &sdp_config::json::dumps(state)).await?,
                 }
             }
             if txn.commit().await? {
@@ -88,7 +88,7 @@ impl Ctx {
 /// we were asked to stop while waiting for another owner to go.
 async fn claim(config: &Config, pb_id: &str, name: &str, stop: &mut watch::Receiver<bool>) -> Result<Option<ProcessingBlock>> {
     let lease = config.client_lease().await?;
-    let owner_path = format!("/pb/{pb_id}/owner");
+    let owner_path = keys::pb_owner(pb_id);
     loop {
         let mut txn = config.txn();
         let outcome = loop {
@@ -162,7 +162,7 @@ async fn clean_up(config: &Config, pb_id: &str) -> Result<()> {
         let mut deleted = Vec::new();
         for (pb, d) in txn.list_ownership().await? {
             if pb == pb_id && d != wf {
-                if txn.get(&format!("/deploy/{d}")).await?.is_some() {
+                if txn.get(&keys::deploy(&d)).await?.is_some() {
                     deleted.push(d.clone());
                 }
                 txn.delete_owned_deployment(pb_id, &d).await?;

@@ -4,7 +4,7 @@
 
 use super::Ctx;
 use crate::error::Result;
-use sdp_config::{json, Deployment};
+use sdp_config::{json, keys, Deployment};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -42,7 +42,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         }
         let state = json!({"status": if errors.is_empty() { "RUNNING" } else { "FAILED" },
                            "deployments": want.keys().collect::<Vec<_>>(), "errors": errors});
-        let path = format!("/pb/{pb_id}/state");
+        let path = keys::pb_state(&pb_id);
         match txn.get(&path).await? {
             None => txn.create(&path, &json::dumps(&state), None).await?,
             Some(s) if s != json::dumps(&state) => txn.update(&path, &json::dumps(&state)).await?,
