@@ -28,7 +28,7 @@ use crate::deploy_mode::DeployMode;
 use crate::error::Result;
 use definitions::Definitions;
 use sdp_config::backend::{Event, KeyRange, WatchStream};
-use sdp_config::{json, path, Config, Deployment, Txn};
+use sdp_config::{json, keys, path, Config, Deployment, Txn};
 use serde_json::{json, Value};
 use futures_util::StreamExt;
 use std::collections::{BTreeSet, HashMap};
@@ -124,7 +124,7 @@ struct View {
 /// The ranges a pass reads (raw keys): PBs and the keys below them, deployments,
 /// ownership records. The controller's watch covers exactly these.
 fn watched_ranges() -> Vec<KeyRange> {
-    [("/pb/", 2), ("/pb/", 3), ("/deploy/", 2), ("/ownership/", 3)]
+    [(keys::PB_DIR, 2), (keys::PB_DIR, 3), (keys::DEPLOY_DIR, 2), (keys::OWNERSHIP_DIR, 3)]
         .into_iter()
         .map(|(p, depth)| KeyRange::Prefix(path::tag_at(p, depth)))
         .collect()
@@ -133,7 +133,7 @@ fn watched_ranges() -> Vec<KeyRange> {
 /// Can this change (of the raw key `key`) alter what a pass decides, given the last pass?
 fn wakes(view: &View, key: &str) -> bool {
     let Some(logical) = path::untag(key) else { return false };
-    if let Some(rest) = logical.strip_prefix("/pb/") {
+    if let Some(rest) = logical.strip_prefix(keys::PB_DIR) {
         return match rest.split_once('/') {
             // A PB created, changed or deleted.
             None => true,
@@ -144,7 +144,7 @@ fn wakes(view: &View, key: &str) -> bool {
             Some(_) => false,
         };
     }
-    logical.starts_with("/deploy/") || logical.starts_with(sdp_config::ownership::OWNERSHIP)
+    logical.starts_with(keys::DEPLOY_DIR) || logical.starts_with(keys::OWNERSHIP_DIR)
 }
 
 /// Which PB owns which deployment, both ways: a change to an engine deployment is traced to
@@ -236,10 +236,10 @@ async fn gather(txn: &mut Txn, scope: &Scope) -> Result<Facts> {
     match scope {
         Scope::All => {
             // Values come with the listings: the gets of `decide` are answered from them.
-            for key in txn.list_keys_prefetch("/pb/", 1).await? {
-                match key.strip_prefix("/pb/").map(|rest| rest.split_once('/')) {
+            for key in txn.list_keys_prefetch(keys::PB_DIR, 1).await? {
+                match key.strip_prefix(keys::PB_DIR).map(|rest| rest.split_once('/')) {
                     Some(None) => {
-                        f.pbs.insert(key["/pb/".len()..].to_string());
+                        f.pbs.insert(key[keys::PB_DIR.len()..].to_string());
                     }
                     Some(Some((pb_id, "state"))) => {
                         f.states.insert(pb_id.to_string());
@@ -248,10 +248,10 @@ async fn gather(txn: &mut Txn, scope: &Scope) -> Result<Facts> {
                 }
             }
             f.deploys = txn
-                .list_keys_prefetch("/deploy/", 0)
+                .list_keys_prefetch(keys::DEPLOY_DIR, 0)
                 .await?
                 .iter()
-                .filter_map(|k| k.strip_prefix("/deploy/"))
+                .filter_map(|k| k.strip_prefix(keys::DEPLOY_DIR))
                 .map(str::to_string)
                 .collect();
             f.owned = txn.list_ownership().await?.into_iter().collect();
@@ -259,10 +259,10 @@ async fn gather(txn: &mut Txn, scope: &Scope) -> Result<Facts> {
         Scope::Pbs(ids) => {
             // A few point reads per PB, whatever the size of the database.
             for pb_id in ids {
-                if txn.get(&format!("/pb/{pb_id}")).await?.is_some() {
+                if txn.get(&keys::pb(pb_id)).await?.is_some() {
                     f.pbs.insert(pb_id.clone());
                 }
-                if txn.get(&format!("/pb/{pb_id}/state")).await?.is_some() {
+                if txn.get(&keys::pb_state(pb_id)).await?.is_some() {
                     f.states.insert(pb_id.clone());
                 }
                 let wf = workflow_deploy_id(pb_id);
@@ -272,7 +272,7 @@ async fn gather(txn: &mut Txn, scope: &Scope) -> Result<Facts> {
                     f.owned.insert((pb, d));
                 }
                 for d in named {
-                    if txn.get(&format!("/deploy/{d}")).await?.is_some() {
+                    if txn.get(&keys::deploy(&d)).await?.is_some() {
                         f.deploys.insert(d);
                     }
                 }
@@ -364,8 +364,8 @@ async fn execute(config: &Config, action: &Action) -> Result<Option<i64>> {
         let mut log: Option<String> = None;
         match action {
             Action::Deploy { pb_id, deployment } => {
-                if txn.get(&format!("/pb/{pb_id}")).await?.is_some() {
-                    let verb = match txn.get(&format!("/deploy/{}", deployment.deploy_id)).await? {
+                if txn.get(&keys::pb(pb_id)).await?.is_some() {
+                    let verb = match txn.get(&keys::deploy(&deployment.deploy_id)).await? {
                         None => "Creating",
                         Some(_) => "Updating",
                     };
@@ -375,7 +375,7 @@ async fn execute(config: &Config, action: &Action) -> Result<Option<i64>> {
                 }
             }
             Action::Adopt { pb_id, deploy_id } => {
-                if txn.get(&format!("/pb/{pb_id}")).await?.is_some() && txn.get(&format!("/deploy/{deploy_id}")).await?.is_some() {
+                if txn.get(&keys::pb(pb_id)).await?.is_some() && txn.get(&keys::deploy(deploy_id)).await?.is_some() {
                     let own = txn.ownership_path(pb_id, deploy_id);
                     if txn.get(&own).await?.is_none() {
                         txn.create(&own, &json::dumps(&json!({"created_by": "controller"})), None).await?;
@@ -384,12 +384,12 @@ async fn execute(config: &Config, action: &Action) -> Result<Option<i64>> {
                 }
             }
             Action::Fail { pb_id, reason } => {
-                if txn.get(&format!("/pb/{pb_id}")).await?.is_some() {
+                if txn.get(&keys::pb(pb_id)).await?.is_some() {
                     let state = fail_state(reason);
                     match txn.get_processing_block_state(pb_id).await {
                         Ok(Some(old)) if old == state => {}
                         Ok(Some(_)) | Err(_) => {
-                            txn.update(&format!("/pb/{pb_id}/state"), &json::dumps(&state)).await?;
+                            txn.update(&keys::pb_state(pb_id), &json::dumps(&state)).await?;
                             log = Some(format!("Processing block {pb_id}: {reason}; state set to FAILED"));
                         }
                         Ok(None) => {
@@ -400,27 +400,27 @@ async fn execute(config: &Config, action: &Action) -> Result<Option<i64>> {
                 }
             }
             Action::DeleteOwned { pb_id, deploy_id } => {
-                if txn.get(&format!("/pb/{pb_id}")).await?.is_none() {
-                    if txn.get(&format!("/deploy/{deploy_id}")).await?.is_some() {
+                if txn.get(&keys::pb(pb_id)).await?.is_none() {
+                    if txn.get(&keys::deploy(deploy_id)).await?.is_some() {
                         log = Some(format!("Deleting deployment {deploy_id}"));
                     }
                     txn.delete_owned_deployment(pb_id, deploy_id).await?;
                 }
             }
             Action::Retire { pb_id, deploy_id } => {
-                if txn.get(&format!("/deploy/{deploy_id}")).await?.is_some() {
+                if txn.get(&keys::deploy(deploy_id)).await?.is_some() {
                     txn.delete_owned_deployment(pb_id, deploy_id).await?;
                     log = Some(format!("Deleting deployment {deploy_id}: the workflow of processing block {pb_id} cannot be deployed"));
                 }
             }
             Action::DropRecord { pb_id, deploy_id } => {
-                if txn.get(&format!("/deploy/{deploy_id}")).await?.is_none() {
+                if txn.get(&keys::deploy(deploy_id)).await?.is_none() {
                     txn.delete_ownership_record(pb_id, deploy_id).await?;
                 }
             }
             Action::DropState { pb_id } => {
-                if txn.get(&format!("/pb/{pb_id}")).await?.is_none() {
-                    txn.delete(&format!("/pb/{pb_id}/state"), false, false).await?;
+                if txn.get(&keys::pb(pb_id)).await?.is_none() {
+                    txn.delete(&keys::pb_state(pb_id), false, false).await?;
                     log = Some(format!("Deleting state of deleted processing block {pb_id}"));
                 }
             }
@@ -604,13 +604,13 @@ async fn control(
 /// `/ownership/<id>/..`, `/deploy/<id>-workflow`, or a deployment `owners` knows.
 fn pb_of(key: &str, owners: &Owners) -> Option<String> {
     let logical = path::untag(key)?;
-    if let Some(rest) = logical.strip_prefix("/pb/") {
+    if let Some(rest) = logical.strip_prefix(keys::PB_DIR) {
         return Some(rest.split('/').next().unwrap_or(rest).to_string());
     }
-    if let Some(rest) = logical.strip_prefix(&format!("{}/", sdp_config::ownership::OWNERSHIP)) {
+    if let Some(rest) = logical.strip_prefix(keys::OWNERSHIP_DIR) {
         return rest.split_once('/').map(|(pb, _)| pb.to_string());
     }
-    let deploy_id = logical.strip_prefix("/deploy/")?;
+    let deploy_id = logical.strip_prefix(keys::DEPLOY_DIR)?;
     owners.owner(deploy_id).cloned().or_else(|| deploy_id.strip_suffix("-workflow").map(str::to_string))
 }
 
