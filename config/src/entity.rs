@@ -46,17 +46,44 @@ fn id_ok(id: &str, max: usize) -> bool {
     !id.is_empty() && id.len() <= max && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+/// How a processing block is stored: the 2019 prototype's layout, or the later one of
+/// execution blocks (ADR-8 interface). Both run side by side; the controller reads both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PbLayout {
+    /// `{pb_id, sbi_id, workflow {id, type, version}, parameters, scan_parameters}`.
+    #[default]
+    Workflow,
+    /// `{pb_id, eb_id, script {kind, name, version}, parameters, dependencies}`.
+    Script,
+}
+
+/// One entry of a script-layout PB's `dependencies`: the PB it waits for, and what of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    pub pb_id: String,
+    pub kind: Vec<String>,
+}
+
 /// A processing block (`/pb/<pb_id>`).
+///
+/// In the [`PbLayout::Script`] layout `workflow` holds the script (`id` = its name, `kind` =
+/// realtime/batch): the controller and the workflows deal with one type for both layouts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProcessingBlock {
     pub pb_id: String,
-    /// Scheduling block instance id; `null` when created by `sdpcfg process`.
+    /// Scheduling block instance id; `null` when created by `sdpcfg process` (and in the
+    /// script layout, which has none).
     pub sbi_id: Value,
     pub workflow: Workflow,
     pub parameters: Value,
     pub scan_parameters: Value,
     /// Any other keys, kept verbatim.
     pub extra: Map<String, Value>,
+    pub layout: PbLayout,
+    /// The execution block of a script-layout PB.
+    pub eb_id: Option<String>,
+    /// What a script-layout PB waits for (a batch script starts when these PBs finished).
+    pub dependencies: Vec<Dependency>,
 }
 
 impl ProcessingBlock {
@@ -73,16 +100,40 @@ impl ProcessingBlock {
             parameters: Value::Object(Map::new()),
             scan_parameters: Value::Object(Map::new()),
             extra: Map::new(),
+            layout: PbLayout::Workflow,
+            eb_id: None,
+            dependencies: Vec::new(),
         })
+    }
+
+    /// A processing block of execution block `eb_id` in the script layout; validates the id
+    /// like [`ProcessingBlock::new`].
+    pub fn for_script(pb_id: &str, eb_id: &str, script: Workflow, parameters: Value, dependencies: Vec<Dependency>) -> Result<Self> {
+        let mut pb = ProcessingBlock::new(pb_id, Value::Null, script)?;
+        pb.layout = PbLayout::Script;
+        pb.eb_id = Some(eb_id.to_string());
+        pb.parameters = parameters;
+        pb.dependencies = dependencies;
+        Ok(pb)
     }
 
     pub fn to_value(&self) -> Value {
         let mut m = self.extra.clone();
         m.insert("pb_id".into(), Value::String(self.pb_id.clone()));
-        m.insert("sbi_id".into(), self.sbi_id.clone());
-        m.insert("workflow".into(), self.workflow.to_value());
         m.insert("parameters".into(), self.parameters.clone());
-        m.insert("scan_parameters".into(), self.scan_parameters.clone());
+        match self.layout {
+            PbLayout::Workflow => {
+                m.insert("sbi_id".into(), self.sbi_id.clone());
+                m.insert("workflow".into(), self.workflow.to_value());
+                m.insert("scan_parameters".into(), self.scan_parameters.clone());
+            }
+            PbLayout::Script => {
+                m.insert("eb_id".into(), self.eb_id.clone().map_or(Value::Null, Value::String));
+                m.insert("script".into(), script_value(&self.workflow));
+                let deps = self.dependencies.iter().map(|d| serde_json::json!({"pb_id": d.pb_id, "kind": d.kind})).collect();
+                m.insert("dependencies".into(), Value::Array(deps));
+            }
+        }
         Value::Object(m)
     }
 
@@ -98,6 +149,18 @@ impl ProcessingBlock {
             Some(other) => other.to_string(),
             None => return Err(Error::Value("Processing block must have a pb_id!".into())),
         };
+        if !m.contains_key("workflow") && m.contains_key("script") {
+            let script = script_from_value(&m.remove("script").unwrap_or(Value::Null))?;
+            let eb_id = match m.remove("eb_id") {
+                Some(Value::String(s)) => s,
+                _ => return Err(Error::Value("Processing block with a script must name its eb_id!".into())),
+            };
+            let deps = dependencies_from_value(&m.remove("dependencies").unwrap_or(Value::Array(vec![])))?;
+            let params = m.remove("parameters").unwrap_or_else(|| Value::Object(Map::new()));
+            let mut pb = ProcessingBlock::for_script(&pb_id, &eb_id, script, params, deps)?;
+            pb.extra = m;
+            return Ok(pb);
+        }
         let workflow = Workflow::from_value(&m.remove("workflow").unwrap_or(Value::Null))?;
         let mut pb = ProcessingBlock::new(&pb_id, m.remove("sbi_id").unwrap_or(Value::Null), workflow)?;
         if let Some(p) = m.remove("parameters") {
@@ -114,6 +177,40 @@ impl ProcessingBlock {
         let v: Value = serde_json::from_str(s).map_err(|e| Error::Value(format!("Processing block is not valid JSON: {e}")))?;
         Self::from_value(&v)
     }
+}
+
+/// A script reference as stored: `{kind, name, version}`.
+fn script_value(w: &Workflow) -> Value {
+    serde_json::json!({"kind": w.kind, "name": w.id, "version": w.version})
+}
+
+/// A script reference from `{kind, name, version}` (exactly these keys, strings).
+pub fn script_from_value(v: &Value) -> Result<Workflow> {
+    let bad = || Error::Value("Script must specify kind, name and version!".into());
+    let obj = v.as_object().ok_or_else(bad)?;
+    let field = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string).ok_or_else(bad);
+    if obj.len() != 3 {
+        return Err(bad());
+    }
+    Ok(Workflow { kind: field("kind")?, id: field("name")?, version: field("version")? })
+}
+
+/// `dependencies`: `[{pb_id, kind: [..]}]`.
+pub fn dependencies_from_value(v: &Value) -> Result<Vec<Dependency>> {
+    let bad = || Error::Value("Dependencies must be a list of {pb_id, kind}!".into());
+    let list = v.as_array().ok_or_else(bad)?;
+    list.iter()
+        .map(|d| {
+            let pb_id = d.get("pb_id").and_then(Value::as_str).ok_or_else(bad)?.to_string();
+            let kind = match d.get("kind") {
+                None => Vec::new(),
+                Some(Value::Array(a)) => a.iter().map(|k| k.as_str().map(str::to_string).ok_or_else(bad)).collect::<Result<_>>()?,
+                Some(Value::String(k)) => vec![k.clone()],
+                Some(_) => return Err(bad()),
+            };
+            Ok(Dependency { pb_id, kind })
+        })
+        .collect()
 }
 
 /// Deployment types the 0.0.5 library knew, plus `process` (controller branch): a local

@@ -8,12 +8,14 @@
 //! [`Db`] (raw path operations, watches, leases), [`Txn`] (transactions with snapshot
 //! isolation, retry and watch-driven loops, plus the entity API) and [`Config`]
 //! (environment, global prefix, owner, client lease), and [`Liveness`] (each long-running
-//! component's alive key on a lease, see [`alive`]).
+//! component's alive key on a lease, see [`alive`]). The key layout is [`keys`]; execution
+//! blocks (the ADR-8 interface's) are [`eb`].
 
 pub mod alive;
 pub mod backend;
 pub mod config;
 pub mod db;
+pub mod eb;
 pub mod entity;
 pub mod error;
 #[cfg(feature = "etcd")]
@@ -32,7 +34,8 @@ pub use alive::{ComponentInfo, ComponentStatus, Liveness, LivenessOptions, WorkG
 pub use backend::Backend;
 pub use config::{BackendChoice, Config};
 pub use db::{Db, DeleteOptions, KeyWatch, Lease, Revision, WatchUpdate};
-pub use entity::{Deployment, ProcessingBlock, Workflow};
+pub use eb::{EbState, EbStatus, ScanRecord};
+pub use entity::{Dependency, Deployment, PbLayout, ProcessingBlock, Workflow};
 pub use error::{Error, Result};
 #[cfg(feature = "etcd")]
 pub use etcd::EtcdBackend;

@@ -3,7 +3,7 @@
 //! the memory backend and against a real etcd started from PATH for the test.
 
 use sdp_config::backend::{KeyRange, Op};
-use sdp_config::{Backend, Config, DeleteOptions, Deployment, Error, MemoryBackend, ProcessingBlock, Recurse, Workflow};
+use sdp_config::{Backend, Config, DeleteOptions, Dependency, Deployment, EbState, EbStatus, Error, MemoryBackend, PbLayout, ProcessingBlock, Recurse, ScanRecord, Workflow};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -91,6 +91,9 @@ conformance!(
     deployment_ownership,
     delete_tree_of_any_size,
     listing_larger_than_a_grpc_message,
+    execution_block_with_its_pbs,
+    execution_block_duplicates_write_nothing,
+    execution_block_end,
 );
 
 fn msg<T>(r: Result<T, Error>) -> String {
@@ -1283,4 +1286,104 @@ async fn listing_larger_than_a_grpc_message(h: &H) {
     let mut txn = h.b.txn();
     assert_eq!(txn.list_keys_prefetch("/big/", 0).await.unwrap().len(), 2501);
     txn.commit().await.unwrap();
+}
+
+/// An execution block as AssignResources gives it, and its two PBs (script layout).
+fn eb_and_pbs(eb_id: &str, pb: &str) -> (Value, Vec<ProcessingBlock>) {
+    let eb = json!({"eb_id": eb_id, "max_length": 100.0, "context": {}, "beams": [{"beam_id": "vis0", "function": "visibilities"}],
+                    "scan_types": [{"scan_type_id": "science", "beams": {"vis0": {"channels_id": "c", "polarisations_id": "p"}}}],
+                    "channels": [], "polarisations": [], "fields": [], "resources": {"receptors": ["SKA001"]}});
+    let rt = ProcessingBlock::for_script(&format!("{pb}-rt"), eb_id, Workflow::new("realtime", "vis_receive", "0.1.0"), json!({}), vec![]).unwrap();
+    let deps = vec![Dependency { pb_id: format!("{pb}-rt"), kind: vec!["visibilities".into()] }];
+    let batch = ProcessingBlock::for_script(&format!("{pb}-b"), eb_id, Workflow::new("batch", "testdask", "0.1.0"), json!({"n": 1}), deps).unwrap();
+    (eb, vec![rt, batch])
+}
+
+async fn commit_eb(h: &Config, eb: &Value, pbs: &[ProcessingBlock]) -> Result<(), Error> {
+    let mut txn = h.txn();
+    loop {
+        txn.create_execution_block(eb, pbs).await?;
+        if txn.commit().await? {
+            return Ok(());
+        }
+    }
+}
+
+async fn execution_block_with_its_pbs(h: &H) {
+    let (eb, pbs) = eb_and_pbs("eb-test-20210630-00000", "pb-test-20210630-00000");
+    commit_eb(&h.a, &eb, &pbs).await.unwrap();
+    let mut txn = h.b.txn();
+    assert_eq!(txn.list_execution_blocks().await.unwrap(), vec!["eb-test-20210630-00000"]);
+    assert_eq!(txn.get_execution_block("eb-test-20210630-00000").await.unwrap(), Some(eb.clone()));
+    assert_eq!(txn.get_execution_block_state("eb-test-20210630-00000").await.unwrap(), Some(EbState::active()));
+    let back = txn.get_processing_block("pb-test-20210630-00000-b").await.unwrap().unwrap();
+    assert_eq!(back, pbs[1]);
+    assert_eq!(back.layout, PbLayout::Script);
+    assert_eq!((back.workflow.kind.as_str(), back.workflow.id.as_str()), ("batch", "testdask"));
+    // stored in the later library's layout: script {kind, name, version}, eb_id, dependencies
+    let (raw, _) = h.a.db().get("/pb/pb-test-20210630-00000-b", None).await.unwrap();
+    let v: Value = serde_json::from_str(&raw.unwrap()).unwrap();
+    assert_eq!(
+        v,
+        json!({"pb_id": "pb-test-20210630-00000-b", "eb_id": "eb-test-20210630-00000",
+               "script": {"kind": "batch", "name": "testdask", "version": "0.1.0"}, "parameters": {"n": 1},
+               "dependencies": [{"pb_id": "pb-test-20210630-00000-rt", "kind": ["visibilities"]}]})
+    );
+    let (raw, _) = h.a.db().get("/eb/eb-test-20210630-00000/state", None).await.unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&raw.unwrap()).unwrap(), json!({"status": "ACTIVE", "scan_type": null, "scan_id": null, "scans": []}));
+}
+
+async fn execution_block_duplicates_write_nothing(h: &H) {
+    let (eb, pbs) = eb_and_pbs("eb-dup-1", "pb-dup");
+    commit_eb(&h.a, &eb, &pbs).await.unwrap();
+    let before = h.a.db().list_keys("/", 3).await.unwrap();
+    // the same eb_id with new PBs
+    let (_, other_pbs) = eb_and_pbs("eb-dup-1", "pb-new");
+    let e = commit_eb(&h.b, &eb, &other_pbs).await.unwrap_err();
+    assert_eq!(e.to_string(), "Cannot create /eb/eb-dup-1, as it already exists!");
+    // a new eb_id whose second PB is taken
+    let (eb2, mut pbs2) = eb_and_pbs("eb-dup-2", "pb-fresh");
+    pbs2[1].pb_id = "pb-dup-b".into();
+    pbs2.iter_mut().for_each(|p| p.eb_id = Some("eb-dup-2".into()));
+    let e = commit_eb(&h.b, &eb2, &pbs2).await.unwrap_err();
+    assert_eq!(e.to_string(), "Cannot create /pb/pb-dup-b, as it already exists!");
+    // the same pb_id twice in one request
+    let (eb3, mut pbs3) = eb_and_pbs("eb-dup-3", "pb-twice");
+    pbs3[1].pb_id = pbs3[0].pb_id.clone();
+    let e = commit_eb(&h.b, &eb3, &pbs3).await.unwrap_err();
+    assert_eq!(e.to_string(), "Cannot create /pb/pb-twice-rt, as it already exists!");
+    assert_eq!(h.a.db().list_keys("/", 3).await.unwrap(), before, "nothing written");
+}
+
+async fn execution_block_end(h: &H) {
+    let (eb, pbs) = eb_and_pbs("eb-end", "pb-end");
+    commit_eb(&h.a, &eb, &pbs).await.unwrap();
+    let mut txn = h.a.txn();
+    loop {
+        let mut st = txn.get_execution_block_state("eb-end").await.unwrap().unwrap();
+        st.scan_type = Some("science".into());
+        st.scan_id = Some(7);
+        st.scans = vec![ScanRecord { scan_id: 7, scan_type: "science".into(), status: "SCANNING".into() }];
+        txn.update_execution_block_state("eb-end", &st).await.unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    let mut txn = h.b.txn();
+    loop {
+        txn.end_execution_block("eb-end", EbStatus::CANCELLED).await.unwrap();
+        if txn.commit().await.unwrap() {
+            break;
+        }
+    }
+    let mut txn = h.a.txn();
+    let st = txn.get_execution_block_state("eb-end").await.unwrap().unwrap();
+    assert_eq!(st.status, EbStatus::CANCELLED);
+    assert_eq!((st.scan_type, st.scan_id), (None, None));
+    assert_eq!(st.scans, vec![ScanRecord { scan_id: 7, scan_type: "science".into(), status: "ABORTED".into() }]);
+    // ending it again changes nothing; ending a missing one is an error
+    let mut txn = h.a.txn();
+    txn.end_execution_block("eb-end", EbStatus::FINISHED).await.unwrap();
+    assert_eq!(txn.get_execution_block_state("eb-end").await.unwrap().unwrap().status, EbStatus::CANCELLED);
+    assert_eq!(msg(txn.end_execution_block("eb-none", EbStatus::FINISHED).await), "Cannot update /eb/eb-none/state, as it does not exist!");
 }
