@@ -8,6 +8,10 @@
 //! The enumerations keep the numbering of the 2019 SDP prototype (subarray 0.5.19): obsState
 //! IDLE 0 … FAULT 6 and the SDP adminMode numbering OFFLINE 0, ONLINE 1, … (which differs
 //! from lmc-base-classes).
+//!
+//! The ADR-8 interface (what a current TMC drives) has a table of its own: [`adr8`].
+
+pub mod adr8;
 
 use tango::{tango_enum, DevFailed, DevState};
 

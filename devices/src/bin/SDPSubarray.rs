@@ -1,5 +1,5 @@
 //! `SDPSubarray <instance> [-nodb -dlist mid_sdp/elt/subarray_1] [-ORBendPoint giop:tcp:HOST:PORT] [-v4] [--test-mode]`
-//! `SDPSubarray --print-fsm [--markdown]` prints the obsState machine (Mermaid) and exits.
+//! `SDPSubarray --print-fsm [--interface adr8] [--markdown]` prints the obsState machine (Mermaid) and exits.
 //!
 //! Configuration DB from `SDP_CONFIG_HOST` / `SDP_CONFIG_PORT` (or `SDP_CONFIG_BACKEND=memory`);
 //! with one, the server announces itself as component `SDPSubarray-<instance>` (see
@@ -12,10 +12,13 @@ use sdp_devices::{fsm, subarray, Services, Subarray};
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--print-fsm") {
-        if args.iter().any(|a| a == "--markdown") {
-            print!("{}", fsm::markdown());
-        } else {
-            print!("{}", fsm::mermaid());
+        let adr8 = args.windows(2).any(|w| w[0] == "--interface" && w[1] == "adr8");
+        let markdown = args.iter().any(|a| a == "--markdown");
+        match (adr8, markdown) {
+            (false, false) => print!("{}", fsm::mermaid()),
+            (false, true) => print!("{}", fsm::markdown()),
+            (true, false) => print!("{}", fsm::adr8::mermaid()),
+            (true, true) => print!("{}", fsm::adr8::markdown()),
         }
         return;
     }
