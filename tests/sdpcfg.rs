@@ -387,3 +387,33 @@ fn recursive_delete_of_any_number_of_keys() {
     assert_eq!(etcdctl_keys(&s), ["2/subarray/01"]);
     ok(&s, &["delete", "-R", "/pb"], "OK\n");
 }
+
+/// Execution blocks (ADR-8 interface): `create eb` stores the EB, its state and its PBs in
+/// one transaction; a duplicate writes nothing; `ls -R /eb` and `get` show them; `end eb`
+/// finishes (or cancels) one.
+#[test]
+fn execution_blocks() {
+    let Some(s) = etcd() else { return };
+    let eb = r#"{"eb_id": "eb-test-20210630-00000", "max_length": 100.0, "context": {}, "processing_blocks": [
+        {"pb_id": "pb-test-20210630-00000", "script": {"kind": "realtime", "name": "vis_receive", "version": "0.1.0"}, "parameters": {}}]}"#;
+    ok(&s, &["create", "eb", eb], "OK\n");
+    ok(
+        &s,
+        &["ls", "-R", "/eb"],
+        "Keys with /eb prefix: /eb/eb-test-20210630-00000, /eb/eb-test-20210630-00000/state\n",
+    );
+    ok(&s, &["-q", "get", "/pb/pb-test-20210630-00000"], "{\n  \"dependencies\": [],\n  \"eb_id\": \"eb-test-20210630-00000\",\n  \"parameters\": {},\n  \"pb_id\": \"pb-test-20210630-00000\",\n  \"script\": {\n    \"kind\": \"realtime\",\n    \"name\": \"vis_receive\",\n    \"version\": \"0.1.0\"\n  }\n}\n");
+    let before = etcdctl_keys(&s);
+    let dup = eb.replace("pb-test-20210630-00000", "pb-other");
+    let o = run(&s, &["create", "eb", &dup]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Collision: Cannot create /eb/eb-test-20210630-00000, as it already exists!\n"));
+    assert_eq!(etcdctl_keys(&s), before, "a duplicate writes nothing");
+    ok(&s, &["end", "eb", "eb-test-20210630-00000"], "OK\n");
+    ok(
+        &s,
+        &["-q", "get", "/eb/eb-test-20210630-00000/state"],
+        "{\n  \"scan_id\": null,\n  \"scan_type\": null,\n  \"scans\": [],\n  \"status\": \"FINISHED\"\n}\n",
+    );
+    let o = run(&s, &["end", "eb", "eb-none"]);
+    assert_eq!((o.code, o.stderr.as_str()), (1, "Vanished: Cannot update /eb/eb-none/state, as it does not exist!\n"));
+}

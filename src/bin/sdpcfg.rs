@@ -2,7 +2,7 @@
 //! the Python tool of ska-sdp-config 0.0.5 (same verbs, same output).
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use sdp_config::{Config, Deployment, Error, ProcessingBlock, Recurse, Txn, Workflow};
+use sdp_config::{Config, Deployment, EbStatus, Error, ProcessingBlock, Recurse, Txn, Workflow};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -15,6 +15,8 @@ const USAGE: &str = "Usage:
   sdpcfg [options] edit <path>
   sdpcfg [options] process <workflow> [<parameters>]
   sdpcfg [options] deploy <type> <name> <parameters>
+  sdpcfg [options] create eb <execution-block>
+  sdpcfg [options] end eb <eb_id> [--cancel]
   sdpcfg --help";
 
 const DOC_TAIL: &str = "
@@ -23,6 +25,12 @@ Options:
   --prefix <prefix>    Path prefix for high-level API (process, deploy)
 
 <value> or <parameters> given as - are read from standard input.
+
+Execution blocks (ADR-8 interface): `create eb` stores an execution block given as JSON or
+YAML (an object with `eb_id`, and `processing_blocks` [{pb_id, script {kind, name, version},
+parameters, dependencies}] stored with it in one transaction) and its state (ACTIVE);
+`end eb` marks it FINISHED (with --cancel: CANCELLED). `ls -R /eb` lists them, `get
+/eb/<eb_id>/state` shows one's state.
 
 Environment Variables:
   SDP_CONFIG_BACKEND   Database backend (default etcd3; or memory)
@@ -72,6 +80,12 @@ fn cli() -> Command {
         .subcommand(Command::new("edit").arg(path_arg()))
         .subcommand(Command::new("process").arg(Arg::new("workflow").required(true)).arg(Arg::new("parameters").allow_hyphen_values(true)))
         .subcommand(
+            Command::new("end")
+                .arg(Arg::new("what").required(true).value_parser(["eb"]))
+                .arg(Arg::new("id").required(true))
+                .arg(Arg::new("cancel").long("cancel").action(ArgAction::SetTrue)),
+        )
+        .subcommand(
             Command::new("deploy")
                 .arg(Arg::new("type").required(true))
                 .arg(Arg::new("name").required(true))
@@ -90,6 +104,8 @@ enum Cmd {
     Edit { path: String },
     Process { workflow: Workflow, parameters: Option<String> },
     Deploy { kind: String, name: String, parameters: String },
+    CreateEb { value: String },
+    EndEb { eb_id: String, cancel: bool },
 }
 
 struct Opts {
@@ -158,6 +174,8 @@ fn parse(args: Vec<String>) -> Result<(Cmd, Opts), ExitCode> {
         },
         "ls" | "list" => list_cmd(sm, false),
         "delete" => Ok(Cmd::Delete { path: s("path"), recursive: sm.get_flag("R") }),
+        "create" if s("path") == "eb" => value("value").map(|v| Cmd::CreateEb { value: v.unwrap_or_default() }),
+        "end" => Ok(Cmd::EndEb { eb_id: s("id"), cancel: sm.get_flag("cancel") }),
         "create" | "update" => value("value").map(|v| {
             let (path, value) = (s("path"), v.unwrap_or_default());
             if name == "create" {
@@ -301,8 +319,31 @@ async fn body(txn: &mut Txn, cmd: &Cmd, opts: &Opts) -> Result<(String, Option<S
             let args = yaml_to_json(parameters)?;
             txn.create_deployment(&Deployment::new(name, kind, args)?).await?;
         }
+        Cmd::CreateEb { value } => {
+            let (eb, pbs) = execution_block_from(&yaml_to_json(value)?)?;
+            txn.create_execution_block(&eb, &pbs).await?;
+        }
+        Cmd::EndEb { eb_id, cancel } => {
+            let status = if *cancel { EbStatus::CANCELLED } else { EbStatus::FINISHED };
+            txn.end_execution_block(eb_id, status).await?;
+        }
     }
     Ok((out, pb_id))
+}
+
+/// An execution block as `create eb` takes it: the EB object (its `processing_blocks` taken
+/// out) and those PBs in the script layout.
+fn execution_block_from(v: &Value) -> Result<(Value, Vec<ProcessingBlock>), Error> {
+    let mut eb = v.as_object().cloned().ok_or_else(|| Error::Value("Execution block must be a JSON object!".into()))?;
+    let eb_id = eb.get("eb_id").and_then(Value::as_str).ok_or_else(|| Error::Value("Execution block must have an eb_id!".into()))?.to_string();
+    let mut pbs = Vec::new();
+    for p in eb.remove("processing_blocks").and_then(|p| p.as_array().cloned()).unwrap_or_default() {
+        let mut p = p.as_object().cloned().ok_or_else(|| Error::Value("A processing block must be a JSON object!".into()))?;
+        p.insert("eb_id".into(), Value::String(eb_id.clone()));
+        p.entry("dependencies").or_insert_with(|| Value::Array(vec![]));
+        pbs.push(ProcessingBlock::from_value(&Value::Object(p))?);
+    }
+    Ok((Value::Object(eb), pbs))
 }
 
 async fn run(cmd: Cmd, opts: Opts) -> Result<(), Error> {
@@ -335,7 +376,9 @@ async fn run(cmd: Cmd, opts: Opts) -> Result<(), Error> {
     };
     if !opts.quiet {
         match cmd {
-            Cmd::Create { .. } | Cmd::Update { .. } | Cmd::Delete { .. } | Cmd::Edit { .. } => emit("OK\n"),
+            Cmd::Create { .. } | Cmd::Update { .. } | Cmd::Delete { .. } | Cmd::Edit { .. } | Cmd::CreateEb { .. } | Cmd::EndEb { .. } => {
+                emit("OK\n")
+            }
             Cmd::Process { .. } => emit(&format!("OK, pb_id = {}\n", pb_id.unwrap_or_default())),
             _ => {}
         }
@@ -409,6 +452,25 @@ mod tests {
         assert!(matches!(c, Cmd::Delete { recursive: true, .. }));
         let (c, _) = p(&["deploy", "helm", "n", "{}"]).unwrap();
         assert!(matches!(c, Cmd::Deploy { ref kind, ref name, .. } if kind == "helm" && name == "n"));
+    }
+
+    #[test]
+    fn execution_block_verbs() {
+        let (c, _) = p(&["create", "eb", "{eb_id: eb-1}"]).unwrap();
+        assert!(matches!(c, Cmd::CreateEb { ref value } if value == "{eb_id: eb-1}"));
+        let (c, _) = p(&["end", "eb", "eb-1"]).unwrap();
+        assert!(matches!(c, Cmd::EndEb { ref eb_id, cancel: false } if eb_id == "eb-1"));
+        let (c, _) = p(&["end", "eb", "eb-1", "--cancel"]).unwrap();
+        assert!(matches!(c, Cmd::EndEb { cancel: true, .. }));
+        assert!(p(&["end", "pb", "x"]).is_none(), "only execution blocks are ended");
+        let v = serde_json::json!({"eb_id": "eb-1", "max_length": 10, "processing_blocks": [
+            {"pb_id": "pb-1", "script": {"kind": "realtime", "name": "vis_receive", "version": "0.1.0"}, "parameters": {}}]});
+        let (eb, pbs) = execution_block_from(&v).unwrap();
+        assert_eq!(eb, serde_json::json!({"eb_id": "eb-1", "max_length": 10}));
+        assert_eq!((pbs[0].eb_id.as_deref(), pbs[0].workflow.id.as_str()), (Some("eb-1"), "vis_receive"));
+        let e = execution_block_from(&serde_json::json!({"eb_id": "eb-1", "processing_blocks": [{"pb_id": "pb-1", "script": {"kind": "x"}}]}));
+        assert_eq!(e.unwrap_err().to_string(), "Script must specify kind, name and version!");
+        assert_eq!(execution_block_from(&serde_json::json!({"x": 1})).unwrap_err().to_string(), "Execution block must have an eb_id!");
     }
 
     #[test]
