@@ -12,6 +12,7 @@ use tango::dbclient::{Database, TangoHost};
 pub fn default_device(class: &str, instance: &str) -> Option<String> {
     match class {
         "SDPMaster" => Some("mid_sdp/elt/master".into()),
+        "SDPController" => Some("mid-sdp/control/0".into()),
         "SDPSubarray" if !instance.is_empty() && instance.chars().all(|c| c.is_ascii_digit()) => {
             Some(format!("mid_sdp/elt/subarray_{}", instance.trim_start_matches('0').max("0")))
         }
@@ -24,6 +25,24 @@ pub fn default_device(class: &str, instance: &str) -> Option<String> {
 /// with `-nodb`, without `TANGO_HOST` or when `TOGGLE_AUTO_REGISTER=0`. Problems are reported
 /// on stderr, never fatal (the server then says itself what is missing).
 pub fn auto_register(exec: &str, class: &str, args: &[String]) {
+    register_default(exec, class, args, default_device)
+}
+
+/// [`auto_register`] for the ADR-8 profile: `mid-sdp/subarray/<nn>` (two digits) and
+/// `mid-sdp/control/0`.
+pub fn auto_register_adr8(exec: &str, class: &str, args: &[String]) {
+    register_default(exec, class, args, default_device_adr8)
+}
+
+/// The ADR-8 profile's device of a server instance.
+pub fn default_device_adr8(class: &str, instance: &str) -> Option<String> {
+    match class {
+        "SDPSubarray" => instance.parse::<u32>().ok().map(|n| format!("mid-sdp/subarray/{n:02}")),
+        other => default_device(other, instance),
+    }
+}
+
+fn register_default(exec: &str, class: &str, args: &[String], default_device: fn(&str, &str) -> Option<String>) {
     if args.iter().any(|a| a == "-nodb") || std::env::var("TOGGLE_AUTO_REGISTER").as_deref() == Ok("0") {
         return;
     }
@@ -52,5 +71,7 @@ mod tests {
         assert_eq!(default_device("SDPSubarray", "02").as_deref(), Some("mid_sdp/elt/subarray_2"));
         assert_eq!(default_device("SDPSubarray", "test"), None);
         assert_eq!(default_device("SDPMaster", "1").as_deref(), Some("mid_sdp/elt/master"));
+        assert_eq!(default_device_adr8("SDPSubarray", "3").as_deref(), Some("mid-sdp/subarray/03"));
+        assert_eq!(default_device_adr8("SDPController", "1").as_deref(), Some("mid-sdp/control/0"));
     }
 }

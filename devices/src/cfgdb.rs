@@ -13,7 +13,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sdp_config::{BackendChoice, Config, Error, ProcessingBlock};
+use sdp_config::{BackendChoice, Config, EbState, EbStatus, Error, ProcessingBlock};
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -58,7 +58,17 @@ impl DbSetting {
     }
 }
 
-/// Why [`ConfigDb::create_pb`] failed.
+/// What [`ConfigDb::create`] writes in one transaction.
+#[derive(Debug, Clone)]
+pub enum New {
+    /// A processing block (2019 Configure), with the subarray's new state record.
+    Pb { pb: ProcessingBlock, subarray: Option<(String, Value)> },
+    /// An execution block with its processing blocks (ADR-8 AssignResources); `finish`: an
+    /// execution block of the subarray to end FINISHED in the same transaction.
+    Eb { eb: Value, pbs: Vec<ProcessingBlock>, finish: Option<String> },
+}
+
+/// Why [`ConfigDb::create`] failed.
 #[derive(Debug)]
 pub enum CreateError {
     /// Nothing was written.
@@ -165,6 +175,12 @@ impl ConfigDb {
     /// A connection error while the commit was on its way is [`CreateError::InDoubt`]: etcd
     /// may have applied it before the answer was lost (a member killed mid-request).
     pub fn create_pb(self: &Arc<Self>, pb: ProcessingBlock, subarray: Option<(String, Value)>) -> Result<(), CreateError> {
+        self.create(New::Pb { pb, subarray })
+    }
+
+    /// Create what `new` says in one transaction, with the read-before-commit and in-doubt
+    /// rules of [`ConfigDb::create_pb`].
+    pub fn create(self: &Arc<Self>, new: New) -> Result<(), CreateError> {
         let me = self.clone();
         let committing = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let sent = committing.clone();
@@ -172,9 +188,19 @@ impl ConfigDb {
             let cfg = me.client().await?;
             let mut txn = cfg.txn();
             loop {
-                txn.create_processing_block(&pb).await?;
-                if let Some((id, state)) = &subarray {
-                    put_state(&mut txn, id, state)?;
+                match &new {
+                    New::Pb { pb, subarray } => {
+                        txn.create_processing_block(pb).await?;
+                        if let Some((id, state)) = subarray {
+                            put_state(&mut txn, id, state)?;
+                        }
+                    }
+                    New::Eb { eb, pbs, finish } => {
+                        if let Some(old) = finish {
+                            txn.end_execution_block(old, EbStatus::FINISHED).await?;
+                        }
+                        txn.create_execution_block(eb, pbs).await?;
+                    }
                 }
                 sent.store(true, std::sync::atomic::Ordering::SeqCst);
                 if txn.commit().await? {
@@ -186,6 +212,54 @@ impl ConfigDb {
         r.map_err(|e| match e {
             Error::Connection(_) if committing.load(std::sync::atomic::Ordering::SeqCst) => CreateError::InDoubt(e),
             e => CreateError::Db(e),
+        })
+    }
+
+    /// Change execution block `eb_id`: `scan_types` are added to its scan types (Configure's
+    /// `new_scan_types`), then `change` edits its state (retried on conflicts).
+    pub fn update_eb(
+        self: &Arc<Self>,
+        eb_id: &str,
+        scan_types: Vec<Value>,
+        change: impl Fn(&mut EbState) + Send + 'static,
+    ) -> Result<(), Error> {
+        let (me, eb_id) = (self.clone(), eb_id.to_string());
+        self.block_timeout(REQUEST_TIMEOUT, async move {
+            let cfg = me.client().await?;
+            let mut txn = cfg.txn();
+            loop {
+                if !scan_types.is_empty() {
+                    let path = format!("{}{}", cfg.prefix(), sdp_config::keys::eb(&eb_id));
+                    let mut eb = txn.get_execution_block(&eb_id).await?.ok_or_else(|| Error::Value(format!("{path} does not exist")))?;
+                    if let Some(list) = eb.get_mut("scan_types").and_then(Value::as_array_mut) {
+                        list.extend(scan_types.iter().cloned());
+                    }
+                    txn.update(&path, &sdp_config::json::dumps(&eb)).await?;
+                }
+                let Some(mut st) = txn.get_execution_block_state(&eb_id).await? else {
+                    return Err(Error::Value(format!("the state of execution block {eb_id} does not exist")));
+                };
+                change(&mut st);
+                txn.update_execution_block_state(&eb_id, &st).await?;
+                if txn.commit().await? {
+                    return Ok(());
+                }
+            }
+        })
+    }
+
+    /// End execution block `eb_id` (FINISHED or CANCELLED).
+    pub fn end_eb(self: &Arc<Self>, eb_id: &str, status: EbStatus) -> Result<(), Error> {
+        let (me, eb_id) = (self.clone(), eb_id.to_string());
+        self.block_timeout(REQUEST_TIMEOUT, async move {
+            let cfg = me.client().await?;
+            let mut txn = cfg.txn();
+            loop {
+                txn.end_execution_block(&eb_id, status).await?;
+                if txn.commit().await? {
+                    return Ok(());
+                }
+            }
         })
     }
 
@@ -307,14 +381,24 @@ impl ConfigDb {
     /// when `view` first holds the stored value, for callers that must not show a placeholder
     /// in its place (a restored device).
     pub fn follow_pb_state(self: &Arc<Self>, pb_id: &str, view: Arc<Mutex<String>>) -> (Follow, FirstRead) {
-        let (read_tx, first_read) = watch::channel(false);
-        let (me, pb_id) = (self.clone(), pb_id.to_string());
-        let set = move |view: &Arc<Mutex<String>>, v: Option<String>| {
+        self.watch_pb_state(pb_id, move |v: Option<&Value>| {
             let text = match v {
                 None => "null".to_string(),
-                Some(s) => serde_json::from_str::<Value>(&s).map(|v| crate::receive::py_dumps(&v)).unwrap_or(s),
+                Some(v) => crate::receive::py_dumps(v),
             };
             *view.lock().unwrap_or_else(|p| p.into_inner()) = text;
+        })
+    }
+
+    /// Call `seen` with `/pb/<pb_id>/state` (`None` while absent; a value that is not JSON
+    /// is passed as a JSON string) now and on every change, until the returned guard is
+    /// dropped. Reconnects by itself after errors.
+    pub fn watch_pb_state(self: &Arc<Self>, pb_id: &str, seen: impl Fn(Option<&Value>) + Send + Sync + 'static) -> (Follow, FirstRead) {
+        let (read_tx, first_read) = watch::channel(false);
+        let (me, pb_id) = (self.clone(), pb_id.to_string());
+        let set = move |v: Option<String>| {
+            let parsed = v.map(|s| serde_json::from_str::<Value>(&s).unwrap_or(Value::String(s)));
+            seen(parsed.as_ref());
         };
         let task = self.rt.spawn(async move {
             let mut delay = Duration::from_millis(500);
@@ -323,11 +407,11 @@ impl ConfigDb {
                     let cfg = me.clone().client().await?;
                     let path = format!("{}{}", cfg.prefix(), sdp_config::keys::pb_state(&pb_id));
                     let (v, rev) = cfg.db().get(&path, None).await?;
-                    set(&view, v);
+                    set(v);
                     read_tx.send_replace(true);
                     let mut w = cfg.db().watch(&path, false, Some(rev.revision + 1)).await?;
                     while let Some(u) = w.next().await {
-                        set(&view, u?.value);
+                        set(u?.value);
                     }
                     Ok::<(), Error>(())
                 };

@@ -13,8 +13,11 @@
 //!   (`/component/<Exec>-<instance>/alive`) with a probe that catches a hung server, and the
 //!   executables' process runner;
 //! * [`autoreg`]: registering the default device in an empty Tango database;
-//! * [`subarray`], [`master`]: the devices `SDPSubarray` and `SDPMaster`.
+//! * [`subarray`], [`master`]: the devices `SDPSubarray` and `SDPMaster`;
+//! * [`adr8`]: the ADR-8 interface profile (what a current TMC drives): `SDPSubarray` on the
+//!   table [`fsm::adr8`] with execution blocks, and the controller `SDPController`.
 
+pub mod adr8;
 pub mod autoreg;
 pub mod cfgdb;
 pub mod csp;

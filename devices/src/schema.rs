@@ -12,7 +12,7 @@ pub const CONFIGURE_SCHEMA: &str = include_str!("../../schemas/configure.json");
 /// `schemas/configure_scan.json` (draft-07, the subarray 0.5.19 ConfigureScan shape).
 pub const CONFIGURE_SCAN_SCHEMA: &str = include_str!("../../schemas/configure_scan.json");
 
-fn compile(text: &str) -> jsonschema::Validator {
+pub(crate) fn compile(text: &str) -> jsonschema::Validator {
     let schema: Value = serde_json::from_str(text).expect("embedded schema is JSON");
     jsonschema::draft7::new(&schema).expect("embedded schema is a valid draft-07 schema")
 }
@@ -54,7 +54,7 @@ fn type_name(t: &jsonschema::JsonType) -> String {
 
 /// One validation error in the wording of Python's jsonschema (which the 2019 device
 /// printed), plus the JSON path of the offending value.
-fn describe(e: &jsonschema::ValidationError<'_>) -> String {
+pub(crate) fn describe(e: &jsonschema::ValidationError<'_>) -> String {
     let msg = match e.kind() {
         ValidationErrorKind::Required { property } => format!("{} is a required property", py_repr(property)),
         ValidationErrorKind::AdditionalProperties { unexpected } => {
@@ -81,7 +81,7 @@ fn describe(e: &jsonschema::ValidationError<'_>) -> String {
 
 /// Python's `json.loads` wording for the commonest decode error, so that the 2019 text
 /// `Unable to load JSON configuration: Expecting value` still appears.
-fn decode_error(e: &serde_json::Error) -> String {
+pub(crate) fn decode_error(e: &serde_json::Error) -> String {
     let raw = e.to_string();
     let (line, col) = (e.line(), e.column());
     // serde says "expected ident" for `not json` (it tried `null`): Python says "Expecting value"

@@ -108,16 +108,21 @@ impl Services {
 /// class and each device accepts writes only if its own property says so. A database that
 /// cannot be asked now counts as "no" (the server itself waits for the database).
 pub fn db_test_mode(instance: &str) -> bool {
+    server_property(CLASS, CLASS, instance, "TestMode").iter().any(|v| property_bool(v).unwrap_or(false))
+}
+
+/// The value of property `name` for each device of server `<exec>/<instance>` registered
+/// with class `class` in the Tango database (the device's own, else the class property);
+/// devices without it are left out. A database that cannot be asked now gives nothing (the
+/// server itself waits for the database).
+pub fn server_property(exec: &str, class: &str, instance: &str, name: &str) -> Vec<String> {
     use tango::dbclient::{Database, TangoHost};
-    let Ok(host) = TangoHost::from_env() else { return false };
+    let Ok(host) = TangoHost::from_env() else { return Vec::new() };
     let db = Database::new(host).with_timeout(std::time::Duration::from_secs(2));
-    let server = format!("{CLASS}/{instance}");
-    let Ok(devices) = db.get_device_list(&server, CLASS) else { return false };
-    let class_value = db.class_properties(CLASS).ok().and_then(|p| lookup(&p, "TestMode"));
-    devices.iter().any(|d| {
-        let own = db.device_properties(d).ok().and_then(|p| lookup(&p, "TestMode"));
-        own.or(class_value.clone()).and_then(|v| property_bool(&v)).unwrap_or(false)
-    })
+    let server = format!("{exec}/{instance}");
+    let Ok(devices) = db.get_device_list(&server, class) else { return Vec::new() };
+    let class_value = db.class_properties(class).ok().and_then(|p| lookup(&p, name));
+    devices.iter().filter_map(|d| db.device_properties(d).ok().and_then(|p| lookup(&p, name)).or(class_value.clone())).collect()
 }
 
 fn lookup(p: &tango::dbclient::Properties, name: &str) -> Option<String> {

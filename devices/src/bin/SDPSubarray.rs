@@ -4,9 +4,12 @@
 //! Configuration DB from `SDP_CONFIG_HOST` / `SDP_CONFIG_PORT` (or `SDP_CONFIG_BACKEND=memory`);
 //! with one, the server announces itself as component `SDPSubarray-<instance>` (see
 //! `sdp_devices::liveness`).
+//! Interface profile: `--interface adr8`, `SDP_INTERFACE_PROFILE=adr8` or the device property
+//! `InterfaceProfile` = `adr8` serve the ADR-8 `SDPSubarray` (see `sdp_devices::adr8`).
 //! Test mode (obsState writable): `--test-mode` or `SDP_TEST_MODE=1` for every device, or the
 //! device property `TestMode` in Tango DB mode. Device properties: `TestMode`, `CbfOutputLink`,
 //! `SdpMasterAddress`.
+use sdp_devices::adr8::{wake::Loopback, Profile};
 use sdp_devices::{fsm, subarray, Services, Subarray};
 
 fn main() {
@@ -21,6 +24,20 @@ fn main() {
             (true, true) => print!("{}", fsm::adr8::markdown()),
         }
         return;
+    }
+    let profile = sdp_devices::adr8::profile_of_server("SDPSubarray", "SDPSubarray", &mut args).unwrap_or_else(|e| {
+        eprintln!("SDPSubarray: {e}");
+        std::process::exit(2)
+    });
+    if profile == Profile::Adr8 {
+        eprintln!("SDPSubarray: interface profile adr8 (ADR-8 obsState, execution blocks)");
+        sdp_devices::autoreg::auto_register_adr8("SDPSubarray", "SDPSubarray", &args);
+        let services = sdp_devices::adr8::Services::from_env();
+        let db = services.db.clone();
+        let loopback = Loopback::from_args(&args);
+        let server = tango::Server::new("SDPSubarray")
+            .class_with(move |ctx: &tango::DeviceContext| sdp_devices::adr8::subarray::Subarray::create(ctx, &services, &loopback));
+        sdp_devices::liveness::run_server(server, "SDPSubarray", args, db)
     }
     let flag = args.iter().any(|a| a == "--test-mode");
     args.retain(|a| a != "--test-mode");

@@ -415,7 +415,9 @@ mod tests {
             if !ok {
                 assert_eq!(
                     got.unwrap_err().to_string(),
-                    format!("Command AssignResources not allowed when adminMode is {a}; it is allowed when adminMode is ONLINE, ENGINEERING")
+                    format!(
+                        "Command AssignResources not allowed when adminMode is {a}; it is allowed when adminMode is ONLINE, ENGINEERING"
+                    )
                 );
             }
             assert!(check(DevState::ON, S::IDLE, a, E::ReleaseAllResources).is_ok());

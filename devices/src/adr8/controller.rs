@@ -1,0 +1,143 @@
+//! `SDPController` of the ADR-8 profile (`mid-sdp/control/0`): the SDP as one device for
+//! TMC's SDP master leaf node.
+//!
+//! Commands On, Standby, Off set the Tango State (each refused when the device is already
+//! there). healthState, healthInfo and `components` come from what the server's monitor sees
+//! of the configuration DB: the processing controller's and the deployers' liveness entries
+//! ([`crate::health::master`] decides; the same rules as SDPMaster's).
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+use tango::device::Outbox;
+use tango::{Attr, Cmd, DevFailed, DevState, Device, DeviceClass};
+
+use super::Services;
+use crate::fsm::adr8::AdminMode;
+use crate::health::DbSeen;
+
+pub const CLASS: &str = "SDPController";
+
+pub struct Controller {
+    state: DevState,
+    admin: AdminMode,
+    services: Arc<Services>,
+    outbox: Outbox,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller").field("state", &self.state).finish()
+    }
+}
+
+impl Controller {
+    pub fn create(name: &str, services: &Arc<Services>) -> Controller {
+        tracing::info!("Initialising SDP Controller (ADR-8 interface): {name}");
+        Controller { state: DevState::STANDBY, admin: AdminMode::ONLINE, services: services.clone(), outbox: Outbox::default() }
+    }
+
+    fn go(&mut self, to: DevState, cmd: &str) -> Result<(), DevFailed> {
+        if self.state == to {
+            return Err(DevFailed::new(
+                "API_CommandNotAllowed",
+                format!("Command {cmd} not allowed when State is {to}: the device is there already"),
+                format!("{CLASS}.is_{cmd}_allowed"),
+            ));
+        }
+        tracing::info!("{CLASS}: {cmd}: State {} -> {to}", self.state);
+        self.state = to;
+        self.outbox.push_change("State", to);
+        Ok(())
+    }
+
+    /// The components as JSON: name → kind, alive, last seen, stopped (Unix seconds).
+    pub fn components(&self) -> String {
+        components_json(&self.services.seen())
+    }
+}
+
+/// `components` from one observation (`{}` when the components cannot be seen).
+pub fn components_json(seen: &DbSeen) -> String {
+    let mut m = Map::new();
+    if let DbSeen::Reachable(Some(cs)) = seen {
+        for c in cs {
+            m.insert(c.name.clone(), json!({"kind": c.kind, "alive": c.alive, "last_seen": c.last_seen, "stopped": c.stopped}));
+        }
+    }
+    sdp_config::json::dumps(&Value::Object(m))
+}
+
+/// `sdpVersion`: the version of this SDP and its interface profile.
+pub fn sdp_version() -> String {
+    json!({"version": env!("CARGO_PKG_VERSION"), "interface": "adr8", "component": "ska-sdp (Rust)"}).to_string()
+}
+
+impl Device for Controller {
+    fn class() -> DeviceClass<Self> {
+        DeviceClass::new(CLASS)
+            .description("SKA SDP controller, ADR-8 interface: On/Standby/Off, health from the components' liveness")
+            .attribute(Attr::new("versionId").read(|_: &Controller| env!("CARGO_PKG_VERSION").to_string()))
+            .attribute(Attr::new("sdpVersion").read(|_: &Controller| sdp_version()).description("JSON: version and interface profile"))
+            .attribute(
+                Attr::new("adminMode")
+                    .read(|d: &Controller| d.admin)
+                    .write(|d: &mut Controller, v: AdminMode| {
+                        d.admin = v;
+                        d.outbox.push_change("adminMode", v);
+                        d.outbox.push_archive("adminMode", v);
+                        Ok(())
+                    })
+                    .description("Administration mode (ska-control-model: ONLINE 0, OFFLINE 1, ENGINEERING 2, NOT_FITTED 3, RESERVED 4)")
+                    .abs_change(1)
+                    .archive_abs_change(1)
+                    .memorized(),
+            )
+            .attribute(
+                Attr::new("healthState")
+                    .read(|d: &Controller| d.services.components().state)
+                    .description("OK: the processing controller and a deployer are alive; DEGRADED: one is missing; FAILED: the configuration DB does not answer")
+                    .polled(1000)
+                    .abs_change(1)
+                    .archive_abs_change(1),
+            )
+            .attribute(Attr::new("healthInfo").read(|d: &Controller| d.services.components().info).polled(1000))
+            .attribute(
+                Attr::new("components")
+                    .read(|d: &Controller| d.components())
+                    .description("JSON: each component (processing controller, deployers, device servers) with its liveness")
+                    .polled(1000),
+            )
+            .command(Cmd::new("On").run(|d: &mut Controller, ()| d.go(DevState::ON, "On")))
+            .command(Cmd::new("Standby").run(|d: &mut Controller, ()| d.go(DevState::STANDBY, "Standby")))
+            .command(Cmd::new("Off").run(|d: &mut Controller, ()| d.go(DevState::OFF, "Off")))
+    }
+
+    fn state(&self) -> DevState {
+        self.state
+    }
+
+    fn outbox(&mut self) -> Option<&mut Outbox> {
+        Some(&mut self.outbox)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cfgdb::DbSetting;
+    use crate::fsm::HealthState;
+
+    #[test]
+    fn on_standby_off_each_refused_when_there() {
+        let s = Services::new(DbSetting::Off("test".into()));
+        let mut c = Controller::create("mid-sdp/control/0", &s);
+        assert_eq!(c.state(), DevState::STANDBY);
+        assert_eq!(c.go(DevState::STANDBY, "Standby").unwrap_err().errors[0].reason, "API_CommandNotAllowed");
+        c.go(DevState::ON, "On").unwrap();
+        c.go(DevState::OFF, "Off").unwrap();
+        assert_eq!(c.state(), DevState::OFF);
+        assert_eq!(c.components(), "{}");
+        assert_eq!(s.components().state, HealthState::UNKNOWN);
+    }
+}

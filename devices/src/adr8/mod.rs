@@ -1,0 +1,133 @@
+//! The ADR-8 interface profile: what a current TMC drives (its SDP subarray leaf node and SDP
+//! master leaf node), beside the 2019 interface, which stays the default.
+//!
+//! A deployment chooses the profile: `--interface adr8` on the server's command line,
+//! `SDP_INTERFACE_PROFILE=adr8`, or the device (or class) property `InterfaceProfile` = `adr8`
+//! in the Tango database ([`profile_of_server`]); `sdp up --interface adr8` and the chart value
+//! `interfaceProfile` set them. A server serves one profile: its class description (commands,
+//! attributes, enumerations) is fixed when it starts.
+//!
+//! * [`args`]: the telescope-model arguments, parsed once, with one error type;
+//! * [`subarray`]: `SDPSubarray` (`mid-sdp/subarray/01` …) on the state table
+//!   [`crate::fsm::adr8`], writing execution blocks;
+//! * [`controller`]: `SDPController` (`mid-sdp/control/0`).
+
+pub mod args;
+pub mod controller;
+pub mod subarray;
+pub mod wake;
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::cfgdb::{ConfigDb, DbSetting, Follow, Monitor};
+use crate::health::{self, DbSeen, Health};
+
+/// The device property (and chart value) that chooses the profile.
+pub const PROPERTY: &str = "InterfaceProfile";
+
+/// An interface profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// The 2019 prototype's interface (subarray 0.5.19, master 0.2.6).
+    #[default]
+    V2019,
+    /// ADR-8 obsState, execution blocks, telescope-model JSON.
+    Adr8,
+}
+
+impl Profile {
+    pub fn parse(s: &str) -> Option<Profile> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "2019" | "" | "default" => Some(Profile::V2019),
+            "adr8" | "adr-8" => Some(Profile::Adr8),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::V2019 => "2019",
+            Profile::Adr8 => "adr8",
+        }
+    }
+}
+
+/// The profile a server runs: `--interface <p>` (removed from `args`), else
+/// `SDP_INTERFACE_PROFILE`, else (Tango DB mode) the `InterfaceProfile` property of the
+/// server's devices or their class. Devices of one server that disagree, or a value that is
+/// not a profile, are an error (the server must not guess).
+pub fn profile_of_server(exec: &str, class: &str, args: &mut Vec<String>) -> Result<Profile, String> {
+    let bad = |v: &str, from: &str| format!("{from} = {v:?} is not an interface profile (2019 or adr8)");
+    if let Some(i) = args.iter().position(|a| a == "--interface") {
+        let v = args.get(i + 1).cloned().ok_or("--interface needs a value (2019 or adr8)")?;
+        args.drain(i..=i + 1);
+        return Profile::parse(&v).ok_or_else(|| bad(&v, "--interface"));
+    }
+    if let Ok(v) = std::env::var("SDP_INTERFACE_PROFILE") {
+        return Profile::parse(&v).ok_or_else(|| bad(&v, "SDP_INTERFACE_PROFILE"));
+    }
+    if args.iter().any(|a| a == "-nodb") {
+        return Ok(Profile::V2019);
+    }
+    let Some(instance) = args.iter().find(|a| !a.starts_with('-')) else { return Ok(Profile::V2019) };
+    let values = crate::subarray::server_property(exec, class, instance, PROPERTY);
+    let mut found: Option<Profile> = None;
+    for v in values {
+        let p = Profile::parse(&v).ok_or_else(|| bad(&v, PROPERTY))?;
+        if found.is_some_and(|f| f != p) {
+            return Err(format!("the devices of {exec}/{instance} ask for different {PROPERTY} values; one server serves one profile"));
+        }
+        found = Some(p);
+    }
+    // registered under the other profile's class: that class's property counts too
+    Ok(found.unwrap_or_default())
+}
+
+/// What the ADR-8 devices of a server share: the configuration DB and what is seen of it,
+/// including every component's liveness (AssignResources needs the processing controller
+/// and a deployer; the controller device reports them).
+#[derive(Debug)]
+pub struct Services {
+    pub db: Option<Arc<ConfigDb>>,
+    pub db_off: String,
+    seen: watch::Receiver<DbSeen>,
+    _monitor: Option<Follow>,
+}
+
+impl Services {
+    pub fn new(setting: DbSetting) -> Arc<Services> {
+        let (db, db_off, seen, monitor) = match setting {
+            DbSetting::Use(choice) => {
+                let db = ConfigDb::new(choice);
+                let (seen, monitor) = db.monitor(Monitor::Components);
+                (Some(db), String::new(), seen, Some(monitor))
+            }
+            DbSetting::Off(why) => {
+                eprintln!("ADR-8 devices: no configuration DB ({why}): AssignResources is refused");
+                (None, why.clone(), watch::channel(DbSeen::Off(why)).1, None)
+            }
+        };
+        Arc::new(Services { db, db_off, seen, _monitor: monitor })
+    }
+
+    pub fn from_env() -> Arc<Services> {
+        Services::new(DbSetting::from_env())
+    }
+
+    /// Whether the processing controller and a deployer are alive (the master's verdict).
+    pub fn components(&self) -> Health {
+        health::master(&self.seen.borrow())
+    }
+
+    /// What the configuration DB looks like to a subarray.
+    pub fn db_health(&self) -> Health {
+        health::subarray(&self.seen.borrow())
+    }
+
+    /// The latest observation (for the controller's `components` attribute).
+    pub fn seen(&self) -> DbSeen {
+        self.seen.borrow().clone()
+    }
+}
