@@ -335,7 +335,8 @@ async fn body(txn: &mut Txn, cmd: &Cmd, opts: &Opts) -> Result<(String, Option<S
 /// out) and those PBs in the script layout.
 fn execution_block_from(v: &Value) -> Result<(Value, Vec<ProcessingBlock>), Error> {
     let mut eb = v.as_object().cloned().ok_or_else(|| Error::Value("Execution block must be a JSON object!".into()))?;
-    let eb_id = eb.get("eb_id").and_then(Value::as_str).ok_or_else(|| Error::Value("Execution block must have an eb_id!".into()))?.to_string();
+    let eb_id =
+        eb.get("eb_id").and_then(Value::as_str).ok_or_else(|| Error::Value("Execution block must have an eb_id!".into()))?.to_string();
     let mut pbs = Vec::new();
     for p in eb.remove("processing_blocks").and_then(|p| p.as_array().cloned()).unwrap_or_default() {
         let mut p = p.as_object().cloned().ok_or_else(|| Error::Value("A processing block must be a JSON object!".into()))?;
@@ -468,7 +469,8 @@ mod tests {
         let (eb, pbs) = execution_block_from(&v).unwrap();
         assert_eq!(eb, serde_json::json!({"eb_id": "eb-1", "max_length": 10}));
         assert_eq!((pbs[0].eb_id.as_deref(), pbs[0].workflow.id.as_str()), (Some("eb-1"), "vis_receive"));
-        let e = execution_block_from(&serde_json::json!({"eb_id": "eb-1", "processing_blocks": [{"pb_id": "pb-1", "script": {"kind": "x"}}]}));
+        let e =
+            execution_block_from(&serde_json::json!({"eb_id": "eb-1", "processing_blocks": [{"pb_id": "pb-1", "script": {"kind": "x"}}]}));
         assert_eq!(e.unwrap_err().to_string(), "Script must specify kind, name and version!");
         assert_eq!(execution_block_from(&serde_json::json!({"x": 1})).unwrap_err().to_string(), "Execution block must have an eb_id!");
     }

@@ -27,10 +27,10 @@ pub mod definitions;
 use crate::deploy_mode::DeployMode;
 use crate::error::Result;
 use definitions::Definitions;
+use futures_util::StreamExt;
 use sdp_config::backend::{Event, KeyRange, WatchStream};
 use sdp_config::{json, keys, path, Config, Deployment, Txn};
 use serde_json::{json, Value};
-use futures_util::StreamExt;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -312,7 +312,9 @@ async fn decide(txn: &mut Txn, s: &Settings, facts: &Facts) -> Vec<Action> {
             // settings, updates the deployment (the deployer then replaces the workflow).
             if let (Ok(Some(pb)), Ok(Some(have))) = (txn.get_processing_block(pb_id).await, txn.get_deployment(&wf).await) {
                 let w = &pb.workflow;
-                match (w.kind.as_str(), s.definitions.image(&w.kind, &w.id, &w.version)) {
+                // a batch script runs the image of its name (see below)
+                let kind = if pb.layout == sdp_config::PbLayout::Script && w.kind == "batch" { "realtime" } else { w.kind.as_str() };
+                match (kind, s.definitions.image(kind, &w.id, &w.version)) {
                     ("realtime", Some(image)) => {
                         if let Ok(want) = s.workflow_deployment(pb_id, &w.id, image) {
                             if want != have {
@@ -331,7 +333,32 @@ async fn decide(txn: &mut Txn, s: &Settings, facts: &Facts) -> Vec<Action> {
             Err(e) => format!("Processing block is not valid: {e}"),
             Ok(Some(pb)) => {
                 let w = &pb.workflow;
+                // A batch script of an execution block starts once the PBs it depends on have
+                // finished (the periodic full pass notices that, at the latest).
+                let batch_script = pb.layout == sdp_config::PbLayout::Script && w.kind == "batch";
+                if batch_script {
+                    match dependencies_done(txn, &pb).await {
+                        Dependencies::Wait => continue,
+                        Dependencies::Failed(reason) => {
+                            if txn.get_processing_block_state(pb_id).await.ok().flatten().as_ref() != Some(&fail_state(&reason)) {
+                                actions.push(Action::Fail { pb_id: pb_id.clone(), reason });
+                            }
+                            continue;
+                        }
+                        Dependencies::Done => {}
+                    }
+                }
+                // A batch script runs the workflow image of its name (the definitions, 2019's,
+                // know each workflow as realtime).
+                let script_image = s.definitions.image("realtime", &w.id, &w.version).filter(|_| batch_script);
                 match (w.kind.as_str(), s.definitions.image(&w.kind, &w.id, &w.version)) {
+                    ("batch", _) if script_image.is_some() => match s.workflow_deployment(pb_id, &w.id, script_image.unwrap_or_default()) {
+                        Ok(deployment) => {
+                            actions.push(Action::Deploy { pb_id: pb_id.clone(), deployment });
+                            continue;
+                        }
+                        Err(e) => format!("Cannot make the workflow deployment: {e}"),
+                    },
                     ("realtime", Some(image)) => match s.workflow_deployment(pb_id, &w.id, image) {
                         Ok(deployment) => {
                             actions.push(Action::Deploy { pb_id: pb_id.clone(), deployment });
@@ -354,6 +381,37 @@ async fn decide(txn: &mut Txn, s: &Settings, facts: &Facts) -> Vec<Action> {
         }
     }
     actions
+}
+
+/// Where a batch script's dependencies are.
+enum Dependencies {
+    Done,
+    Wait,
+    Failed(String),
+}
+
+/// Have the PBs `pb` depends on finished (state `FINISHED`)? A failed or missing one fails it.
+async fn dependencies_done(txn: &mut Txn, pb: &sdp_config::ProcessingBlock) -> Dependencies {
+    let mut waiting = false;
+    for d in &pb.dependencies {
+        let status = match txn.get_processing_block_state(&d.pb_id).await {
+            Ok(state) => state.and_then(|s| s["status"].as_str().map(str::to_string)),
+            Err(_) => return Dependencies::Wait,
+        };
+        match status.as_deref() {
+            Some("FINISHED") => {}
+            Some("FAILED") => return Dependencies::Failed(format!("Dependency {} failed", d.pb_id)),
+            _ if matches!(txn.get_processing_block(&d.pb_id).await, Ok(None)) => {
+                return Dependencies::Failed(format!("Dependency {} does not exist", d.pb_id))
+            }
+            _ => waiting = true,
+        }
+    }
+    if waiting {
+        Dependencies::Wait
+    } else {
+        Dependencies::Done
+    }
 }
 
 /// Carry out one decision in its own transaction, re-checking its premise. Returns the
@@ -713,6 +771,64 @@ mod tests {
                 break;
             }
         }
+    }
+
+    /// An execution block's PBs (script layout): the real-time one deploys at once, the
+    /// batch one when the PB it depends on has FINISHED; a failed dependency fails it.
+    #[tokio::test]
+    async fn batch_scripts_wait_for_their_dependencies() {
+        let config = Config::memory();
+        let s = settings(DeployMode::Helm);
+        let rt = sdp_config::ProcessingBlock::for_script(
+            "pb-rt",
+            "eb-1",
+            sdp_config::Workflow::new("realtime", "vis_receive", "0.1.0"),
+            json!({}),
+            vec![],
+        )
+        .unwrap();
+        let dep = |id: &str| vec![sdp_config::Dependency { pb_id: id.into(), kind: vec!["visibilities".into()] }];
+        let b = sdp_config::ProcessingBlock::for_script(
+            "pb-b",
+            "eb-1",
+            sdp_config::Workflow::new("batch", "testdask", "0.1.0"),
+            json!({}),
+            dep("pb-rt"),
+        )
+        .unwrap();
+        let b2 = sdp_config::ProcessingBlock::for_script(
+            "pb-b2",
+            "eb-1",
+            sdp_config::Workflow::new("batch", "testdask", "0.1.0"),
+            json!({}),
+            dep("pb-gone"),
+        )
+        .unwrap();
+        let mut txn = config.txn();
+        loop {
+            txn.create_execution_block(&json!({"eb_id": "eb-1", "scan_types": []}), &[rt.clone(), b.clone(), b2.clone()]).await.unwrap();
+            if txn.commit().await.unwrap() {
+                break;
+            }
+        }
+        converge(&config, &s).await;
+        let db = config.db();
+        let wf = |v: Option<String>| Deployment::from_json(&v.unwrap()).unwrap().args["values"]["wf_image"].as_str().unwrap().to_string();
+        assert!(wf(db.get("/deploy/pb-rt-workflow", None).await.unwrap().0).ends_with("workflow-vis-receive:0.1.0"));
+        assert!(db.get("/deploy/pb-b-workflow", None).await.unwrap().0.is_none(), "waits for pb-rt");
+        let (st, _) = db.get("/pb/pb-b2/state", None).await.unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&st.unwrap()).unwrap()["reason"], "Dependency pb-gone does not exist");
+        let mut txn = config.txn();
+        loop {
+            txn.create_processing_block_state("pb-rt", &json!({"status": "FINISHED"})).await.unwrap();
+            if txn.commit().await.unwrap() {
+                break;
+            }
+        }
+        converge(&config, &s).await;
+        assert!(wf(db.get("/deploy/pb-b-workflow", None).await.unwrap().0).ends_with("workflow-testdask:0.1.0"));
+        // stable: the batch deployment is kept (not retired as "not realtime")
+        assert!(decide(&config, &s).await.is_empty());
     }
 
     #[tokio::test]

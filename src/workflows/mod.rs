@@ -53,6 +53,33 @@ impl Ctx {
         }
     }
 
+    /// The execution block of a PB in the script layout (`None` for a 2019 PB, or when the
+    /// EB is gone).
+    pub async fn execution_block(&self) -> Result<Option<Value>> {
+        let Some(eb_id) = self.pb.eb_id.clone() else { return Ok(None) };
+        let mut txn = self.config.txn();
+        loop {
+            let eb = txn.get_execution_block(&eb_id).await?;
+            if txn.commit().await? {
+                return Ok(eb);
+            }
+        }
+    }
+
+    /// Mark the PB's state FINISHED (keeping what else it says).
+    pub async fn finish(&self) -> Result<()> {
+        let pb_id = self.pb_id().to_string();
+        let mut txn = self.config.txn();
+        let mut state = loop {
+            let s = txn.get_processing_block_state(&pb_id).await?;
+            if txn.commit().await? {
+                break s.unwrap_or_else(|| serde_json::json!({}));
+            }
+        };
+        state["status"] = Value::String("FINISHED".into());
+        self.set_state(&state).await
+    }
+
     /// Create (or update) engine deployments owned by the PB, while the PB is ours.
     pub async fn deploy(&self, deployments: &[Deployment]) -> Result<bool> {
         let pb_id = self.pb_id().to_string();
@@ -205,6 +232,8 @@ pub async fn run(name: String, pb_id: String) -> Result<()> {
         if let Err(e) = &r {
             tracing::error!("workflow {name} failed: {e}");
             let _ = ctx.set_state(&serde_json::json!({"status": "FAILED", "reason": e.to_string()})).await;
+        } else if let Err(e) = finish_with_execution_block(&ctx).await {
+            tracing::error!("workflow {name}: {e}");
         }
         // Done (or failed): idle until the PB goes.
         std::future::pending::<()>().await
@@ -229,6 +258,27 @@ pub async fn run(name: String, pb_id: String) -> Result<()> {
     }
     ctx.config.close().await?;
     Ok(())
+}
+
+/// A PB of an execution block finishes: a real-time one when its EB is no longer ACTIVE (its
+/// engines go then), a batch one when its work is done. 2019 PBs run until deleted.
+async fn finish_with_execution_block(ctx: &Ctx) -> Result<()> {
+    let Some(eb_id) = ctx.pb.eb_id.clone() else { return Ok(()) };
+    if ctx.pb.workflow.kind == "realtime" {
+        let mut txn = ctx.config.txn();
+        loop {
+            let active = matches!(txn.get_execution_block_state(&eb_id).await?, Some(s) if s.status == sdp_config::EbStatus::ACTIVE);
+            if !active {
+                txn.commit().await?;
+                break;
+            }
+            txn.repeat(true, None);
+            txn.commit().await?;
+        }
+        tracing::info!("execution block {eb_id} ended: processing block {} finishes", ctx.pb_id());
+        clean_up(&ctx.config, ctx.pb_id()).await?;
+    }
+    ctx.finish().await
 }
 
 /// The name a workflow process has in the component records.
