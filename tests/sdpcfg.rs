@@ -397,11 +397,7 @@ fn execution_blocks() {
     let eb = r#"{"eb_id": "eb-test-20210630-00000", "max_length": 100.0, "context": {}, "processing_blocks": [
         {"pb_id": "pb-test-20210630-00000", "script": {"kind": "realtime", "name": "vis_receive", "version": "0.1.0"}, "parameters": {}}]}"#;
     ok(&s, &["create", "eb", eb], "OK\n");
-    ok(
-        &s,
-        &["ls", "-R", "/eb"],
-        "Keys with /eb prefix: /eb/eb-test-20210630-00000, /eb/eb-test-20210630-00000/state\n",
-    );
+    ok(&s, &["ls", "-R", "/eb"], "Keys with /eb prefix: /eb/eb-test-20210630-00000, /eb/eb-test-20210630-00000/state\n");
     ok(&s, &["-q", "get", "/pb/pb-test-20210630-00000"], "{\n  \"dependencies\": [],\n  \"eb_id\": \"eb-test-20210630-00000\",\n  \"parameters\": {},\n  \"pb_id\": \"pb-test-20210630-00000\",\n  \"script\": {\n    \"kind\": \"realtime\",\n    \"name\": \"vis_receive\",\n    \"version\": \"0.1.0\"\n  }\n}\n");
     let before = etcdctl_keys(&s);
     let dup = eb.replace("pb-test-20210630-00000", "pb-other");

@@ -27,10 +27,10 @@ pub mod definitions;
 use crate::deploy_mode::DeployMode;
 use crate::error::Result;
 use definitions::Definitions;
-use futures_util::StreamExt;
 use sdp_config::backend::{Event, KeyRange, WatchStream};
 use sdp_config::{json, keys, path, Config, Deployment, Txn};
 use serde_json::{json, Value};
+use futures_util::StreamExt;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
