@@ -50,9 +50,16 @@ pub struct UpArgs {
     /// them (two of five) can die.
     #[arg(long, default_value_t = 1)]
     etcd_members: usize,
-    /// Number of SDPSubarray devices (mid_sdp/elt/subarray_1..N).
+    /// Number of SDPSubarray devices (mid_sdp/elt/subarray_1..N; with --interface adr8
+    /// mid-sdp/subarray/01..NN).
     #[arg(long, default_value_t = 1)]
     subarrays: u32,
+    /// Interface profile of the devices: 2019 (SDPMaster mid_sdp/elt/master, subarrays
+    /// mid_sdp/elt/subarray_N, subarray 0.5.19), or adr8 (what a current TMC drives: controller
+    /// mid-sdp/control/0, subarrays mid-sdp/subarray/NN, ADR-8 obsState, execution blocks). Set
+    /// on every device as the property InterfaceProfile.
+    #[arg(long, default_value = "2019", value_parser = ["2019", "adr8"])]
+    interface: String,
     /// Seconds a component gets between SIGTERM and SIGKILL when stopping.
     #[arg(long, default_value_t = 5.0)]
     grace: f64,
@@ -352,8 +359,32 @@ impl AliveCheck {
     }
 }
 
-/// The dsconfig JSON registering the project's device servers.
-fn registrations(subarrays: u32) -> String {
+/// The device servers `sdp up` starts: (executable, instance, class, device), per profile.
+fn devices(subarrays: u32, interface: &str) -> Vec<(&'static str, String, &'static str, String)> {
+    let adr8 = interface == "adr8";
+    let mut v = vec![if adr8 {
+        ("SDPMaster", "1".to_string(), "SDPController", "mid-sdp/control/0".to_string())
+    } else {
+        ("SDPMaster", "1".to_string(), "SDPMaster", "mid_sdp/elt/master".to_string())
+    }];
+    for i in 1..=subarrays {
+        let device = if adr8 { format!("mid-sdp/subarray/{i:02}") } else { format!("mid_sdp/elt/subarray_{i}") };
+        v.push(("SDPSubarray", i.to_string(), "SDPSubarray", device));
+    }
+    v
+}
+
+/// The dsconfig JSON registering the project's device servers (the ADR-8 profile's with the
+/// property InterfaceProfile).
+fn registrations(subarrays: u32, interface: &str) -> String {
+    if interface == "adr8" {
+        let mut servers = serde_json::Map::new();
+        for (exec, inst, class, device) in devices(subarrays, interface) {
+            let entry = servers.entry(exec).or_insert_with(|| serde_json::json!({}));
+            entry[inst] = serde_json::json!({class: {device: {"properties": {"InterfaceProfile": ["adr8"]}}}});
+        }
+        return serde_json::json!({"servers": servers}).to_string();
+    }
     let mut servers = serde_json::Map::new();
     servers.insert("SDPMaster".into(), serde_json::json!({"1": {"SDPMaster": {"mid_sdp/elt/master": {}}}}));
     let mut sub = serde_json::Map::new();
@@ -482,9 +513,9 @@ fn up(a: UpArgs) -> Result<(), String> {
 
     // 3. registrations
     let t0 = Instant::now();
-    let cfg = tango::database::dsconfig::parse(&registrations(a.subarrays)).map_err(|e| format!("registrations: {e}"))?;
+    let cfg = tango::database::dsconfig::parse(&registrations(a.subarrays, &a.interface)).map_err(|e| format!("registrations: {e}"))?;
     tango::database::dsconfig::apply(&db, &cfg).map_err(|e| format!("registering the device servers: {e}"))?;
-    sup.console.ready("device registrations", &format!("SDPMaster/1, SDPSubarray/1..{}", a.subarrays), t0);
+    sup.console.ready("device registrations", &format!("SDPMaster/1, SDPSubarray/1..{} (interface {})", a.subarrays, a.interface), t0);
 
     let env: Vec<(String, String)> = vec![
         ("TANGO_HOST".into(), a.tango_host.clone()),
@@ -498,14 +529,10 @@ fn up(a: UpArgs) -> Result<(), String> {
     //    in etcd (it announces itself once it serves and can reach the configuration DB)
     let alive = AliveCheck::new(&config_host, config_port)?;
     let endpoint = format!("giop:tcp:{tango_bind}:");
-    let mut servers = vec![("SDPMaster".to_string(), "1".to_string(), "mid_sdp/elt/master".to_string())];
-    for i in 1..=a.subarrays {
-        servers.push(("SDPSubarray".into(), i.to_string(), format!("mid_sdp/elt/subarray_{i}")));
-    }
-    for (exec, inst, device) in servers {
+    for (exec, inst, _, device) in devices(a.subarrays, &a.interface) {
         let t0 = Instant::now();
         let name = format!("{exec}/{inst}");
-        sup.parts.push(spawn(&name, &binary(&exec), &[inst.clone(), "-ORBendPoint".into(), endpoint.clone()], &env, &logs)?);
+        sup.parts.push(spawn(&name, &binary(exec), &[inst.clone(), "-ORBendPoint".into(), endpoint.clone()], &env, &logs)?);
         let component = format!("{exec}-{inst}");
         wait_until(sup.last(), Duration::from_secs(30), || device_answers(&db, &device).and_then(|()| alive.check(&component)))?;
         sup.console.ready(&name, &device, t0);
@@ -581,6 +608,18 @@ mod tests {
         assert_eq!(a.config, "etcd"); // an etcd we start, on 127.0.0.1 (sdp_config::EtcdServer)
         let a = Cli::parse_from(["sdp", "--tango-host", "0.0.0.0:10000"]).up;
         assert_eq!(a.tango_host, "0.0.0.0:10000");
+    }
+
+    #[test]
+    fn the_adr8_profile_registers_its_devices_with_the_property() {
+        let a = Cli::parse_from(["sdp"]).up;
+        assert_eq!(a.interface, "2019");
+        assert!(Cli::try_parse_from(["sdp", "--interface", "adr9"]).is_err());
+        let v: serde_json::Value = serde_json::from_str(&registrations(2, "adr8")).unwrap();
+        assert_eq!(v["servers"]["SDPMaster"]["1"]["SDPController"]["mid-sdp/control/0"]["properties"]["InterfaceProfile"], serde_json::json!(["adr8"]));
+        assert_eq!(v["servers"]["SDPSubarray"]["2"]["SDPSubarray"]["mid-sdp/subarray/02"]["properties"]["InterfaceProfile"], serde_json::json!(["adr8"]));
+        let v: serde_json::Value = serde_json::from_str(&registrations(1, "2019")).unwrap();
+        assert_eq!(v["servers"]["SDPSubarray"]["1"]["SDPSubarray"]["mid_sdp/elt/subarray_1"], serde_json::json!({}));
     }
 
     #[test]

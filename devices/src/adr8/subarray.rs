@@ -223,7 +223,13 @@ impl Subarray {
                 if let Some(s) = row.state {
                     self.lock().state = s;
                 }
-                self.enter(row.to);
+                // a command that ends where it started without passing anywhere (On, Off in
+                // EMPTY) pushes nothing: subscribers see changes only
+                if row.via.is_some() || row.to != before.obs {
+                    self.enter(row.to);
+                } else {
+                    self.lock().obs = row.to;
+                }
                 tracing::info!("{}: {event} -> obsState {}", self.name, row.to);
                 Ok(())
             }
