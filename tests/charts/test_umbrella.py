@@ -152,6 +152,19 @@ def test_one_pod_per_device_server_registered_and_started_in_database_mode(n):
     assert sorted(dsconfig_of(r)["servers"]["SDPSubarray"]) == [str(i) for i in range(1, n + 1)]
 
 
+def test_adr8_profile_registers_the_current_names_with_the_property():
+    r = render_umbrella({"tangods": {"subarrays": 2, "interfaceProfile": "adr8"}})
+    adr8 = {"properties": {"InterfaceProfile": ["adr8"]}}
+    assert dsconfig_of(r) == {"servers": {
+        "SDPMaster": {"1": {"SDPController": {"mid-sdp/control/0": adr8}}},
+        "SDPSubarray": {"1": {"SDPSubarray": {"mid-sdp/subarray/01": adr8}},
+                        "2": {"SDPSubarray": {"mid-sdp/subarray/02": adr8}}}}}
+    # the executables stay SDPMaster / SDPSubarray; the property chooses the profile
+    assert container(r.get("Deployment", f"{FULL}-sdp-master"))["command"] == ["SDPMaster"]
+    probe = container(r.get("Deployment", f"{FULL}-sdp-subarray-2"))["readinessProbe"]["exec"]["command"]
+    assert probe == ["/etc/sdp/tango-ping", "mid-sdp/subarray/02"]
+
+
 def test_registered_devices_match_the_projects_device_list(umbrella):
     """devices/devices.json (the project's device list, dsconfig format) is what the chart
     registers with the default single subarray."""
