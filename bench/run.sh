@@ -68,5 +68,7 @@ cargo build --release --workspace --bins -q
 "$PY" bench/controller_scale.py --levels "${CONTROLLER_LEVELS:-100,1000,10000}" >> "$OUT"
 # the config path with 16 subarrays commanded at once, and watch latency, one etcd vs three members
 "$PY" bench/cluster_path.py --members "${CLUSTER_MEMBERS:-1,3}" >> "$OUT"
+# TMC's observing sequence against the ADR-8 profile, 1 and 16 subarrays at once (issue #19)
+"$PY" bench/tmc_sequence.py --sizes 1,16 >> "$OUT"
 "$PY" bench/report.py "$OUT" bench/results.md bench/results.png
 echo "wrote bench/results.md, bench/results.png and bench/results-scale.png" >&2
