@@ -152,19 +152,19 @@ fresh-check:
 
 ## bench: ours vs cppTango TangoTest vs PyTango, same client and run -> bench/results.md + .png
 .PHONY: bench bench-tmc
-## bench-tmc: TMC's sequence against the ADR-8 profile on 1 and 16 subarrays, p50/p99 per command
-## (also part of make bench; table on stderr, JSON lines on stdout)
-bench-tmc: venv
-	cargo build --release -p ska-sdp --bin sdp --bin sdpcfg
-	cargo build --release -p sdp-devices --bins
-	$(PY) bench/tmc_sequence.py --sizes 1,16
-
 bench: deps
 	@dpkg-query -W -f='$${Status}' tango-test 2>/dev/null | grep -q "install ok installed" || \
 	  { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq tango-test; }
 	$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install -q matplotlib
 	cargo build --release -p tango --bins
 	bench/run.sh
+
+## bench-tmc: TMC's sequence against the ADR-8 profile on 1 and 16 subarrays, p50/p99 per command
+## (also part of make bench; table on stderr, JSON lines on stdout)
+bench-tmc: venv
+	cargo build --release -p ska-sdp --bin sdp --bin sdpcfg
+	cargo build --release -p sdp-devices --bins
+	$(PY) bench/tmc_sequence.py --sizes 1,16
 
 # ---- Kubernetes: Helm charts and container images (charts/, Dockerfile, docs/kubernetes.md) ----
 # deploy_all/delete_all/show/images need helm, kubectl and docker with a cluster;
