@@ -24,28 +24,29 @@ use crate::schema;
 pub const SERVER_VERSION: &str = "0.5.19";
 pub const CLASS: &str = "SDPSubarray";
 
-static TEST_MODE: OnceLock<bool> = OnceLock::new();
-static CLASS_WRITABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Switch test mode on or off for every device of this process (before the class is built):
-/// in test mode obsState is writable so test scenarios can set up states.
-pub fn set_test_mode(on: bool) {
-    let _ = TEST_MODE.set(on);
+/// Whether the class declares obsState writable: a property of the device *type*, because a
+/// Tango class description is fixed when the server starts. The server picks the type
+/// ([`Subarray`] or `Subarray<WritableObsState>`) from its command line and the devices'
+/// `TestMode` properties; no process-wide switch is involved. With a writable class each
+/// device still accepts writes only in its own test mode ([`DeviceSettings::test_mode`]).
+pub trait ObsStateAccess: Send + Sync + 'static {
+    const WRITABLE: bool;
 }
 
-/// Process-wide test mode (`--test-mode`).
-pub fn test_mode() -> bool {
-    *TEST_MODE.get().unwrap_or(&false)
+/// obsState read-only (the interface).
+#[derive(Debug)]
+pub struct ReadOnlyObsState;
+
+/// obsState writable in the class (some device of the server is in test mode).
+#[derive(Debug)]
+pub struct WritableObsState;
+
+impl ObsStateAccess for ReadOnlyObsState {
+    const WRITABLE: bool = false;
 }
 
-/// Declare obsState writable in the class although the process is not in test mode: some
-/// device has the `TestMode` property (each device still checks its own).
-pub fn enable_class_test_mode() {
-    CLASS_WRITABLE.store(true, std::sync::atomic::Ordering::SeqCst);
-}
-
-fn obs_state_writable() -> bool {
-    test_mode() || CLASS_WRITABLE.load(std::sync::atomic::Ordering::SeqCst)
+impl ObsStateAccess for WritableObsState {
+    const WRITABLE: bool = true;
 }
 
 /// Process-wide options of the subarray devices.
@@ -54,6 +55,9 @@ pub struct SubarrayOptions {
     /// Read the CBF output link map from the CSP attribute named by `cspCbfOutlinkAddress`
     /// (the 2019 `TOGGLE_CBF_OUTPUT_LINK`); otherwise use the mock map.
     pub cbf_output_link: bool,
+    /// Every device in test mode (`--test-mode`, `SDP_TEST_MODE=1`) unless its `TestMode`
+    /// property says otherwise.
+    pub test_mode: bool,
 }
 
 /// What every subarray device of a server shares: the DB handle, what is seen of it, and
@@ -96,10 +100,11 @@ impl Services {
         health::subarray(&self.seen.borrow())
     }
 
-    /// From the environment (`SDP_CONFIG_*`, `TOGGLE_CONFIG_DB`, `TOGGLE_CBF_OUTPUT_LINK`).
-    pub fn from_env() -> Arc<Services> {
+    /// From the environment (`SDP_CONFIG_*`, `TOGGLE_CONFIG_DB`, `TOGGLE_CBF_OUTPUT_LINK`),
+    /// every device in test mode when `test_mode` (the server's `--test-mode` or `SDP_TEST_MODE`).
+    pub fn from_env(test_mode: bool) -> Arc<Services> {
         let cbf = std::env::var("TOGGLE_CBF_OUTPUT_LINK").map(|v| v == "1").unwrap_or(false);
-        Services::new(DbSetting::from_env(), SubarrayOptions { cbf_output_link: cbf })
+        Services::new(DbSetting::from_env(), SubarrayOptions { cbf_output_link: cbf, test_mode })
     }
 }
 
@@ -251,14 +256,14 @@ impl DeviceSettings {
             }
         };
         DeviceSettings {
-            test_mode: flag("TestMode", test_mode()),
+            test_mode: flag("TestMode", options.test_mode),
             cbf_output_link: flag("CbfOutputLink", options.cbf_output_link),
             master_address: ctx.property_str("SdpMasterAddress").unwrap_or("mid_sdp/elt/master").to_string(),
         }
     }
 }
 
-pub struct Subarray {
+pub struct Subarray<A: ObsStateAccess = ReadOnlyObsState> {
     name: String,
     id: String,
     settings: DeviceSettings,
@@ -276,6 +281,7 @@ pub struct Subarray {
     /// before the answer was lost (a member killed mid-request). A Configure of the same PB
     /// that then finds it stored, unchanged, completes instead of failing as a duplicate.
     in_doubt: Option<ProcessingBlock>,
+    _access: std::marker::PhantomData<A>,
 }
 
 /// A stored state read after start-up by [`ConfigDb::load_state_later`]: what was stored
@@ -286,7 +292,7 @@ struct LateRestore {
     follow: Mutex<Option<(Follow, FirstRead)>>,
 }
 
-impl std::fmt::Debug for Subarray {
+impl<A: ObsStateAccess> std::fmt::Debug for Subarray<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subarray").field("name", &self.name).field("core", &self.core).finish()
     }
@@ -320,6 +326,13 @@ impl Subarray {
     /// [`Subarray::create`] from a device context (Tango DB mode: properties `TestMode`,
     /// `CbfOutputLink`, `SdpMasterAddress`).
     pub fn create_with(ctx: &DeviceContext, services: &Arc<Services>) -> Subarray {
+        Subarray::create_as(ctx, services)
+    }
+}
+
+impl<A: ObsStateAccess> Subarray<A> {
+    /// [`Subarray::create_with`] for either class (obsState read-only or writable).
+    pub fn create_as(ctx: &DeviceContext, services: &Arc<Services>) -> Subarray<A> {
         let name = ctx.name.as_str();
         let settings = DeviceSettings::from_context(ctx, &services.options);
         let first = services.created.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_ascii_lowercase());
@@ -334,6 +347,7 @@ impl Subarray {
             outbox: Outbox::default(),
             late: None,
             in_doubt: None,
+            _access: std::marker::PhantomData,
         };
         tracing::info!("Initialising SDP Subarray: {name}");
         if let Some(db) = &services.db {
@@ -664,19 +678,19 @@ impl Subarray {
 
 /// `is_allowed` for the Tango layer: the same table the handlers use. While the stored state
 /// is unread the handler decides (it reads it first, or refuses saying why).
-fn guard(cmd: Command) -> impl Fn(&Subarray) -> Result<(), DevFailed> + Send + Sync + 'static {
-    move |d: &Subarray| if d.unrestored() { Ok(()) } else { d.allowed(cmd).map(|_| ()) }
+fn guard<A: ObsStateAccess>(cmd: Command) -> impl Fn(&Subarray<A>) -> Result<(), DevFailed> + Send + Sync + 'static {
+    move |d: &Subarray<A>| if d.unrestored() { Ok(()) } else { d.allowed(cmd).map(|_| ()) }
 }
 
-impl Device for Subarray {
+impl<A: ObsStateAccess> Device for Subarray<A> {
     fn class() -> DeviceClass<Self> {
         let obs = Attr::new("obsState")
-            .read(|d: &Subarray| d.core().obs)
+            .read(|d: &Subarray<A>| d.core().obs)
             .description("Observing state (IDLE 0, CONFIGURING 1, READY 2, SCANNING 3, PAUSED 4, ABORTED 5, FAULT 6)")
             .polled(1000)
             .abs_change(1);
-        let obs = if obs_state_writable() {
-            obs.write(|d: &mut Subarray, v: ObsState| {
+        let obs = if A::WRITABLE {
+            obs.write(|d: &mut Subarray<A>, v: ObsState| {
                 if !d.settings.test_mode {
                     return Err(DevFailed::new(
                         "API_AttrNotWritable",
@@ -694,12 +708,12 @@ impl Device for Subarray {
         };
         DeviceClass::new(CLASS)
             .description("SKA SDP subarray (interface 0.5.19): obsState machine, Configure creates a processing block")
-            .attribute(Attr::new("serverVersion").read(|_: &Subarray| SERVER_VERSION.to_string()))
+            .attribute(Attr::new("serverVersion").read(|_: &Subarray<A>| SERVER_VERSION.to_string()))
             .attribute(obs)
             .attribute(
                 Attr::new("adminMode")
-                    .read(|d: &Subarray| d.core().admin)
-                    .write(|d: &mut Subarray, v: AdminMode| {
+                    .read(|d: &Subarray<A>| d.core().admin)
+                    .write(|d: &mut Subarray<A>, v: AdminMode| {
                         d.ensure_restored("write_adminMode")?;
                         d.core.admin = v;
                         d.persist();
@@ -712,7 +726,7 @@ impl Device for Subarray {
             )
             .attribute(
                 Attr::new("healthState")
-                    .read(|d: &Subarray| d.services.health().state)
+                    .read(|d: &Subarray<A>| d.services.health().state)
                     .description(
                         "OK: the configuration DB answers; DEGRADED: it does not (Configure is refused until it does), \
                          or the server runs without one. healthInfo says why.",
@@ -723,56 +737,58 @@ impl Device for Subarray {
             )
             .attribute(
                 Attr::new("healthInfo")
-                    .read(|d: &Subarray| d.services.health().info)
+                    .read(|d: &Subarray<A>| d.services.health().info)
                     .description("Why healthState is what it is (the configuration DB's error, or OK)")
                     .polled(1000),
             )
             .attribute(
                 Attr::new("receiveAddresses")
-                    .read(|d: &Subarray| d.core().receive_addresses.clone())
+                    .read(|d: &Subarray<A>| d.core().receive_addresses.clone())
                     .description("Receive addresses (JSON) of the configured receive workflow")
                     .polled(1000),
             )
             .attribute(
                 Attr::new("processingBlockState")
-                    .read(|d: &Subarray| d.processing_block_state())
+                    .read(|d: &Subarray<A>| d.processing_block_state())
                     .description("JSON of /pb/<id>/state of the configured processing block (null while absent)")
                     .polled(1000),
             )
             .command(
                 Cmd::new("AssignResources")
                     .doc_in("Resources (JSON; ignored by SDP)")
-                    .run(|d: &mut Subarray, _arg: String| d.simple(Command::AssignResources, |_| {}))
+                    .run(|d: &mut Subarray<A>, _arg: String| d.simple(Command::AssignResources, |_| {}))
                     .allowed(guard(Command::AssignResources)),
             )
             .command(
                 Cmd::new("ReleaseResources")
                     .doc_in("Resources (JSON; ignored by SDP)")
-                    .run(|d: &mut Subarray, _arg: String| d.simple(Command::ReleaseResources, |_| {}))
+                    .run(|d: &mut Subarray<A>, _arg: String| d.simple(Command::ReleaseResources, |_| {}))
                     .allowed(guard(Command::ReleaseResources)),
             )
             .command(
                 Cmd::new("Configure")
                     .doc_in("Processing block configuration (JSON, schemas/configure.json)")
-                    .run(|d: &mut Subarray, arg: String| d.configure(&arg))
+                    .run(|d: &mut Subarray<A>, arg: String| d.configure(&arg))
                     .allowed(guard(Command::Configure)),
             )
             .command(
                 Cmd::new("ConfigureScan")
                     .doc_in("Scan configuration (JSON, schemas/configure_scan.json)")
-                    .run(|d: &mut Subarray, arg: String| d.configure_scan(&arg))
+                    .run(|d: &mut Subarray<A>, arg: String| d.configure_scan(&arg))
                     .allowed(guard(Command::ConfigureScan)),
             )
             .command(
-                Cmd::new("StartScan").run(|d: &mut Subarray, ()| d.simple(Command::StartScan, |_| {})).allowed(guard(Command::StartScan)),
+                Cmd::new("StartScan")
+                    .run(|d: &mut Subarray<A>, ()| d.simple(Command::StartScan, |_| {}))
+                    .allowed(guard(Command::StartScan)),
             )
-            .command(Cmd::new("Scan").run(|d: &mut Subarray, ()| d.simple(Command::Scan, |_| {})).allowed(guard(Command::Scan)))
+            .command(Cmd::new("Scan").run(|d: &mut Subarray<A>, ()| d.simple(Command::Scan, |_| {})).allowed(guard(Command::Scan)))
             .command(
                 Cmd::new("EndScan")
-                    .run(|d: &mut Subarray, ()| d.simple(Command::EndScan, |c| c.receive_addresses = "null".into()))
+                    .run(|d: &mut Subarray<A>, ()| d.simple(Command::EndScan, |c| c.receive_addresses = "null".into()))
                     .allowed(guard(Command::EndScan)),
             )
-            .command(Cmd::new("EndSB").run(|d: &mut Subarray, ()| d.end_sb()).allowed(guard(Command::EndSB)))
+            .command(Cmd::new("EndSB").run(|d: &mut Subarray<A>, ()| d.end_sb()).allowed(guard(Command::EndSB)))
     }
 
     fn state(&self) -> DevState {

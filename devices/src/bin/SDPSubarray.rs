@@ -10,6 +10,7 @@
 //! device property `TestMode` in Tango DB mode. Device properties: `TestMode`, `CbfOutputLink`,
 //! `SdpMasterAddress`.
 use sdp_devices::adr8::{wake::Loopback, Profile};
+use sdp_devices::subarray::WritableObsState;
 use sdp_devices::{fsm, subarray, Services, Subarray};
 
 fn main() {
@@ -43,20 +44,27 @@ fn main() {
     args.retain(|a| a != "--test-mode");
     let env = std::env::var("SDP_TEST_MODE").map(|v| v == "1" || v.eq_ignore_ascii_case("true")).unwrap_or(false);
     let process_wide = flag || env;
-    subarray::set_test_mode(process_wide);
-    if process_wide {
+    // obsState writable in the class when the whole server, or some device of it, is in test mode
+    let writable = if process_wide {
         eprintln!("SDPSubarray: test mode: obsState is writable");
-    } else if !args.iter().any(|a| a == "-nodb") {
-        if let Some(instance) = args.iter().find(|a| !a.starts_with('-')) {
-            if subarray::db_test_mode(instance) {
-                subarray::enable_class_test_mode();
-                eprintln!("SDPSubarray: a device has the property TestMode: obsState is writable on that device");
-            }
+        true
+    } else if args.iter().any(|a| a == "-nodb") {
+        false
+    } else {
+        let by_property = args.iter().find(|a| !a.starts_with('-')).is_some_and(|instance| subarray::db_test_mode(instance));
+        if by_property {
+            eprintln!("SDPSubarray: a device has the property TestMode: obsState is writable on that device");
         }
-    }
+        by_property
+    };
     sdp_devices::autoreg::auto_register("SDPSubarray", "SDPSubarray", &args);
-    let services = Services::from_env();
+    let services = Services::from_env(process_wide);
     let db = services.db.clone();
-    let server = tango::Server::new("SDPSubarray").class_with(move |ctx: &tango::DeviceContext| Subarray::create_with(ctx, &services));
+    let server = tango::Server::new("SDPSubarray");
+    let server = if writable {
+        server.class_with(move |ctx: &tango::DeviceContext| Subarray::<WritableObsState>::create_as(ctx, &services))
+    } else {
+        server.class_with(move |ctx: &tango::DeviceContext| Subarray::create_with(ctx, &services))
+    };
     sdp_devices::liveness::run_server(server, "SDPSubarray", args, db)
 }
