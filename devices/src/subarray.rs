@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use sdp_config::{Error as DbError, ProcessingBlock, Workflow};
+use sdp_config::{Error as DbError, ProcessingBlock};
 use serde_json::{json, Value};
 use tango::device::Outbox;
 use tango::registration::DeviceContext;
@@ -530,38 +530,16 @@ impl<A: ObsStateAccess> Subarray<A> {
         self.ensure_restored(CMD)?;
         let row = self.allowed(Command::Configure)?;
         let invalid = |desc: String| failed(reason::INVALID, desc, CMD);
-        let v = schema::parse_configure(arg).map_err(|e| invalid(e.0))?;
-        let c = &v["configure"];
-        let pb_id = c["id"].as_str().unwrap_or_default();
-        let sbi_id = c["sbiId"].as_str().unwrap_or_default();
-
-        // scan ids: the keys of scanParameters, in the order given (the first is the current scan)
-        let Some(scans) = c.get("scanParameters").and_then(Value::as_object) else {
-            return Err(invalid(
-                "Configure JSON validation error: 'scanParameters' is a required property (at JSON path /configure)".into(),
-            ));
-        };
-        let mut scan_ids = Vec::new();
-        for k in schema::scan_keys_in_order(arg) {
-            let id = k.trim().parse::<i64>().map_err(|_| {
-                invalid(format!(
-                    "Configure JSON validation error: scan id '{k}' is not an integer (at JSON path /configure/scanParameters)"
-                ))
-            })?;
-            scan_ids.push(id);
-        }
-
-        let workflow = Workflow::from_value(&c["workflow"])
-            .map_err(|e| invalid(format!("Configure JSON validation error: {e} (at JSON path /configure/workflow)")))?;
-        let mut pb = ProcessingBlock::new(pb_id, Value::String(sbi_id.into()), workflow.clone())
-            .map_err(|e| invalid(format!("Configure JSON validation error: {e} (at JSON path /configure/id)")))?;
-        pb.parameters = c["parameters"].clone();
-        pb.scan_parameters = Value::Object(scans.clone());
+        // read and checked once; what is left to check depends on this device's settings
+        let parsed = schema::configure(arg).map_err(|e| invalid(e.0))?;
+        let receive = parsed.is_receive();
+        let schema::ConfigureArg { configure: c, pb, sbi_id, scan_ids } = parsed;
+        let pb_id = pb.pb_id.clone();
 
         // receive addresses (receive workflows only)
-        let receive_addresses = if matches!(workflow.id.as_str(), "vis_receive" | "vis_ingest") {
+        let receive_addresses = if receive {
             let params = receive::ReceiveParams::from_parameters(&pb.parameters).map_err(|e| invalid(e.0))?;
-            let link_map = self.link_map(c, &scan_ids)?;
+            let link_map = self.link_map(&c, &scan_ids)?;
             receive::addresses_for_scans(&link_map, &scan_ids, &params).map_err(|e| failed(reason::LINK_MAP, e.0, CMD))?
         } else {
             "{}".to_string()
@@ -570,8 +548,8 @@ impl<A: ObsStateAccess> Subarray<A> {
         let mut next = self.core.clone();
         Self::apply(&mut next, row);
         next.receive_addresses = receive_addresses;
-        next.pb_id = Some(pb_id.to_string());
-        next.sbi_id = Some(sbi_id.to_string());
+        next.pb_id = Some(pb_id.clone());
+        next.sbi_id = Some(sbi_id);
         next.scan_ids = scan_ids;
 
         let Some(db) = &self.services.db else {
@@ -593,7 +571,7 @@ impl<A: ObsStateAccess> Subarray<A> {
             // Our own earlier commit, applied though its answer was lost: it stored this PB
             // and this subarray's new state together, so completing it changes nothing more.
             Err(CreateError::Db(DbError::Collision { .. }))
-                if doubt.as_ref() == Some(&pb) && db.load_pb(pb_id).ok().flatten().as_ref() == Some(&pb) =>
+                if doubt.as_ref() == Some(&pb) && db.load_pb(&pb_id).ok().flatten().as_ref() == Some(&pb) =>
             {
                 tracing::warn!("{}: processing block {pb_id} was stored by the Configure whose answer was lost; completing it", self.name);
             }
@@ -626,7 +604,7 @@ impl<A: ObsStateAccess> Subarray<A> {
         // committed: take the new state
         self.core = next;
         // new PB: its state key is written later by its workflow (`null` until then)
-        let _ = self.start_following(pb_id);
+        let _ = self.start_following(&pb_id);
         if !stored_with_pb {
             self.persist();
         }
