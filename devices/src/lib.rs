@@ -12,6 +12,7 @@
 //! * [`liveness`]: each device server's own liveness in the configuration DB
 //!   (`/component/<Exec>-<instance>/alive`) with a probe that catches a hung server, and the
 //!   executables' process runner;
+//! * [`restore`]: the restore-from-DB lifecycle every device with a stored state follows;
 //! * [`autoreg`]: registering the default device in an empty Tango database;
 //! * [`subarray`], [`master`]: the devices `SDPSubarray` and `SDPMaster`;
 //! * [`adr8`]: the ADR-8 interface profile (what a current TMC drives): `SDPSubarray` on the
@@ -26,6 +27,7 @@ pub mod health;
 pub mod liveness;
 pub mod master;
 pub mod receive;
+pub mod restore;
 pub mod schema;
 pub mod subarray;
 

@@ -4,7 +4,7 @@
 //! the configuration DB answers and the processing controller and a deployer are alive
 //! ([`crate::health::master`]).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tango::{tango_enum, Attr, Cmd, DevFailed, DevState, Device, DeviceClass, TangoEnum};
@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use crate::cfgdb::{ConfigDb, DbSetting, Follow, Monitor, MASTER_KEY};
 use crate::health::{self, DbSeen, Health};
+use crate::restore::{self, Created, Late, Start};
 
 pub const SERVER_VERSION: &str = "0.2.6";
 pub const CLASS: &str = "SDPMaster";
@@ -30,7 +31,7 @@ pub struct MasterServices {
     /// What the monitor last saw of the DB and the components.
     seen: watch::Receiver<DbSeen>,
     _monitor: Option<Follow>,
-    created: std::sync::Mutex<bool>,
+    created: Created,
 }
 
 impl MasterServices {
@@ -67,7 +68,7 @@ pub struct Master {
     services: Arc<MasterServices>,
     /// `/master` could not be read at start-up: it is read in the background and shown once
     /// read (a command replaces it: the newest order wins, and is stored).
-    late: Option<(Arc<OnceLock<Option<OperatingState>>>, Follow)>,
+    late: Option<Late<OperatingState>>,
 }
 
 impl Master {
@@ -79,30 +80,20 @@ impl Master {
     /// The first creation in the process restores `/master`; later ones (`Init`) start at INIT.
     pub fn create(name: &str, services: &Arc<MasterServices>) -> Master {
         tracing::info!("Initialising SDP Master: {name}");
-        let first = !std::mem::replace(&mut *services.created.lock().unwrap_or_else(|p| p.into_inner()), true);
+        let first = services.created.first(name);
         let mut m = Master { operating: OperatingState::INIT, services: services.clone(), late: None };
-        if let Some(db) = &services.db {
-            if first {
-                match db.load_state(MASTER_KEY) {
-                    Ok(Some(v)) => {
-                        if let Some(s) = operating_of(&v) {
-                            m.operating = s;
-                            eprintln!("{CLASS} {name}: restored OperatingState {s} from /master");
-                        }
-                    }
-                    Ok(None) => m.persist(),
-                    Err(e) => {
-                        eprintln!("{CLASS} {name}: cannot read /master ({e}): INIT until it can be read");
-                        let slot = Arc::new(OnceLock::new());
-                        let set = slot.clone();
-                        let guard = db.load_state_later(MASTER_KEY, move |v| async move {
-                            let _ = set.set(v.as_ref().and_then(operating_of));
-                        });
-                        m.late = Some((slot, guard));
-                    }
+        match restore::begin(services.db.as_ref(), MASTER_KEY, first, operating_of, |_| async {}) {
+            Start::NoDb => {}
+            Start::Init | Start::Stored(None) => m.persist(),
+            Start::Stored(Some(v)) => {
+                if let Some(s) = operating_of(&v) {
+                    m.operating = s;
+                    eprintln!("{CLASS} {name}: restored OperatingState {s} from /master");
                 }
-            } else {
-                m.persist();
+            }
+            Start::Later(late, e) => {
+                eprintln!("{CLASS} {name}: cannot read /master ({e}): INIT until it can be read");
+                m.late = Some(late);
             }
         }
         m
@@ -110,7 +101,7 @@ impl Master {
 
     /// What clients see: the stored state once read late, else the current one.
     pub fn operating(&self) -> OperatingState {
-        match self.late.as_ref().and_then(|(slot, _)| slot.get()) {
+        match self.late.as_ref().and_then(|late| late.stored()) {
             Some(Some(stored)) => *stored,
             _ => self.operating,
         }

@@ -4,8 +4,7 @@
 //! and restored when the server restarts, and `healthState`/`healthInfo` saying whether the
 //! configuration DB answers ([`crate::health::subarray`]).
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use sdp_config::{Error as DbError, ProcessingBlock};
 use serde_json::{json, Value};
@@ -18,6 +17,7 @@ use crate::cfgdb::{ConfigDb, CreateError, DbSetting, FirstRead, Follow, Monitor,
 use crate::fsm::{self, AdminMode, Command, HealthState, ObsState, Transition};
 use crate::health::{self, DbSeen, Health};
 use crate::receive;
+use crate::restore::{self, Created, Late, Start};
 use crate::schema;
 
 /// The interface version this device implements (what `serverVersion` reports).
@@ -71,7 +71,7 @@ pub struct Services {
     _monitor: Option<Follow>,
     pub options: SubarrayOptions,
     /// Devices created once already: later creations are `Init`s (start from defaults).
-    created: Mutex<HashSet<String>>,
+    created: Created,
 }
 
 impl Services {
@@ -92,7 +92,7 @@ impl Services {
                 (None, why, seen, None)
             }
         };
-        Arc::new(Services { db, db_off, seen, _monitor: monitor, options, created: Mutex::new(HashSet::new()) })
+        Arc::new(Services { db, db_off, seen, _monitor: monitor, options, created: Created::default() })
     }
 
     /// healthState and healthInfo now, from the monitor's latest observation.
@@ -276,7 +276,7 @@ pub struct Subarray<A: ObsStateAccess = ReadOnlyObsState> {
     /// Set while the state stored at start-up could not be read (the DB was unreachable):
     /// it is read in the background. Until it is applied the device must not act on — or
     /// store — its defaults, which would overwrite the real state once the DB is back.
-    late: Option<(Arc<LateRestore>, Follow)>,
+    late: Option<(Late<Core>, LateFollow)>,
     /// The PB of a Configure whose commit failed on the connection: etcd may have applied it
     /// before the answer was lost (a member killed mid-request). A Configure of the same PB
     /// that then finds it stored, unchanged, completes instead of failing as a duplicate.
@@ -284,13 +284,9 @@ pub struct Subarray<A: ObsStateAccess = ReadOnlyObsState> {
     _access: std::marker::PhantomData<A>,
 }
 
-/// A stored state read after start-up by [`ConfigDb::load_state_later`]: what was stored
-/// (`None` inside: nothing) and the watch of its processing block's state, started with it.
-#[derive(Debug, Default)]
-struct LateRestore {
-    core: OnceLock<Option<Core>>,
-    follow: Mutex<Option<(Follow, FirstRead)>>,
-}
+/// The watch of the processing block's state of a state read late, started before that
+/// state is shown (the two become visible together).
+type LateFollow = Arc<Mutex<Option<(Follow, FirstRead)>>>;
 
 impl<A: ObsStateAccess> std::fmt::Debug for Subarray<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -335,7 +331,7 @@ impl<A: ObsStateAccess> Subarray<A> {
     pub fn create_as(ctx: &DeviceContext, services: &Arc<Services>) -> Subarray<A> {
         let name = ctx.name.as_str();
         let settings = DeviceSettings::from_context(ctx, &services.options);
-        let first = services.created.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_ascii_lowercase());
+        let first = services.created.first(name);
         let mut d = Subarray {
             name: name.to_string(),
             id: subarray_id(name),
@@ -350,20 +346,26 @@ impl<A: ObsStateAccess> Subarray<A> {
             _access: std::marker::PhantomData,
         };
         tracing::info!("Initialising SDP Subarray: {name}");
-        if let Some(db) = &services.db {
-            if first {
-                match db.load_state(&d.id) {
-                    Ok(stored) => d.restore(stored.as_ref().map(Core::from_json)),
-                    Err(e) => {
-                        eprintln!(
-                            "{CLASS} {name}: cannot read /subarray/{} ({e}): State UNKNOWN and commands refused until it is read",
-                            d.id
-                        );
-                        d.read_state_later(db);
-                    }
-                }
-            } else {
-                d.persist();
+        // a state read late shows with its PB's state: the watch starts before it is shown
+        let late_follow: LateFollow = Arc::default();
+        let (slot, db, view) = (late_follow.clone(), services.db.clone(), d.pb_state.clone());
+        let prepare = move |core: Option<&Core>| {
+            let pb = core.and_then(|c| c.pb_id.clone());
+            async move {
+                let (Some(pb), Some(db)) = (pb, db) else { return };
+                *view.lock().unwrap_or_else(|p| p.into_inner()) = "null".into();
+                let (follow, first_read) = db.follow_pb_state(&pb, view);
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((follow, first_read.clone()));
+                first_read.wait(REQUEST_TIMEOUT).await;
+            }
+        };
+        match restore::begin(services.db.as_ref(), &d.id, first, |v| Some(Core::from_json(v)), prepare) {
+            Start::NoDb => {}
+            Start::Init => d.persist(),
+            Start::Stored(stored) => d.restore(stored.as_ref().map(Core::from_json)),
+            Start::Later(late, e) => {
+                eprintln!("{CLASS} {name}: cannot read /subarray/{} ({e}): State UNKNOWN and commands refused until it is read", d.id);
+                d.late = Some((late, late_follow));
             }
         }
         d
@@ -372,7 +374,7 @@ impl<A: ObsStateAccess> Subarray<A> {
     /// The state clients see: the stored one as soon as it has been read late, although the
     /// next command applies it (see [`Subarray::ensure_restored`]).
     pub fn core(&self) -> &Core {
-        match self.late.as_ref().and_then(|(late, _)| late.core.get()) {
+        match self.late.as_ref().and_then(|(late, _)| late.stored()) {
             Some(Some(stored)) => stored,
             _ => &self.core,
         }
@@ -380,7 +382,7 @@ impl<A: ObsStateAccess> Subarray<A> {
 
     /// True while the stored state has not been read (the DB has not answered since start-up).
     fn unrestored(&self) -> bool {
-        self.late.as_ref().is_some_and(|(late, _)| late.core.get().is_none())
+        self.late.as_ref().is_some_and(|(late, _)| late.stored().is_none())
     }
 
     /// Take the stored state (`None`: nothing stored, keep the defaults and store them).
@@ -411,30 +413,11 @@ impl<A: ObsStateAccess> Subarray<A> {
         }
     }
 
-    /// Read the stored state in the background; reads show it as soon as it arrives, with the
-    /// processing block's state followed from then on.
-    fn read_state_later(&mut self, db: &Arc<ConfigDb>) {
-        let late = Arc::new(LateRestore::default());
-        let (slot, db2, view) = (late.clone(), db.clone(), self.pb_state.clone());
-        let guard = db.load_state_later(&self.id, move |stored| async move {
-            let core = stored.as_ref().map(Core::from_json);
-            if let Some(pb) = core.as_ref().and_then(|c| c.pb_id.clone()) {
-                *view.lock().unwrap_or_else(|p| p.into_inner()) = "null".into();
-                let (follow, first_read) = db2.follow_pb_state(&pb, view);
-                *slot.follow.lock().unwrap_or_else(|p| p.into_inner()) = Some((follow, first_read.clone()));
-                // the restored state and its PB state become visible together
-                first_read.wait(REQUEST_TIMEOUT).await;
-            }
-            let _ = slot.core.set(core);
-        });
-        self.late = Some((late, guard));
-    }
-
     /// Before anything changes the state: apply a stored state read late, or read it now; while
     /// it cannot be read, refuse (the defaults must not replace what is stored).
     fn ensure_restored(&mut self, what: &str) -> Result<(), DevFailed> {
-        let Some((late, _)) = &self.late else { return Ok(()) };
-        let stored = match late.core.get() {
+        let Some((late, late_follow)) = &self.late else { return Ok(()) };
+        let stored = match late.stored() {
             Some(stored) => stored.clone(),
             None => {
                 let db = self.services.db.clone().expect("a late read has a DB");
@@ -455,7 +438,7 @@ impl<A: ObsStateAccess> Subarray<A> {
                 }
             }
         };
-        let follow = late.follow.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let follow = late_follow.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.late = None;
         match (stored, follow) {
             // the background read already follows the PB state into self.pb_state
