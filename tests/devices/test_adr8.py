@@ -429,3 +429,24 @@ def test_assign_resources_refused_when_components_are_not_alive():
         assert s.etcd.etcdctl("get", "", "--prefix", "--keys-only").stdout.count("/eb/") == 0
     finally:
         s.close()
+
+
+def test_etcd_lost_mid_command_is_fault_and_restart_recovers():
+    s = Stack(subarrays=1)
+    try:
+        d = s.proxy(1)
+        d.On()
+        eb_id, _ = assign(d, receive=False)
+        s.etcd.stop()
+        with pytest.raises(tango.DevFailed) as e:
+            d.Configure(CONFIGURE)
+        assert reason(e) == "SDP_CommandFailed"
+        assert d.obsState == FAULT
+        assert d.healthInfo.startswith(f"obsState FAULT: Configure failed: cannot record it in execution block {eb_id}"), d.healthInfo
+        assert f"Configure failed: cannot record it in execution block {eb_id}" in s.subarray_server.log_text()
+        s.etcd.start(keep_port=True)
+        d.Restart()
+        assert (d.obsState, d.healthState) == (EMPTY, 0)
+        assert s.eb_state(eb_id)["status"] == "CANCELLED"
+    finally:
+        s.close()

@@ -176,3 +176,46 @@ def test_walkthrough_stop_and_restart(ports):
         assert up2.stop() == 0
     time.sleep(0.5)
     assert child_pids(state) == []
+
+
+def test_up_with_the_adr8_interface(ports):
+    """`sdp up --interface adr8 --subarrays 2`: the devices a current TMC drives, registered in
+    the Tango database with the property InterfaceProfile, reached by name, and one observation
+    from AssignResources to ReleaseAllResources through the real controller, deployer and
+    receive workflow; a clean stop."""
+    tango_port, etcd_port = ports
+    state = Path(tempfile.mkdtemp(prefix="sdp-up-adr8-"))
+    up = Up(state, tango_port, etcd_port, extra=["--interface", "adr8", "--subarrays", "2"]).start()
+    try:
+        text = "".join(up.lines)
+        for line in ["mid-sdp/control/0", "mid-sdp/subarray/01", "mid-sdp/subarray/02", "(interface adr8)"]:
+            assert line in text, text
+        os.environ["TANGO_HOST"] = f"127.0.0.1:{tango_port}"
+        db = tango.Database()
+        assert db.get_device_property("mid-sdp/subarray/02", "InterfaceProfile")["InterfaceProfile"][0] == "adr8"
+        assert db.get_class_for_device("mid-sdp/control/0") == "SDPController"
+        c = tango.DeviceProxy("mid-sdp/control/0")
+        assert c.healthState == 0 and json.loads(c.components)["processing-controller"]["alive"]
+        d = tango.DeviceProxy("mid-sdp/subarray/02")
+        assert (d.state(), int(d.obsState)) == (tango.DevState.OFF, 0)
+        d.On()
+        eb = {"interface": "https://schema.skao.int/ska-sdp-assignres/0.4", "resources": {"receptors": ["SKA001"]},
+              "execution_block": {"eb_id": "eb-up-20210630-00001", "max_length": 10.0, "context": {},
+                                  "beams": [{"beam_id": "vis0", "function": "visibilities"}],
+                                  "scan_types": [{"scan_type_id": "science", "beams": {"vis0": {}}}],
+                                  "channels": [], "polarisations": [], "fields": []},
+              "processing_blocks": [{"pb_id": "pb-up-20210630-00001", "script": {"kind": "realtime", "name": "vis_receive", "version": "0.1.0"},
+                                     "parameters": {}}]}
+        d.AssignResources(json.dumps(eb))
+        deadline = time.monotonic() + 60
+        while int(d.obsState) != 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert int(d.obsState) == 2, int(d.obsState)
+        assert "science" in json.loads(d.receiveAddresses)
+        assert "/eb/eb-up-20210630-00001/state" in up.sdpcfg("ls", "-R", "/eb")
+        d.ReleaseAllResources()
+        assert '"status": "FINISHED"' in up.sdpcfg("get", "/eb/eb-up-20210630-00001/state")
+        d.Off()
+    finally:
+        assert up.stop() == 0
+    assert not child_pids(state)
