@@ -190,13 +190,13 @@ def test_up_with_the_adr8_interface(ports):
         text = "".join(up.lines)
         for line in ["mid-sdp/control/0", "mid-sdp/subarray/01", "mid-sdp/subarray/02", "(interface adr8)"]:
             assert line in text, text
-        os.environ["TANGO_HOST"] = f"127.0.0.1:{tango_port}"
-        db = tango.Database()
+        # full names: PyTango keeps the first TANGO_HOST it saw for plain names (an earlier test's)
+        db = tango.Database("127.0.0.1", tango_port)
         assert db.get_device_property("mid-sdp/subarray/02", "InterfaceProfile")["InterfaceProfile"][0] == "adr8"
         assert db.get_class_for_device("mid-sdp/control/0") == "SDPController"
-        c = tango.DeviceProxy("mid-sdp/control/0")
+        c = tango.DeviceProxy(f"tango://127.0.0.1:{tango_port}/mid-sdp/control/0")
         assert c.healthState == 0 and json.loads(c.components)["processing-controller"]["alive"]
-        d = tango.DeviceProxy("mid-sdp/subarray/02")
+        d = tango.DeviceProxy(f"tango://127.0.0.1:{tango_port}/mid-sdp/subarray/02")
         assert (d.state(), int(d.obsState)) == (tango.DevState.OFF, 0)
         d.On()
         eb = {"interface": "https://schema.skao.int/ska-sdp-assignres/0.4", "resources": {"receptors": ["SKA001"]},
