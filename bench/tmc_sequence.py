@@ -22,7 +22,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -33,8 +32,8 @@ os.environ.setdefault("SDP_DEVICES_BIN_DIR", str(BIN))
 
 import tango  # noqa: E402
 
-from adr8_support import (CONFIGURE, CONFIGURING, EMPTY, IDLE, READY, RESOURCING, SCANNING, LeafNode,  # noqa: E402
-                          assign_arg, new_ids, scan_arg, subarray_name)
+from adr8_support import (CONFIGURE, CONFIGURING, EMPTY, IDLE, READY, RESOURCING, SCANNING, assign_arg,  # noqa: E402
+                          drive_at_once, new_ids, scan_arg, subarray_name)
 
 SEQUENCE = [
     ("On", None, []),
@@ -75,30 +74,15 @@ def start(subarrays, state):
 
 
 def one_round(size, rnd, times):
-    errors = []
+    def drive(n, tmc):
+        eb_id, pb = new_ids(f"b{n}r{rnd}")
+        for cmd, arg, expect in SEQUENCE:
+            arg = assign_arg(eb_id, pb) if arg == "assign" else scan_arg(rnd + 1) if arg == "scan" else arg
+            times.setdefault(cmd, []).append(tmc.run(cmd, arg, expect) * 1000)
 
-    def drive(n):
-        tmc = None
-        try:
-            tmc = LeafNode(tango.DeviceProxy(subarray_name(n)))
-            eb_id, pb = new_ids(f"b{n}r{rnd}")
-            for cmd, arg, expect in SEQUENCE:
-                arg = assign_arg(eb_id, pb) if arg == "assign" else scan_arg(rnd + 1) if arg == "scan" else arg
-                dt = tmc.run(cmd, arg, expect)
-                times.setdefault(cmd, []).append(dt * 1000)
-        except BaseException as e:  # noqa: BLE001
-            errors.append(f"subarray {n}: {e}")
-        finally:
-            if tmc:
-                tmc.close()
-
-    threads = [threading.Thread(target=drive, args=(n,)) for n in range(1, size + 1)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
+    errors = drive_at_once([(n, tango.DeviceProxy(subarray_name(n))) for n in range(1, size + 1)], drive)
     if errors:
-        raise RuntimeError("; ".join(errors[:3]))
+        raise RuntimeError("; ".join(f"subarray {n}: {e}" for n, e in errors[:3]))
 
 
 def main():

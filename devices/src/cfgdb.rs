@@ -511,6 +511,31 @@ impl ConfigDb {
     }
 }
 
+/// A server's link to the configuration DB: the handle (none when the setting turns it off,
+/// with why) and what its monitor sees of it.
+pub struct Link {
+    pub db: Option<Arc<ConfigDb>>,
+    /// Why there is no DB (empty when there is one).
+    pub off: String,
+    pub seen: watch::Receiver<DbSeen>,
+    pub monitor: Option<Follow>,
+}
+
+impl Link {
+    /// Connect as `setting` says and start following `what`; without a DB, `seen` says
+    /// [`DbSeen::Off`] for good.
+    pub fn new(setting: DbSetting, what: Monitor) -> Link {
+        match setting {
+            DbSetting::Use(choice) => {
+                let db = ConfigDb::new(choice);
+                let (seen, monitor) = db.monitor(what);
+                Link { db: Some(db), off: String::new(), seen, monitor: Some(monitor) }
+            }
+            DbSetting::Off(why) => Link { db: None, off: why.clone(), seen: watch::channel(DbSeen::Off(why)).1, monitor: None },
+        }
+    }
+}
+
 /// What [`ConfigDb::monitor`] follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Monitor {

@@ -154,7 +154,7 @@ pub fn allowed_states(command: Command) -> Vec<ObsState> {
     ALL_OBS_STATES.iter().copied().filter(|s| lookup(*s, command).is_some()).collect()
 }
 
-fn join<T: std::fmt::Display>(v: &[T]) -> String {
+pub(crate) fn join<T: std::fmt::Display>(v: &[T]) -> String {
     v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
 }
 
@@ -168,12 +168,8 @@ pub enum Refusal {
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::ObsState { command, current, allowed } => {
-                write!(f, "Command {command} not allowed when obsState is {current}; it is allowed when obsState is {}", join(allowed))
-            }
-            Refusal::AdminMode { command, current, allowed } => {
-                write!(f, "Command {command} not allowed when adminMode is {current}; it is allowed when adminMode is {}", join(allowed))
-            }
+            Refusal::ObsState { command, current, allowed } => refusal_text(f, command, "obsState", current, &join(allowed)),
+            Refusal::AdminMode { command, current, allowed } => refusal_text(f, command, "adminMode", current, &join(allowed)),
         }
     }
 }
@@ -183,8 +179,25 @@ impl Refusal {
         let cmd = match self {
             Refusal::ObsState { command, .. } | Refusal::AdminMode { command, .. } => *command,
         };
-        DevFailed::new("API_CommandNotAllowed", self.to_string(), format!("{device_class}.is_{cmd}_allowed"))
+        not_allowed(device_class, cmd, self)
     }
+}
+
+/// The words of every refusal, both tables alike: `Command X not allowed when <what> is
+/// <current>; it is allowed when <what> is <allowed>`.
+pub(crate) fn refusal_text(
+    f: &mut std::fmt::Formatter<'_>,
+    command: &dyn std::fmt::Display,
+    what: &str,
+    current: &dyn std::fmt::Display,
+    allowed: &str,
+) -> std::fmt::Result {
+    write!(f, "Command {command} not allowed when {what} is {current}; it is allowed when {what} is {allowed}")
+}
+
+/// A refusal as Tango reports it (`API_CommandNotAllowed` from `<class>.is_<command>_allowed`).
+pub(crate) fn not_allowed(device_class: &str, command: impl std::fmt::Display, refusal: &impl std::fmt::Display) -> DevFailed {
+    DevFailed::new("API_CommandNotAllowed", refusal.to_string(), format!("{device_class}.is_{command}_allowed"))
 }
 
 /// Decide whether `command` may run now: obsState first, then the adminMode guard.

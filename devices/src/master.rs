@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tango::{tango_enum, Attr, Cmd, DevFailed, DevState, Device, DeviceClass, TangoEnum};
 use tokio::sync::watch;
 
-use crate::cfgdb::{ConfigDb, DbSetting, Follow, Monitor, MASTER_KEY};
+use crate::cfgdb::{ConfigDb, DbSetting, Follow, Link, Monitor, MASTER_KEY};
 use crate::health::{self, DbSeen, Health};
 use crate::restore::{self, Created, Late, Start};
 
@@ -36,17 +36,10 @@ pub struct MasterServices {
 
 impl MasterServices {
     pub fn new(setting: DbSetting) -> Arc<MasterServices> {
-        let (db, seen, monitor) = match setting {
-            DbSetting::Use(c) => {
-                let db = ConfigDb::new(c);
-                let (seen, monitor) = db.monitor(Monitor::Components);
-                (Some(db), seen, Some(monitor))
-            }
-            DbSetting::Off(why) => {
-                eprintln!("{CLASS}: no configuration DB ({why}): OperatingState is not persisted, healthState is UNKNOWN");
-                (None, watch::channel(DbSeen::Off(why)).1, None)
-            }
-        };
+        let Link { db, off, seen, monitor } = Link::new(setting, Monitor::Components);
+        if db.is_none() {
+            eprintln!("{CLASS}: no configuration DB ({off}): OperatingState is not persisted, healthState is UNKNOWN");
+        }
         Arc::new(MasterServices { db, seen, _monitor: monitor, created: Default::default() })
     }
 

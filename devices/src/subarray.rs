@@ -13,7 +13,7 @@ use tango::registration::DeviceContext;
 use tango::{Attr, Cmd, DevFailed, DevState, Device, DeviceClass, TangoEnum};
 use tokio::sync::watch;
 
-use crate::cfgdb::{ConfigDb, CreateError, DbSetting, FirstRead, Follow, Monitor, REQUEST_TIMEOUT};
+use crate::cfgdb::{ConfigDb, CreateError, DbSetting, FirstRead, Follow, Link, Monitor, REQUEST_TIMEOUT};
 use crate::fsm::{self, AdminMode, Command, HealthState, ObsState, Transition};
 use crate::health::{self, DbSeen, Health};
 use crate::receive;
@@ -76,22 +76,16 @@ pub struct Services {
 
 impl Services {
     pub fn new(setting: DbSetting, options: SubarrayOptions) -> Arc<Services> {
-        let (db, db_off, seen, monitor) = match setting {
-            DbSetting::Use(choice) => {
-                let db = ConfigDb::new(choice);
-                eprintln!("{CLASS}: configuration DB: {}", db.describe());
-                let (seen, monitor) = db.monitor(Monitor::Connection);
-                (Some(db), String::new(), seen, Some(monitor))
-            }
-            DbSetting::Off(why) => {
-                eprintln!(
-                    "{CLASS}: no configuration DB ({why}): the devices run, but Configure fails and nothing is persisted. \
-                     Set SDP_CONFIG_HOST and SDP_CONFIG_PORT (etcd) or SDP_CONFIG_BACKEND=memory."
-                );
-                let seen = watch::channel(DbSeen::Off(why.clone())).1;
-                (None, why, seen, None)
-            }
-        };
+        let link = Link::new(setting, Monitor::Connection);
+        match &link.db {
+            Some(db) => eprintln!("{CLASS}: configuration DB: {}", db.describe()),
+            None => eprintln!(
+                "{CLASS}: no configuration DB ({}): the devices run, but Configure fails and nothing is persisted. \
+                 Set SDP_CONFIG_HOST and SDP_CONFIG_PORT (etcd) or SDP_CONFIG_BACKEND=memory.",
+                link.off
+            ),
+        }
+        let Link { db, off: db_off, seen, monitor } = link;
         Arc::new(Services { db, db_off, seen, _monitor: monitor, options, created: Created::default() })
     }
 

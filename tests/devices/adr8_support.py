@@ -228,3 +228,29 @@ class LeafNode:
             self.d.unsubscribe_event(self.sub)
         except tango.DevFailed:
             pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def drive_at_once(proxies, work, timeout=300):
+    """Run work(n, leaf_node) for every (n, proxy) at once, one thread and one LeafNode each.
+    Returns the failures as (n, exception)."""
+    errors = []
+
+    def one(n, proxy):
+        try:
+            with LeafNode(proxy) as tmc:
+                work(n, tmc)
+        except BaseException as e:  # noqa: BLE001
+            errors.append((n, e))
+
+    threads = [threading.Thread(target=one, args=(n, p)) for n, p in proxies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return errors

@@ -79,8 +79,7 @@ def test_in_state_off_only_on_is_accepted(sub):
 def test_tmc_sequence_with_events_and_execution_block(stack, sub):
     """On -> AssignResources -> Configure -> Scan -> EndScan -> End -> ReleaseAllResources -> Off,
     each completed by its obsState events, and the execution block in etcd at every step."""
-    tmc = LeafNode(sub)
-    try:
+    with LeafNode(sub) as tmc:
         sub.On()
         eb_id, pb = new_ids()
         tmc.run("AssignResources", assign_arg(eb_id, pb), [RESOURCING, IDLE])
@@ -113,15 +112,12 @@ def test_tmc_sequence_with_events_and_execution_block(stack, sub):
         assert (sub.state(), sub.obsState) == (tango.DevState.OFF, EMPTY)
         # every transitional state was seen, in order, though each lasted milliseconds
         assert tmc.all == [EMPTY, RESOURCING, IDLE, CONFIGURING, READY, SCANNING, READY, IDLE, EMPTY]
-    finally:
-        tmc.close()
     # the real-time PB finishes with its EB (its workflow sees the EB FINISHED)
     assert wait_for(lambda: json.loads(stack.etcd.raw(f"/pb/{pb}-rt/state") or "{}").get("status") == "FINISHED", timeout=30)
 
 
 def test_abort_obs_reset_restart_events(stack, sub):
-    tmc = LeafNode(sub)
-    try:
+    with LeafNode(sub) as tmc:
         sub.On()
         eb_id, pb = new_ids()
         tmc.run("AssignResources", assign_arg(eb_id, pb), [RESOURCING, IDLE])
@@ -135,8 +131,6 @@ def test_abort_obs_reset_restart_events(stack, sub):
         tmc.run("Restart", None, [RESTARTING, EMPTY])
         assert stack.eb_state(eb_id)["status"] == "CANCELLED"
         assert sub.receiveAddresses == "{}"
-    finally:
-        tmc.close()
 
 
 def test_release_resources_with_json_and_configure_twice(stack, sub):
@@ -223,8 +217,7 @@ def test_every_command_outside_the_table_is_refused_and_off_empties(stack, sub, 
 
 
 def test_fault_when_the_receive_pb_fails_says_why_and_restart_recovers(stack, sub):
-    tmc = LeafNode(sub)
-    try:
+    with LeafNode(sub) as tmc:
         sub.On()
         eb_id, pb = new_ids()
         tmc.run("AssignResources", assign_arg(eb_id, pb, receive_version="9.9.9"), [RESOURCING, FAULT])
@@ -234,20 +227,15 @@ def test_fault_when_the_receive_pb_fails_says_why_and_restart_recovers(stack, su
         tmc.run("Restart", None, [RESTARTING, EMPTY])
         assert sub.healthState == 0 and sub.healthInfo == "OK"
         assert stack.eb_state(eb_id)["status"] == "CANCELLED"
-    finally:
-        tmc.close()
 
 
 def test_abort_while_resourcing(stack, sub):
-    tmc = LeafNode(sub)
-    try:
+    with LeafNode(sub) as tmc:
         sub.On()
         reach(stack, sub, RESOURCING)
         assert sub.obsState == RESOURCING
         tmc.run("Abort", None, [ABORTING, ABORTED])
         tmc.run("Restart", None, [RESTARTING, EMPTY])
-    finally:
-        tmc.close()
 
 
 @pytest.mark.parametrize("bad", [
@@ -320,14 +308,11 @@ def test_older_and_newer_assign_resources_schemas(stack, sub):
 
 
 def test_assign_without_a_receive_block_is_idle_at_once(stack, sub):
-    tmc = LeafNode(sub)
-    try:
+    with LeafNode(sub) as tmc:
         sub.On()
         eb_id, pb = new_ids()
         tmc.run("AssignResources", assign_arg(eb_id, pb, receive=False), [RESOURCING, IDLE])
         assert sub.receiveAddresses == "{}"
-    finally:
-        tmc.close()
 
 
 def test_duplicate_ids_are_refused_with_nothing_written(stack, sub):

@@ -9,7 +9,7 @@ import pytest
 import tango
 
 from adr8_support import (ABORTED, ABORTING, CONFIGURE, CONFIGURING, EMPTY, FAULT, IDLE, READY, RESOURCING, RESTARTING,
-                          SCANNING, LeafNode, Stack, assign_arg, new_ids, scan_arg)
+                          SCANNING, Stack, assign_arg, drive_at_once, new_ids, scan_arg)
 
 N = 16
 
@@ -22,30 +22,11 @@ def stack():
 
 
 def in_parallel(stack, work):
-    """Run work(n, leaf_node) for subarrays 1..N at once; re-raise the first failure."""
-    errors, nodes = [], []
-
-    def one(n):
-        tmc = None
-        try:
-            tmc = LeafNode(stack.proxy(n))
-            nodes.append(tmc)
-            work(n, tmc)
-        except BaseException as e:  # noqa: BLE001
-            errors.append((n, e))
-        finally:
-            if tmc:
-                tmc.close()
-
-    threads = [threading.Thread(target=one, args=(n,)) for n in range(1, N + 1)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
+    """Run work(n, leaf_node) for subarrays 1..N at once; fail with the first failure."""
+    errors = drive_at_once([(n, stack.proxy(n)) for n in range(1, N + 1)], work)
     if errors:
         n, e = errors[0]
         raise AssertionError(f"subarray {n:02d} (and {len(errors) - 1} more): {e}") from e
-    return nodes
 
 
 def test_full_sequence_on_16_subarrays(stack):

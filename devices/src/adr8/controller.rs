@@ -79,20 +79,13 @@ impl Device for Controller {
             .description("SKA SDP controller, ADR-8 interface: On/Standby/Off, health from the components' liveness")
             .attribute(Attr::new("versionId").read(|_: &Controller| env!("CARGO_PKG_VERSION").to_string()))
             .attribute(Attr::new("sdpVersion").read(|_: &Controller| sdp_version()).description("JSON: version and interface profile"))
-            .attribute(
-                Attr::new("adminMode")
-                    .read(|d: &Controller| d.admin)
-                    .write(|d: &mut Controller, v: AdminMode| {
-                        d.admin = v;
-                        d.outbox.push_change("adminMode", v);
-                        d.outbox.push_archive("adminMode", v);
-                        Ok(())
-                    })
-                    .description("Administration mode (ska-control-model: ONLINE 0, OFFLINE 1, ENGINEERING 2, NOT_FITTED 3, RESERVED 4)")
-                    .abs_change(1)
-                    .archive_abs_change(1)
-                    .memorized(),
-            )
+            .attribute(super::admin_mode_attribute(
+                |d: &Controller| d.admin,
+                |d: &mut Controller, v| {
+                    d.admin = v;
+                    &mut d.outbox
+                },
+            ))
             .attribute(
                 Attr::new("healthState")
                     .read(|d: &Controller| d.services.components().state)

@@ -19,9 +19,11 @@ pub mod wake;
 
 use std::sync::Arc;
 
+use tango::device::{AttrDef, Outbox};
+use tango::{Attr, Device};
 use tokio::sync::watch;
 
-use crate::cfgdb::{ConfigDb, DbSetting, Follow, Monitor};
+use crate::cfgdb::{ConfigDb, DbSetting, Follow, Link, Monitor};
 use crate::health::{self, DbSeen, Health};
 
 /// The device property (and chart value) that chooses the profile.
@@ -85,6 +87,26 @@ pub fn profile_of_server(exec: &str, class: &str, args: &mut Vec<String>) -> Res
     Ok(found.unwrap_or_default())
 }
 
+/// The `adminMode` attribute of the ADR-8 devices (ska-control-model numbers), read and
+/// written through `get`/`set`, pushing change and archive events from the device.
+pub fn admin_mode_attribute<D: Device>(
+    get: impl Fn(&D) -> crate::fsm::adr8::AdminMode + Send + Sync + 'static,
+    set: impl Fn(&mut D, crate::fsm::adr8::AdminMode) -> &mut Outbox + Send + Sync + 'static,
+) -> AttrDef<D, crate::fsm::adr8::AdminMode> {
+    Attr::new("adminMode")
+        .read(get)
+        .write(move |d: &mut D, v| {
+            let outbox = set(d, v);
+            outbox.push_change("adminMode", v);
+            outbox.push_archive("adminMode", v);
+            Ok(())
+        })
+        .description("Administration mode (ska-control-model: ONLINE 0, OFFLINE 1, ENGINEERING 2, NOT_FITTED 3, RESERVED 4)")
+        .abs_change(1)
+        .archive_abs_change(1)
+        .memorized()
+}
+
 /// What the ADR-8 devices of a server share: the configuration DB and what is seen of it,
 /// including every component's liveness (AssignResources needs the processing controller
 /// and a deployer; the controller device reports them).
@@ -98,18 +120,11 @@ pub struct Services {
 
 impl Services {
     pub fn new(setting: DbSetting) -> Arc<Services> {
-        let (db, db_off, seen, monitor) = match setting {
-            DbSetting::Use(choice) => {
-                let db = ConfigDb::new(choice);
-                let (seen, monitor) = db.monitor(Monitor::Components);
-                (Some(db), String::new(), seen, Some(monitor))
-            }
-            DbSetting::Off(why) => {
-                eprintln!("ADR-8 devices: no configuration DB ({why}): AssignResources is refused");
-                (None, why.clone(), watch::channel(DbSeen::Off(why)).1, None)
-            }
-        };
-        Arc::new(Services { db, db_off, seen, _monitor: monitor })
+        let Link { db, off, seen, monitor } = Link::new(setting, Monitor::Components);
+        if db.is_none() {
+            eprintln!("ADR-8 devices: no configuration DB ({off}): AssignResources is refused");
+        }
+        Arc::new(Services { db, db_off: off, seen, _monitor: monitor })
     }
 
     pub fn from_env() -> Arc<Services> {

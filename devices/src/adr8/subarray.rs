@@ -553,20 +553,13 @@ impl Device for Subarray {
                     .abs_change(1)
                     .archive_abs_change(1),
             )
-            .attribute(
-                Attr::new("adminMode")
-                    .read(|d: &Subarray| d.lock().admin)
-                    .write(|d: &mut Subarray, v: AdminMode| {
-                        d.lock().admin = v;
-                        d.outbox.push_change("adminMode", v);
-                        d.outbox.push_archive("adminMode", v);
-                        Ok(())
-                    })
-                    .description("Administration mode (ska-control-model: ONLINE 0, OFFLINE 1, ENGINEERING 2, NOT_FITTED 3, RESERVED 4)")
-                    .abs_change(1)
-                    .archive_abs_change(1)
-                    .memorized(),
-            )
+            .attribute(super::admin_mode_attribute(
+                |d: &Subarray| d.lock().admin,
+                |d: &mut Subarray, v| {
+                    d.lock().admin = v;
+                    &mut d.outbox
+                },
+            ))
             .attribute(
                 Attr::new("healthState")
                     .read(|d: &Subarray| d.health().0)

@@ -19,6 +19,8 @@
 
 use tango::{tango_enum, DevFailed, DevState};
 
+use super::{join, not_allowed, refusal_text};
+
 tango_enum! {
     /// Observing state (ADR-8 labels and numbers).
     pub enum ObsState {
@@ -197,10 +199,6 @@ pub fn lookup(state: DevState, obs: ObsState, event: Event) -> Option<&'static T
     TRANSITIONS.iter().find(|t| t.event == event && t.needs == needs_of(state) && t.from.contains(&obs))
 }
 
-fn join<T: std::fmt::Display>(v: &[T]) -> String {
-    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
-}
-
 /// Why an event was refused (turned into `API_CommandNotAllowed`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -217,14 +215,10 @@ impl std::fmt::Display for Refusal {
                     Some(Needs::Off) => "OFF",
                     _ => "ON (send On first)",
                 };
-                write!(f, "Command {event} not allowed when State is {current}; it is allowed when State is {wanted}")
+                refusal_text(f, event, "State", current, wanted)
             }
-            Refusal::ObsState { event, current, allowed } => {
-                write!(f, "Command {event} not allowed when obsState is {current}; it is allowed when obsState is {}", join(allowed))
-            }
-            Refusal::AdminMode { event, current, allowed } => {
-                write!(f, "Command {event} not allowed when adminMode is {current}; it is allowed when adminMode is {}", join(allowed))
-            }
+            Refusal::ObsState { event, current, allowed } => refusal_text(f, event, "obsState", current, &join(allowed)),
+            Refusal::AdminMode { event, current, allowed } => refusal_text(f, event, "adminMode", current, &join(allowed)),
         }
     }
 }
@@ -234,7 +228,7 @@ impl Refusal {
         let event = match self {
             Refusal::State { event, .. } | Refusal::ObsState { event, .. } | Refusal::AdminMode { event, .. } => *event,
         };
-        DevFailed::new("API_CommandNotAllowed", self.to_string(), format!("{device_class}.is_{event}_allowed"))
+        not_allowed(device_class, event, self)
     }
 }
 
