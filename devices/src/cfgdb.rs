@@ -513,6 +513,7 @@ impl ConfigDb {
 
 /// A server's link to the configuration DB: the handle (none when the setting turns it off,
 /// with why) and what its monitor sees of it.
+#[derive(Debug)]
 pub struct Link {
     pub db: Option<Arc<ConfigDb>>,
     /// Why there is no DB (empty when there is one).

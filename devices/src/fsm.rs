@@ -260,20 +260,32 @@ pub fn markdown() -> String {
     out.push_str("```mermaid\n");
     out.push_str(&mermaid());
     out.push_str("```\n\n");
-    out.push_str("| obsState | command | guard | while running | next obsState | State after |\n");
-    out.push_str("|---|---|---|---|---|---|\n");
-    for r in TRANSITIONS {
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
-            r.from,
-            r.command,
-            r.guard.label().unwrap_or_else(|| "–".into()),
-            r.via.map(|v| v.to_string()).unwrap_or_else(|| "–".into()),
-            r.to,
-            r.state.map(|s| s.to_string()).unwrap_or_else(|| "unchanged".into()),
-        ));
+    let rows = TRANSITIONS.iter().map(|r| {
+        vec![r.from.to_string(), r.command.to_string(), or_dash(r.guard.label()), or_dash(r.via), r.to.to_string(), state_after(r.state)]
+    });
+    out.push_str(&table(&["obsState", "command", "guard", "while running", "next obsState", "State after"], rows));
+    out
+}
+
+/// A Markdown table (the diagrams' pages, both tables alike).
+pub(crate) fn table(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let line = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
+    let mut out = line(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    out.push_str(&format!("|{}\n", "---|".repeat(header.len())));
+    for r in rows {
+        out.push_str(&line(&r));
     }
     out
+}
+
+/// A cell that may be empty: `–` then.
+pub(crate) fn or_dash(v: Option<impl std::fmt::Display>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "–".into())
+}
+
+/// The "State after" cell.
+pub(crate) fn state_after(s: Option<DevState>) -> String {
+    s.map(|s| s.to_string()).unwrap_or_else(|| "unchanged".into())
 }
 
 #[cfg(test)]

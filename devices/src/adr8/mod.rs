@@ -21,9 +21,8 @@ use std::sync::Arc;
 
 use tango::device::{AttrDef, Outbox};
 use tango::{Attr, Device};
-use tokio::sync::watch;
 
-use crate::cfgdb::{ConfigDb, DbSetting, Follow, Link, Monitor};
+use crate::cfgdb::{ConfigDb, DbSetting, Link, Monitor};
 use crate::health::{self, DbSeen, Health};
 
 /// The device property (and chart value) that chooses the profile.
@@ -112,19 +111,21 @@ pub fn admin_mode_attribute<D: Device>(
 /// and a deployer; the controller device reports them).
 #[derive(Debug)]
 pub struct Services {
-    pub db: Option<Arc<ConfigDb>>,
-    pub db_off: String,
-    seen: watch::Receiver<DbSeen>,
-    _monitor: Option<Follow>,
+    pub link: Link,
 }
 
 impl Services {
     pub fn new(setting: DbSetting) -> Arc<Services> {
-        let Link { db, off, seen, monitor } = Link::new(setting, Monitor::Components);
-        if db.is_none() {
-            eprintln!("ADR-8 devices: no configuration DB ({off}): AssignResources is refused");
+        let link = Link::new(setting, Monitor::Components);
+        if link.db.is_none() {
+            eprintln!("ADR-8 devices: no configuration DB ({}): AssignResources is refused", link.off);
         }
-        Arc::new(Services { db, db_off: off, seen, _monitor: monitor })
+        Arc::new(Services { link })
+    }
+
+    /// The configuration DB, if there is one.
+    pub fn db(&self) -> Option<Arc<ConfigDb>> {
+        self.link.db.clone()
     }
 
     pub fn from_env() -> Arc<Services> {
@@ -133,16 +134,16 @@ impl Services {
 
     /// Whether the processing controller and a deployer are alive (the master's verdict).
     pub fn components(&self) -> Health {
-        health::master(&self.seen.borrow())
+        health::master(&self.link.seen.borrow())
     }
 
     /// What the configuration DB looks like to a subarray.
     pub fn db_health(&self) -> Health {
-        health::subarray(&self.seen.borrow())
+        health::subarray(&self.link.seen.borrow())
     }
 
     /// The latest observation (for the controller's `components` attribute).
     pub fn seen(&self) -> DbSeen {
-        self.seen.borrow().clone()
+        self.link.seen.borrow().clone()
     }
 }

@@ -257,12 +257,12 @@ impl Subarray {
     }
 
     fn db(&self, cmd: &str) -> Result<Arc<crate::cfgdb::ConfigDb>, DevFailed> {
-        self.services.db.clone().ok_or_else(|| {
+        self.services.db().ok_or_else(|| {
             failed(
                 reason::DB_UNAVAILABLE,
                 format!(
                     "No configuration DB ({}): nothing was changed. Start the server with SDP_CONFIG_HOST and SDP_CONFIG_PORT set.",
-                    self.services.db_off
+                    self.services.link.off
                 ),
                 cmd,
             )
@@ -271,12 +271,12 @@ impl Subarray {
 
     /// Change the execution block's state (an internal failure when it cannot).
     fn update_eb(&self, scan_types: Vec<Value>, change: impl Fn(&mut sdp_config::EbState) + Send + 'static) -> Result<(), String> {
-        let (Some(db), Some(eb_id)) = (self.services.db.clone(), self.eb_id()) else { return Ok(()) };
+        let (Some(db), Some(eb_id)) = (self.services.db(), self.eb_id()) else { return Ok(()) };
         db.update_eb(&eb_id, scan_types, change).map_err(|e| format!("cannot record it in execution block {eb_id}: {e}"))
     }
 
     fn end_eb(&self, status: EbStatus) -> Result<(), String> {
-        let (Some(db), Some(eb_id)) = (self.services.db.clone(), self.eb_id()) else { return Ok(()) };
+        let (Some(db), Some(eb_id)) = (self.services.db(), self.eb_id()) else { return Ok(()) };
         db.end_eb(&eb_id, status).map_err(|e| format!("cannot end execution block {eb_id}: {e}"))
     }
 
@@ -647,7 +647,7 @@ mod tests {
     /// Services on a memory DB where the processing controller and a deployer are alive.
     fn services_with_components() -> (Arc<Services>, Vec<Liveness>) {
         let s = Services::new(DbSetting::Use(BackendChoice::Memory));
-        let db = s.db.clone().unwrap();
+        let db = s.db().unwrap();
         let start = |name: &str, kind: &str| {
             let (db2, info) = (db.clone(), ComponentInfo::new(name, kind));
             db.block(async move { Liveness::start(&db2.client().await.unwrap(), info).await.unwrap() })
@@ -706,7 +706,7 @@ mod tests {
         assert_eq!((d.obs().obs, scan_type_text(&d.obs().scan_type)), (ObsState::IDLE, "null".to_string()));
         d.release(Event::ReleaseAllResources, None).unwrap();
         assert_eq!((d.obs().obs, d.obs().receive_addresses.as_str()), (ObsState::EMPTY, "{}"));
-        let db = s.db.clone().unwrap();
+        let db = s.db().unwrap();
         let db2 = db.clone();
         let st = db
             .block(async move {
@@ -771,7 +771,7 @@ mod tests {
     #[test]
     fn receive_addresses_move_resourcing_to_idle_and_failure_to_fault() {
         let (s, _alive) = services_with_components();
-        let db = s.db.clone().unwrap();
+        let db = s.db().unwrap();
         let mut d = device(&s, "mid-sdp/subarray/05");
         d.on().unwrap();
         d.assign_resources(&assign_04("eb-e", "pb-e")).unwrap();

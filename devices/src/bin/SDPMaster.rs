@@ -19,7 +19,7 @@ fn main() {
         eprintln!("SDPMaster: interface profile adr8: serving SDPController");
         sdp_devices::autoreg::auto_register_adr8("SDPMaster", controller::CLASS, &args);
         let services = sdp_devices::adr8::Services::from_env();
-        let db = services.db.clone();
+        let db = services.db();
         let server = tango::Server::new("SDPMaster").class(move |name: &str| controller::Controller::create(name, &services));
         sdp_devices::liveness::run_server(server, "SDPMaster", args, db)
     }

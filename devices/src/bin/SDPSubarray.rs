@@ -34,7 +34,7 @@ fn main() {
         eprintln!("SDPSubarray: interface profile adr8 (ADR-8 obsState, execution blocks)");
         sdp_devices::autoreg::auto_register_adr8("SDPSubarray", "SDPSubarray", &args);
         let services = sdp_devices::adr8::Services::from_env();
-        let db = services.db.clone();
+        let db = services.db();
         let loopback = Loopback::from_args(&args);
         let server = tango::Server::new("SDPSubarray")
             .class_with(move |ctx: &tango::DeviceContext| sdp_devices::adr8::subarray::Subarray::create(ctx, &services, &loopback));

@@ -19,7 +19,7 @@
 
 use tango::{tango_enum, DevFailed, DevState};
 
-use super::{join, not_allowed, refusal_text};
+use super::{join, not_allowed, or_dash, refusal_text, state_after, table};
 
 tango_enum! {
     /// Observing state (ADR-8 labels and numbers).
@@ -299,21 +299,13 @@ pub fn markdown() -> String {
     out.push_str("```mermaid\n");
     out.push_str(&mermaid());
     out.push_str("```\n\n");
-    out.push_str("| State | obsState | event | guard | while running | next obsState | State after |\n");
-    out.push_str("|---|---|---|---|---|---|---|\n");
-    for r in TRANSITIONS {
+    let rows = TRANSITIONS.iter().map(|r| {
         let from = if r.from.len() == ALL_OBS_STATES.len() { "any".to_string() } else { join(r.from) };
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
-            if r.needs == Needs::Off { "OFF" } else { "ON" },
-            from,
-            r.event,
-            r.admin.map(|a| format!("adminMode in {}", join(a))).unwrap_or_else(|| "–".into()),
-            r.via.map(|v| v.to_string()).unwrap_or_else(|| "–".into()),
-            r.to,
-            r.state.map(|s| s.to_string()).unwrap_or_else(|| "unchanged".into()),
-        ));
-    }
+        let needs = if r.needs == Needs::Off { "OFF" } else { "ON" };
+        let guard = r.admin.map(|a| format!("adminMode in {}", join(a)));
+        vec![needs.to_string(), from, r.event.to_string(), or_dash(guard), or_dash(r.via), r.to.to_string(), state_after(r.state)]
+    });
+    out.push_str(&table(&["State", "obsState", "event", "guard", "while running", "next obsState", "State after"], rows));
     out
 }
 
