@@ -3,7 +3,10 @@
 //! the memory backend and against a real etcd started from PATH for the test.
 
 use sdp_config::backend::{KeyRange, Op};
-use sdp_config::{Backend, Config, DeleteOptions, Dependency, Deployment, EbState, EbStatus, Error, MemoryBackend, PbLayout, ProcessingBlock, Recurse, ScanRecord, Workflow};
+use sdp_config::{
+    Backend, Config, DeleteOptions, Dependency, Deployment, EbState, EbStatus, Error, MemoryBackend, PbLayout, ProcessingBlock, Recurse,
+    ScanRecord, Workflow,
+};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -1293,9 +1296,11 @@ fn eb_and_pbs(eb_id: &str, pb: &str) -> (Value, Vec<ProcessingBlock>) {
     let eb = json!({"eb_id": eb_id, "max_length": 100.0, "context": {}, "beams": [{"beam_id": "vis0", "function": "visibilities"}],
                     "scan_types": [{"scan_type_id": "science", "beams": {"vis0": {"channels_id": "c", "polarisations_id": "p"}}}],
                     "channels": [], "polarisations": [], "fields": [], "resources": {"receptors": ["SKA001"]}});
-    let rt = ProcessingBlock::for_script(&format!("{pb}-rt"), eb_id, Workflow::new("realtime", "vis_receive", "0.1.0"), json!({}), vec![]).unwrap();
+    let rt = ProcessingBlock::for_script(&format!("{pb}-rt"), eb_id, Workflow::new("realtime", "vis_receive", "0.1.0"), json!({}), vec![])
+        .unwrap();
     let deps = vec![Dependency { pb_id: format!("{pb}-rt"), kind: vec!["visibilities".into()] }];
-    let batch = ProcessingBlock::for_script(&format!("{pb}-b"), eb_id, Workflow::new("batch", "testdask", "0.1.0"), json!({"n": 1}), deps).unwrap();
+    let batch =
+        ProcessingBlock::for_script(&format!("{pb}-b"), eb_id, Workflow::new("batch", "testdask", "0.1.0"), json!({"n": 1}), deps).unwrap();
     (eb, vec![rt, batch])
 }
 
@@ -1330,7 +1335,10 @@ async fn execution_block_with_its_pbs(h: &H) {
                "dependencies": [{"pb_id": "pb-test-20210630-00000-rt", "kind": ["visibilities"]}]})
     );
     let (raw, _) = h.a.db().get("/eb/eb-test-20210630-00000/state", None).await.unwrap();
-    assert_eq!(serde_json::from_str::<Value>(&raw.unwrap()).unwrap(), json!({"status": "ACTIVE", "scan_type": null, "scan_id": null, "scans": []}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&raw.unwrap()).unwrap(),
+        json!({"status": "ACTIVE", "scan_type": null, "scan_id": null, "scans": []})
+    );
 }
 
 async fn execution_block_duplicates_write_nothing(h: &H) {

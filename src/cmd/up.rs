@@ -616,8 +616,14 @@ mod tests {
         assert_eq!(a.interface, "2019");
         assert!(Cli::try_parse_from(["sdp", "--interface", "adr9"]).is_err());
         let v: serde_json::Value = serde_json::from_str(&registrations(2, "adr8")).unwrap();
-        assert_eq!(v["servers"]["SDPMaster"]["1"]["SDPController"]["mid-sdp/control/0"]["properties"]["InterfaceProfile"], serde_json::json!(["adr8"]));
-        assert_eq!(v["servers"]["SDPSubarray"]["2"]["SDPSubarray"]["mid-sdp/subarray/02"]["properties"]["InterfaceProfile"], serde_json::json!(["adr8"]));
+        assert_eq!(
+            v["servers"]["SDPMaster"]["1"]["SDPController"]["mid-sdp/control/0"]["properties"]["InterfaceProfile"],
+            serde_json::json!(["adr8"])
+        );
+        assert_eq!(
+            v["servers"]["SDPSubarray"]["2"]["SDPSubarray"]["mid-sdp/subarray/02"]["properties"]["InterfaceProfile"],
+            serde_json::json!(["adr8"])
+        );
         let v: serde_json::Value = serde_json::from_str(&registrations(1, "2019")).unwrap();
         assert_eq!(v["servers"]["SDPSubarray"]["1"]["SDPSubarray"]["mid_sdp/elt/subarray_1"], serde_json::json!({}));
     }
