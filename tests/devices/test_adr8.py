@@ -435,3 +435,36 @@ def test_etcd_lost_mid_command_is_fault_and_restart_recovers():
         assert s.eb_state(eb_id)["status"] == "CANCELLED"
     finally:
         s.close()
+
+
+def test_archive_events_and_the_other_attributes_events(stack, sub):
+    """obsState archive events follow the change events; receiveAddresses, scanType and scanID
+    push change events when they change."""
+    got = {"obsState": [], "scanType": [], "scanID": [], "receiveAddresses": []}
+
+    def cb(name):
+        def f(ev):
+            if not ev.err:
+                got[name].append(ev.attr_value.value)
+        return f
+
+    ids = [sub.subscribe_event("obsState", tango.EventType.ARCHIVE_EVENT, cb("obsState"))]
+    for name in ("scanType", "scanID", "receiveAddresses"):
+        ids.append(sub.subscribe_event(name, tango.EventType.CHANGE_EVENT, cb(name)))
+    try:
+        sub.On()
+        assign(sub)
+        sub.Configure(CONFIGURE)
+        sub.Scan(scan_arg(3))
+        sub.EndScan()
+        sub.End()
+        sub.ReleaseAllResources()
+        assert wait_for(lambda: [int(v) for v in got["obsState"]][-1:] == [EMPTY])
+        assert [int(v) for v in got["obsState"]] == [EMPTY, RESOURCING, IDLE, CONFIGURING, READY, SCANNING, READY, IDLE, EMPTY]
+        assert got["scanType"] == ["null", "science", "null"]
+        assert got["scanID"] == [0, 3, 0]
+        assert got["receiveAddresses"][0] == "{}" and got["receiveAddresses"][-1] == "{}"
+        assert "science" in json.loads(got["receiveAddresses"][1])
+    finally:
+        for i in ids:
+            sub.unsubscribe_event(i)
