@@ -29,6 +29,7 @@ OBS = ["EMPTY", "RESOURCING", "IDLE", "CONFIGURING", "READY", "SCANNING", "ABORT
 ONLINE, OFFLINE, ENGINEERING, NOT_FITTED, RESERVED = range(5)
 CONTROLLER = "mid-sdp/control/0"
 TMC_TIMEOUT = 30.0
+SUBSCRIBING = threading.Lock()
 
 
 def subarray_name(n):
@@ -177,7 +178,11 @@ class LeafNode:
         self.events = queue.Queue()
         self.all = []
         self.lock = threading.Lock()
-        self.sub = self.d.subscribe_event("obsState", tango.EventType.CHANGE_EVENT, self._cb)
+        # cppTango's client builds its event consumer on the first subscription of a process;
+        # threads subscribing at that moment may fail ("Could not find event consumer"):
+        # subscriptions go one at a time (TMC's leaf node subscribes once, at start)
+        with SUBSCRIBING:
+            self.sub = self.d.subscribe_event("obsState", tango.EventType.CHANGE_EVENT, self._cb)
         self.first = self.events.get(timeout=10)  # the value at subscription
         self.timings = {}
 

@@ -460,6 +460,9 @@ def test_archive_events_and_the_other_attributes_events(stack, sub):
         sub.End()
         sub.ReleaseAllResources()
         assert wait_for(lambda: [int(v) for v in got["obsState"]][-1:] == [EMPTY])
+        # each attribute has its own event channel: wait for the last of each too
+        assert wait_for(lambda: got["scanType"][-1:] == ["null"] and len(got["scanType"]) >= 3)
+        assert wait_for(lambda: len(got["receiveAddresses"]) >= 3 and len(got["scanID"]) >= 3)
         assert [int(v) for v in got["obsState"]] == [EMPTY, RESOURCING, IDLE, CONFIGURING, READY, SCANNING, READY, IDLE, EMPTY]
         assert got["scanType"] == ["null", "science", "null"]
         assert got["scanID"] == [0, 3, 0]

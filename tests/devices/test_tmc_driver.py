@@ -24,6 +24,8 @@ def stack():
 def in_parallel(stack, work):
     """Run work(n, leaf_node) for subarrays 1..N at once; fail with the first failure."""
     errors = drive_at_once([(n, stack.proxy(n)) for n in range(1, N + 1)], work)
+    # a subarray that failed breaks the barriers of the others: report its own failure
+    errors.sort(key=lambda ne: isinstance(ne[1], threading.BrokenBarrierError))
     if errors:
         n, e = errors[0]
         raise AssertionError(f"subarray {n:02d} (and {len(errors) - 1} more): {e}") from e
@@ -81,13 +83,19 @@ def test_abort_while_resourcing_on_16(stack):
     aborted = threading.Barrier(N + 1, timeout=60)
 
     def work(n, tmc):
-        tmc.run("On", None, [])
-        resourcing.wait()  # the controller is paused now
-        eb_id, pb = new_ids(f"r{n}")
-        tmc.run("AssignResources", assign_arg(eb_id, pb), [RESOURCING])
-        assert tmc.d.obsState == RESOURCING
-        tmc.run("Abort", None, [ABORTING, ABORTED])
-        aborted.wait()
+        try:
+            tmc.run("On", None, [])
+            resourcing.wait()  # the controller is paused now
+            eb_id, pb = new_ids(f"r{n}")
+            tmc.run("AssignResources", assign_arg(eb_id, pb), [RESOURCING])
+            assert tmc.d.obsState == RESOURCING
+            tmc.run("Abort", None, [ABORTING, ABORTED])
+            aborted.wait()
+        except BaseException:
+            # nobody waits for a subarray that failed: the failure is reported instead
+            resourcing.abort()
+            aborted.abort()
+            raise
         tmc.run("Restart", None, [RESTARTING, EMPTY])
         tmc.run("Off", None, [])
 
@@ -105,6 +113,8 @@ def test_abort_while_resourcing_on_16(stack):
         done.start()
         resourcing.wait()
         aborted.wait()
+    except threading.BrokenBarrierError:
+        pass  # a subarray failed: its failure is below
     finally:
         stack.controller.resume()
     done.join(120)

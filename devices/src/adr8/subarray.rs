@@ -218,6 +218,9 @@ impl Subarray {
             self.enter(via);
         }
         let outcome = effect(self);
+        // the attributes the command changed go out before the obsState that completes it:
+        // a client that sees READY finds scanType already set
+        self.push_changes(&before);
         let result = match outcome {
             Ok(()) => {
                 if let Some(s) = row.state {
@@ -235,7 +238,6 @@ impl Subarray {
             }
             Err(why) => Err(self.fault(event, &why)),
         };
-        self.push_changes(&before);
         result
     }
 
