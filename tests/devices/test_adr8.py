@@ -471,3 +471,18 @@ def test_archive_events_and_the_other_attributes_events(stack, sub):
     finally:
         for i in ids:
             sub.unsubscribe_event(i)
+
+
+def test_assign_resources_again_in_idle_replaces_the_execution_block(stack, sub):
+    """Current TMC also sends AssignResources in IDLE: the new EB is stored and the old one
+    ends FINISHED, in one transaction."""
+    sub.On()
+    old_eb, _ = assign(sub)
+    with LeafNode(sub) as tmc:
+        new_eb, pb = new_ids()
+        tmc.run("AssignResources", assign_arg(new_eb, pb), [RESOURCING, IDLE])
+    assert stack.eb_state(old_eb)["status"] == "FINISHED"
+    assert stack.eb_state(new_eb)["status"] == "ACTIVE"
+    assert sub.executionBlock == new_eb
+    sub.ReleaseAllResources()
+    assert stack.eb_state(new_eb)["status"] == "FINISHED"
