@@ -217,6 +217,9 @@ def test_every_command_outside_the_table_is_refused_and_off_empties(stack, sub, 
 
 
 def test_fault_when_the_receive_pb_fails_says_why_and_restart_recovers(stack, sub):
+    health = []
+    hid = sub.subscribe_event("healthState", tango.EventType.CHANGE_EVENT,
+                              lambda ev: None if ev.err else health.append(int(ev.attr_value.value)))
     with LeafNode(sub) as tmc:
         sub.On()
         eb_id, pb = new_ids()
@@ -227,6 +230,9 @@ def test_fault_when_the_receive_pb_fails_says_why_and_restart_recovers(stack, su
         tmc.run("Restart", None, [RESTARTING, EMPTY])
         assert sub.healthState == 0 and sub.healthInfo == "OK"
         assert stack.eb_state(eb_id)["status"] == "CANCELLED"
+    # healthState events come from the device: DEGRADED in FAULT, OK again after Restart
+    assert wait_for(lambda: health[-2:] == [1, 0]), health
+    sub.unsubscribe_event(hid)
 
 
 def test_abort_while_resourcing(stack, sub):
@@ -422,7 +428,12 @@ def test_etcd_lost_mid_command_is_fault_and_restart_recovers():
         d = s.proxy(1)
         d.On()
         eb_id, _ = assign(d, receive=False)
+        health = []
+        d.subscribe_event("healthState", tango.EventType.CHANGE_EVENT,
+                          lambda ev: None if ev.err else health.append(int(ev.attr_value.value)))
         s.etcd.stop()
+        # the device publishes that its configuration DB stopped answering
+        assert wait_for(lambda: health[-1:] == [1], timeout=30), health
         with pytest.raises(tango.DevFailed) as e:
             d.Configure(CONFIGURE)
         assert reason(e) == "SDP_CommandFailed"
@@ -431,8 +442,11 @@ def test_etcd_lost_mid_command_is_fault_and_restart_recovers():
         assert f"Configure failed: cannot record it in execution block {eb_id}" in s.subarray_server.log_text()
         s.etcd.start(keep_port=True)
         d.Restart()
-        assert (d.obsState, d.healthState) == (EMPTY, 0)
+        assert d.obsState == EMPTY
         assert s.eb_state(eb_id)["status"] == "CANCELLED"
+        # and that it answers again, once the monitor has seen it
+        assert wait_for(lambda: health[-1:] == [0], timeout=30), health
+        assert d.healthState == 0
     finally:
         s.close()
 

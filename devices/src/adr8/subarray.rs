@@ -116,6 +116,10 @@ pub struct Subarray {
     /// The watch of the receive processing block's state.
     watch: Option<Follow>,
     outbox: Outbox,
+    /// healthState and healthInfo as last pushed.
+    health_pushed: Option<(HealthState, String)>,
+    /// Asks the device to publish its health when what the server sees of the DB changes it.
+    _health_watch: Option<Follow>,
 }
 
 impl std::fmt::Debug for Subarray {
@@ -142,6 +146,42 @@ impl Subarray {
             loopback: loopback.clone(),
             watch: None,
             outbox: Outbox::default(),
+            health_pushed: None,
+            _health_watch: Self::watch_health(&ctx.name, services, loopback),
+        }
+    }
+
+    /// When the DB's health verdict changes (it stops or starts answering), ask the device to
+    /// publish it: healthState events come from the device, like the others.
+    fn watch_health(name: &str, services: &Arc<Services>, loopback: &Loopback) -> Option<Follow> {
+        let db = services.db()?;
+        let (mut seen, name, loopback) = (services.link.seen.clone(), name.to_string(), loopback.clone());
+        Some(db.spawn(async move {
+            let mut last = crate::health::subarray(&seen.borrow_and_update());
+            while seen.changed().await.is_ok() {
+                let now = crate::health::subarray(&seen.borrow_and_update());
+                if now != last {
+                    last = now;
+                    let (name, loopback) = (name.clone(), loopback.clone());
+                    let _ = tokio::task::spawn_blocking(move || {
+                        if let Err(e) = loopback.sync(&name) {
+                            tracing::debug!("{name}: cannot publish the health change ({e}); it shows on the next request");
+                        }
+                    })
+                    .await;
+                }
+            }
+        }))
+    }
+
+    /// Push healthState and healthInfo if they differ from what was last pushed.
+    fn push_health(&mut self) {
+        let now = self.health();
+        if self.health_pushed.as_ref() != Some(&now) {
+            self.outbox.push_change("healthState", now.0);
+            self.outbox.push_archive("healthState", now.0);
+            self.outbox.push_change("healthInfo", now.1.clone());
+            self.health_pushed = Some(now);
         }
     }
 
@@ -238,6 +278,7 @@ impl Subarray {
             }
             Err(why) => Err(self.fault(event, &why)),
         };
+        self.push_health();
         result
     }
 
@@ -251,6 +292,7 @@ impl Subarray {
             o.fault = Some(text.clone());
         }
         self.enter(ObsState::FAULT);
+        self.push_health();
         failed(reason::FAILED, format!("{text}; obsState is FAULT (Abort, ObsReset or Restart recover)"), event.name())
     }
 
@@ -422,9 +464,10 @@ impl Subarray {
         self.watch = Some(follow);
     }
 
-    /// `SyncObsState`: publish what the watch changed.
+    /// `SyncObsState`: publish what the watches changed (obsState, receive addresses, health).
     fn sync(&mut self) -> Result<(), DevFailed> {
         self.push_obs(None);
+        self.push_health();
         Ok(())
     }
 
@@ -565,12 +608,11 @@ impl Device for Subarray {
             .attribute(
                 Attr::new("healthState")
                     .read(|d: &Subarray| d.health().0)
-                    .description("OK while the configuration DB answers; DEGRADED when it does not, or in obsState FAULT (healthInfo says why)")
-                    .polled(1000)
+                    .description("OK while the configuration DB answers; DEGRADED when it does not, or in obsState FAULT (healthInfo says why); events pushed by the device")
                     .abs_change(1)
                     .archive_abs_change(1),
             )
-            .attribute(Attr::new("healthInfo").read(|d: &Subarray| d.health().1).description("Why healthState is what it is (the FAULT reason)").polled(1000))
+            .attribute(Attr::new("healthInfo").read(|d: &Subarray| d.health().1).description("Why healthState is what it is (the FAULT reason)"))
             .attribute(
                 Attr::new("receiveAddresses")
                     .read(|d: &Subarray| d.lock().receive_addresses.clone())
