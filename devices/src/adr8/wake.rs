@@ -3,7 +3,8 @@
 //! The runtime publishes the events a device pushes when a request to it ends; it has no way
 //! (yet) for a device's background task to push. The ADR-8 subarray leaves RESOURCING when a
 //! watch of the configuration DB sees the receive addresses, with nobody calling it — and
-//! TMC learns of it only through a change event. So the watch sends the device a real Tango
+//! TMC learns of it only through a change event (the same for healthState when the
+//! configuration DB stops or starts answering). So the watch sends the device a real Tango
 //! request (`SyncObsState`) over loopback: the handler runs with the device locked like any
 //! command, and its pushes go out in order after it. When the runtime gains a push-from-
 //! anywhere handle (wt-17's room), this module goes.
