@@ -532,7 +532,12 @@ fn up(a: UpArgs) -> Result<(), String> {
     for (exec, inst, _, device) in devices(a.subarrays, &a.interface) {
         let t0 = Instant::now();
         let name = format!("{exec}/{inst}");
-        sup.parts.push(spawn(&name, &binary(exec), &[inst.clone(), "-ORBendPoint".into(), endpoint.clone()], &env, &logs)?);
+        let mut args = vec![inst.clone(), "-ORBendPoint".into(), endpoint.clone()];
+        if a.interface == "adr8" {
+            // also on the command line: the server need not ask the Tango database for its profile
+            args.extend(["--interface".to_string(), "adr8".to_string()]);
+        }
+        sup.parts.push(spawn(&name, &binary(exec), &args, &env, &logs)?);
         let component = format!("{exec}-{inst}");
         wait_until(sup.last(), Duration::from_secs(30), || device_answers(&db, &device).and_then(|()| alive.check(&component)))?;
         sup.console.ready(&name, &device, t0);

@@ -163,6 +163,9 @@ def test_adr8_profile_registers_the_current_names_with_the_property():
     assert container(r.get("Deployment", f"{FULL}-sdp-master"))["command"] == ["SDPMaster"]
     probe = container(r.get("Deployment", f"{FULL}-sdp-subarray-2"))["readinessProbe"]["exec"]["command"]
     assert probe == ["/etc/sdp/tango-ping", "mid-sdp/subarray/02"]
+    assert env(container(r.get("Deployment", f"{FULL}-sdp-master")))["SDP_INTERFACE_PROFILE"] == "adr8"
+    default = render_umbrella({})
+    assert "SDP_INTERFACE_PROFILE" not in env(container(default.get("Deployment", f"{FULL}-sdp-subarray-1")))
 
 
 def test_registered_devices_match_the_projects_device_list(umbrella):

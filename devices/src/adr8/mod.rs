@@ -58,7 +58,9 @@ impl Profile {
 /// The profile a server runs: `--interface <p>` (removed from `args`), else
 /// `SDP_INTERFACE_PROFILE`, else (Tango DB mode) the `InterfaceProfile` property of the
 /// server's devices or their class. Devices of one server that disagree, or a value that is
-/// not a profile, are an error (the server must not guess).
+/// not a profile, are an error (the server must not guess). A Tango database that does not
+/// answer at start counts as no property (2019): `sdp up` and the chart therefore also pass the
+/// profile on the command line / in the environment.
 pub fn profile_of_server(exec: &str, class: &str, args: &mut Vec<String>) -> Result<Profile, String> {
     let bad = |v: &str, from: &str| format!("{from} = {v:?} is not an interface profile (2019 or adr8)");
     if let Some(i) = args.iter().position(|a| a == "--interface") {
