@@ -321,7 +321,11 @@ impl Subarray {
 
     fn end_eb(&self, status: EbStatus) -> Result<(), String> {
         let (Some(db), Some(eb_id)) = (self.services.db(), self.eb_id()) else { return Ok(()) };
-        db.end_eb(&eb_id, status).map_err(|e| format!("cannot end execution block {eb_id}: {e}"))
+        match db.end_eb(&eb_id, status) {
+            // never stored (an AssignResources whose commit was lost): nothing to end
+            Ok(()) | Err(DbError::Vanished { .. }) => Ok(()),
+            Err(e) => Err(format!("cannot end execution block {eb_id}: {e}")),
+        }
     }
 
     /// Forget the execution block: no watch, no addresses, no scan.
@@ -386,8 +390,14 @@ impl Subarray {
             }
             Err(CreateError::Db(e)) => return Err(failed(reason::INVALID, format!("{e}; nothing was changed"), CMD)),
             Err(CreateError::InDoubt(e)) => {
-                // sent, unanswered: the EB may or may not be stored — an internal failure
-                self.transition(Event::AssignResources, a.transaction_id.clone(), |_| Ok(()))?;
+                // sent, unanswered: the EB may or may not be stored — an internal failure; the
+                // subarray keeps its id so that Restart cancels it if it was stored
+                let (eb_id, eb) = (a.eb_id.clone(), a.eb.clone());
+                self.transition(Event::AssignResources, a.transaction_id.clone(), move |d| {
+                    let mut o = d.lock();
+                    (o.eb_id, o.eb) = (Some(eb_id), eb);
+                    Ok(())
+                })?;
                 return Err(
                     self.fault(Event::AssignResources, &format!("the configuration DB did not confirm execution block {}: {e}", a.eb_id))
                 );
