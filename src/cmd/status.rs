@@ -61,6 +61,11 @@ pub fn run() -> i32 {
 
 type DeviceRow = (String, String, String, String);
 
+/// obsState labels of the 2019 interface and of ADR-8 (devices/src/fsm.rs, fsm/adr8.rs).
+const OBS_STATES_2019: [&str; 7] = ["IDLE", "CONFIGURING", "READY", "SCANNING", "PAUSED", "ABORTED", "FAULT"];
+const OBS_STATES_ADR8: [&str; 11] =
+    ["EMPTY", "RESOURCING", "IDLE", "CONFIGURING", "READY", "SCANNING", "ABORTING", "ABORTED", "RESETTING", "FAULT", "RESTARTING"];
+
 fn devices() -> Result<Vec<DeviceRow>, String> {
     let host = tango::dbclient::TangoHost::from_env()?;
     let db = tango::dbclient::Database::new(host).with_timeout(Duration::from_secs(2));
@@ -77,14 +82,22 @@ fn devices() -> Result<Vec<DeviceRow>, String> {
                 continue;
             }
         };
-        let (state, obs) = read_state(&info.ior).unwrap_or_else(|e| (format!("unreachable: {e}"), String::new()));
+        // obsState numbering of the device's interface profile (the property InterfaceProfile)
+        let adr8 = db
+            .device_properties(&name)
+            .ok()
+            .and_then(|p| p.iter().find(|(k, _)| k.eq_ignore_ascii_case("InterfaceProfile")).and_then(|(_, v)| v.first().cloned()))
+            .is_some_and(|v| v.eq_ignore_ascii_case("adr8"));
+        let labels: &[&str] = if adr8 { &OBS_STATES_ADR8 } else { &OBS_STATES_2019 };
+        let (state, obs) = read_state(&info.ior, labels).unwrap_or_else(|e| (format!("unreachable: {e}"), String::new()));
         rows.push((name, info.server, state, obs));
     }
     Ok(rows)
 }
 
-/// State and (if the device has it) obsState, read with one `read_attributes_5`.
-fn read_state(ior: &str) -> Result<(String, String), String> {
+/// State and (if the device has it) obsState, read with one `read_attributes_5`; `labels`
+/// name the obsState numbers.
+fn read_state(ior: &str, labels: &[&str]) -> Result<(String, String), String> {
     let ior = tango::ior::Ior::parse(ior).map_err(|e| e.to_string())?;
     let p = ior.iiop().ok_or("no IIOP profile")?;
     let mut c = tango::client::Connection::connect(&format!("{}:{}", p.host, p.port), Duration::from_secs(2)).map_err(|e| e.to_string())?;
@@ -104,11 +117,7 @@ fn read_state(ior: &str) -> Result<(String, String), String> {
         _ => DevState::UNKNOWN.to_string(),
     };
     let obs = match values.get(1).map(|v| &v.value) {
-        Some(AttrData::Short(v)) if !v.is_empty() => {
-            // labels of the SDP obsState numbering
-            const LABELS: [&str; 7] = ["IDLE", "CONFIGURING", "READY", "SCANNING", "PAUSED", "ABORTED", "FAULT"];
-            LABELS.get(v[0] as usize).map(|s| s.to_string()).unwrap_or_else(|| v[0].to_string())
-        }
+        Some(AttrData::Short(v)) if !v.is_empty() => labels.get(v[0] as usize).map(|s| s.to_string()).unwrap_or_else(|| v[0].to_string()),
         _ => "-".into(),
     };
     Ok((state, obs))
@@ -148,13 +157,11 @@ fn config_rows() -> Result<ConfigRows, String> {
             let id = key.trim_start_matches(keys::PB_DIR).to_string();
             let pb: serde_json::Value =
                 txn.get(&key).await.map_err(|e| e.to_string())?.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
-            let wf = &pb["workflow"];
-            let wf = format!(
-                "{}:{}:{}",
-                wf["type"].as_str().unwrap_or("?"),
-                wf["id"].as_str().unwrap_or("?"),
-                wf["version"].as_str().unwrap_or("?")
-            );
+            // kind:name:version of the 2019 workflow or of an execution block's script
+            let wf = match sdp_config::ProcessingBlock::from_value(&pb) {
+                Ok(pb) => format!("{}:{}:{}", pb.workflow.kind, pb.workflow.id, pb.workflow.version),
+                Err(_) => "?:?:?".to_string(),
+            };
             let st: serde_json::Value = txn
                 .get(&keys::pb_state(&id))
                 .await

@@ -213,6 +213,10 @@ def test_up_with_the_adr8_interface(ports):
         assert int(d.obsState) == 2, int(d.obsState)
         assert "science" in json.loads(d.receiveAddresses)
         assert "/eb/eb-up-20210630-00001/state" in up.sdpcfg("ls", "-R", "/eb")
+        # sdp status names the ADR-8 obsState and the script of the EB's processing block
+        status = subprocess.run([str(BIN / "sdp"), "status"], env=up.env(), capture_output=True, text=True, timeout=30).stdout
+        assert any(l.startswith("mid-sdp/subarray/02") and "IDLE" in l for l in status.splitlines()), status
+        assert any(l.startswith("pb-up-20210630-00001") and "realtime:vis_receive:0.1.0" in l for l in status.splitlines()), status
         d.ReleaseAllResources()
         assert '"status": "FINISHED"' in up.sdpcfg("get", "/eb/eb-up-20210630-00001/state")
         d.Off()
