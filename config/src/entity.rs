@@ -478,6 +478,19 @@ impl Txn {
         self.put(&path, &json::dumps(state))
     }
 
+    /// The state record of ADR-8 subarray `id` (`/lmc/subarray/<id>`).
+    pub async fn get_lmc_subarray(&mut self, id: &str) -> Result<Option<Value>> {
+        let path = self.p(&keys::lmc_subarray(id));
+        self.get_json(&path).await
+    }
+
+    /// Create or replace the state record of ADR-8 subarray `id` without reading it first.
+    pub fn put_lmc_subarray(&mut self, id: &str, state: &Value) -> Result<()> {
+        require_object(state)?;
+        let path = self.p(&keys::lmc_subarray(id));
+        self.put(&path, &json::dumps(state))
+    }
+
     /// Create or replace the master's state without reading it first (see [`Txn::put`]).
     pub fn put_master(&mut self, state: &Value) -> Result<()> {
         require_object(state)?;

@@ -12,6 +12,8 @@
 //! | `/deploy/<deploy_id>`, `/deploy/<deploy_id>/state` | deployments |
 //! | `/ownership/<pb_id>/<deploy_id>` | which PB owns which deployment ([`crate::ownership`]) |
 //! | `/eb/<eb_id>`, `/eb/<eb_id>/state` | execution blocks (ADR-8 interface, [`crate::eb`]) |
+//! | `/subarray/<id>`, `/master` | the 2019 devices' own state records |
+//! | `/lmc/subarray/<id>` | an ADR-8 subarray's own state record |
 
 /// The directory of processing blocks, with its trailing `/` (a listing prefix).
 pub const PB_DIR: &str = "/pb/";
@@ -21,6 +23,11 @@ pub const DEPLOY_DIR: &str = "/deploy/";
 pub const OWNERSHIP_DIR: &str = "/ownership/";
 /// The directory of execution blocks, with its trailing `/`.
 pub const EB_DIR: &str = "/eb/";
+
+/// `/lmc/subarray/<id>`: the state record of an ADR-8 subarray.
+pub fn lmc_subarray(id: &str) -> String {
+    format!("/lmc/subarray/{id}")
+}
 
 /// `/pb/<pb_id>`
 pub fn pb(pb_id: &str) -> String {
@@ -89,6 +96,7 @@ mod tests {
         assert_eq!(ownership("x", "d"), "/ownership/x/d");
         assert_eq!(eb("e"), "/eb/e");
         assert_eq!(eb_state("e"), "/eb/e/state");
+        assert_eq!(lmc_subarray("01"), "/lmc/subarray/01");
         assert_eq!(split_pb("/pb/x/state"), Some(("x", "state")));
         assert_eq!(split_pb("/pb/x"), Some(("x", "")));
         assert_eq!(split_pb("/deploy/x"), None);

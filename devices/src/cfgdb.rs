@@ -284,7 +284,11 @@ impl ConfigDb {
     async fn read_state(self: Arc<Self>, id: String) -> Result<Option<Value>, Error> {
         let cfg = self.client().await?;
         let mut txn = cfg.txn();
-        let v = if id == MASTER_KEY { txn.get_master().await? } else { txn.get_subarray(&id).await? };
+        let v = match id.strip_prefix(LMC_PREFIX) {
+            Some(lmc) => txn.get_lmc_subarray(lmc).await?,
+            None if id == MASTER_KEY => txn.get_master().await?,
+            None => txn.get_subarray(&id).await?,
+        };
         txn.commit().await?;
         Ok(v)
     }
@@ -584,17 +588,26 @@ impl FirstRead {
     }
 }
 
-/// The persister key of the master's state (`/master`); any other key is a subarray id.
+/// The persister key of the master's state (`/master`); [`lmc_key`]s are ADR-8 subarrays';
+/// any other key is a 2019 subarray id.
 pub const MASTER_KEY: &str = "master";
 
 /// Write a device's state record. Only this device writes it, so there is nothing to
 /// read or compare first: a plain put (create or replace) in the caller's transaction.
 fn put_state(txn: &mut sdp_config::Txn, id: &str, state: &Value) -> Result<(), Error> {
-    if id == MASTER_KEY {
-        txn.put_master(state)
-    } else {
-        txn.put_subarray(id, state)
+    match id.strip_prefix(LMC_PREFIX) {
+        Some(lmc) => txn.put_lmc_subarray(lmc, state),
+        None if id == MASTER_KEY => txn.put_master(state),
+        None => txn.put_subarray(id, state),
     }
+}
+
+/// Persister keys of ADR-8 subarrays: `lmc/<id>` (`/lmc/subarray/<id>`).
+const LMC_PREFIX: &str = "lmc/";
+
+/// The persister key of ADR-8 subarray `id` (its record is `/lmc/subarray/<id>`).
+pub fn lmc_key(id: &str) -> String {
+    format!("{LMC_PREFIX}{id}")
 }
 
 /// A running background task of a device (a watch of a PB state key, a late state read);

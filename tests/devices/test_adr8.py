@@ -500,3 +500,37 @@ def test_assign_resources_again_in_idle_replaces_the_execution_block(stack, sub)
     assert sub.executionBlock == new_eb
     sub.ReleaseAllResources()
     assert stack.eb_state(new_eb)["status"] == "FINISHED"
+
+
+def test_a_restarted_server_restores_its_subarrays():
+    """The subarray server stops mid-observation (READY) and while RESOURCING: started again,
+    each subarray comes back where it was; the one waiting for receive addresses gets them."""
+    s = Stack(subarrays=2)
+    try:
+        a, b = s.proxy(1), s.proxy(2)
+        a.On()
+        eb_a, _ = assign(a)
+        a.Configure(CONFIGURE)
+        addresses = a.receiveAddresses
+        b.On()
+        s.controller.pause()
+        try:
+            eb_b, pb_b = new_ids()
+            b.AssignResources(assign_arg(eb_b, pb_b))
+            assert b.obsState == RESOURCING
+            s.subarray_server.stop()
+            s.subarray_server.start()
+        finally:
+            s.controller.resume()
+        a, b = s.proxy(1), s.proxy(2)
+        assert (a.state(), a.obsState, a.scanType, a.receiveAddresses) == (tango.DevState.ON, READY, "science", addresses)
+        assert a.executionBlock == eb_a
+        assert wait_for(lambda: b.obsState == IDLE, timeout=30), OBS[int(b.obsState)]
+        assert "science" in json.loads(b.receiveAddresses)
+        a.End()
+        a.ReleaseAllResources()
+        assert s.eb_state(eb_a)["status"] == "FINISHED"
+        record = json.loads(s.etcd.raw("/lmc/subarray/01"))
+        assert (record["state"], record["obs_state"], record["eb_id"]) == ("ON", "EMPTY", None)
+    finally:
+        s.close()

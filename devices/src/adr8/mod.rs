@@ -114,6 +114,8 @@ pub fn admin_mode_attribute<D: Device>(
 #[derive(Debug)]
 pub struct Services {
     pub link: Link,
+    /// Devices created once already: later creations are `Init`s.
+    pub created: crate::restore::Created,
 }
 
 impl Services {
@@ -122,7 +124,7 @@ impl Services {
         if link.db.is_none() {
             eprintln!("ADR-8 devices: no configuration DB ({}): AssignResources is refused", link.off);
         }
-        Arc::new(Services { link })
+        Arc::new(Services { link, created: Default::default() })
     }
 
     /// The configuration DB, if there is one.

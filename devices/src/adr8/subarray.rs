@@ -17,8 +17,10 @@
 //! or to FAULT when it fails; without a receive block it moves on at once. The watch applies
 //! the outcome, then asks the device to publish it ([`super::wake`]).
 //!
-//! The subarray's state is not persisted: a restarted server starts OFF/EMPTY (the execution
-//! blocks stay in the configuration DB).
+//! The subarray's state is kept in `/lmc/subarray/<nn>` and restored when its server restarts,
+//! by the lifecycle every device shares ([`crate::restore`]): a subarray that was waiting for
+//! receive addresses waits again; one that stopped in a transitional state (CONFIGURING,
+//! ABORTING, RESETTING, RESTARTING) comes back in FAULT, saying so, for Abort/Restart to recover.
 
 use std::sync::{Arc, Mutex};
 
@@ -26,14 +28,15 @@ use sdp_config::{EbStatus, Error as DbError, ScanRecord};
 use serde_json::Value;
 use tango::device::Outbox;
 use tango::registration::DeviceContext;
-use tango::{Attr, Cmd, DevFailed, DevState, Device, DeviceClass};
+use tango::{Attr, Cmd, DevFailed, DevState, Device, DeviceClass, TangoEnum};
 
 use super::args::{self, ArgError};
 use super::wake::{Loopback, SYNC_COMMAND};
 use super::Services;
-use crate::cfgdb::{CreateError, Follow, New};
+use crate::cfgdb::{lmc_key, CreateError, Follow, New};
 use crate::fsm::adr8::{self, AdminMode, Event, ObsState, Transition};
 use crate::fsm::HealthState;
+use crate::restore::{self, Late, Start};
 
 pub const CLASS: &str = "SDPSubarray";
 
@@ -64,6 +67,8 @@ pub struct Obs {
     pub eb_id: Option<String>,
     /// The execution block as stored (its scan types are what Configure may choose).
     pub eb: Value,
+    /// The receive processing block whose addresses RESOURCING waits for.
+    pub receive_pb: Option<String>,
     /// Why the subarray is in FAULT.
     pub fault: Option<String>,
     /// obsStates entered by the watch and not yet pushed as events.
@@ -83,6 +88,7 @@ impl Default for Obs {
             scan_id: 0,
             eb_id: None,
             eb: Value::Null,
+            receive_pb: None,
             fault: None,
             unpushed: Vec::new(),
             unpushed_addresses: false,
@@ -91,6 +97,53 @@ impl Default for Obs {
 }
 
 impl Obs {
+    /// The stored record (`/lmc/subarray/<nn>`).
+    pub fn to_json(&self, device: &str) -> Value {
+        serde_json::json!({
+            "device": device,
+            "state": self.state.to_string(),
+            "obs_state": self.obs.label(),
+            "admin_mode": self.admin.label(),
+            "receive_addresses": self.receive_addresses,
+            "scan_type": self.scan_type,
+            "scan_id": self.scan_id,
+            "eb_id": self.eb_id,
+            "eb": self.eb,
+            "receive_pb": self.receive_pb,
+            "fault": self.fault,
+        })
+    }
+
+    /// From the stored record; what is missing or unreadable keeps its default. A record
+    /// left in a transitional state (the server stopped during a command) comes back FAULT.
+    pub fn from_json(v: &Value) -> Obs {
+        let mut o = Obs::default();
+        let s = |k: &str| v.get(k).and_then(Value::as_str);
+        if s("state") == Some("ON") {
+            o.state = DevState::ON;
+        }
+        if let Some(x) = s("obs_state").and_then(ObsState::parse) {
+            o.obs = x;
+        }
+        if let Some(x) = s("admin_mode").and_then(AdminMode::parse) {
+            o.admin = x;
+        }
+        if let Some(x) = s("receive_addresses") {
+            o.receive_addresses = x.to_string();
+        }
+        o.scan_type = s("scan_type").map(str::to_string);
+        o.scan_id = v.get("scan_id").and_then(Value::as_i64).unwrap_or(0);
+        o.eb_id = s("eb_id").map(str::to_string);
+        o.eb = v.get("eb").cloned().unwrap_or(Value::Null);
+        o.receive_pb = s("receive_pb").map(str::to_string);
+        o.fault = s("fault").map(str::to_string);
+        if matches!(o.obs, ObsState::CONFIGURING | ObsState::ABORTING | ObsState::RESETTING | ObsState::RESTARTING) {
+            o.fault = Some(format!("the device server stopped while the subarray was {}", o.obs));
+            o.obs = ObsState::FAULT;
+        }
+        o
+    }
+
     /// Apply an internal event (from the watch) if the table allows it now.
     fn observe(&mut self, event: Event, why: Option<String>) -> bool {
         let Ok(row) = adr8::check(self.state, self.obs, self.admin, event) else { return false };
@@ -110,6 +163,10 @@ fn local_txn() -> String {
 
 pub struct Subarray {
     name: String,
+    /// The configuration-DB id (`mid-sdp/subarray/01` → `01`).
+    id: String,
+    /// The stored state, when it could not be read at start-up (read in the background).
+    late: Option<Late<Obs>>,
     shared: Arc<Mutex<Obs>>,
     services: Arc<Services>,
     loopback: Loopback,
@@ -139,8 +196,11 @@ fn invalid(e: ArgError) -> DevFailed {
 impl Subarray {
     pub fn create(ctx: &DeviceContext, services: &Arc<Services>, loopback: &Loopback) -> Subarray {
         tracing::info!("Initialising SDP Subarray (ADR-8 interface): {}", ctx.name);
-        Subarray {
+        let first = services.created.first(&ctx.name);
+        let mut d = Subarray {
             name: ctx.name.clone(),
+            id: crate::subarray::subarray_id(&ctx.name),
+            late: None,
             shared: Arc::new(Mutex::new(Obs::default())),
             services: services.clone(),
             loopback: loopback.clone(),
@@ -148,6 +208,85 @@ impl Subarray {
             outbox: Outbox::default(),
             health_pushed: None,
             _health_watch: Self::watch_health(&ctx.name, services, loopback),
+        };
+        let db = services.db();
+        match restore::begin(db.as_ref(), &lmc_key(&d.id), first, |v| Some(Obs::from_json(v)), |_| async {}) {
+            Start::NoDb => {}
+            Start::Init | Start::Stored(None) => d.persist(),
+            Start::Stored(Some(v)) => d.restore(Obs::from_json(&v)),
+            Start::Later(late, e) => {
+                eprintln!(
+                    "{CLASS} {}: cannot read /lmc/subarray/{} ({e}): State UNKNOWN and commands refused until it is read",
+                    d.name, d.id
+                );
+                d.late = Some(late);
+            }
+        }
+        d
+    }
+
+    /// Take a stored state; a subarray that was waiting for receive addresses waits again.
+    fn restore(&mut self, stored: Obs) {
+        eprintln!(
+            "{CLASS} {}: restored from /lmc/subarray/{}: State {}, obsState {}, execution block {}",
+            self.name,
+            self.id,
+            stored.state,
+            stored.obs,
+            stored.eb_id.as_deref().unwrap_or("none")
+        );
+        let resume = (stored.obs == ObsState::RESOURCING).then(|| (stored.receive_pb.clone(), stored.eb_id.clone()));
+        *self.lock() = stored;
+        if let (Some((Some(pb), Some(eb))), Some(db)) = (resume, self.services.db()) {
+            self.wait_for_receive_addresses(&db, &pb, &eb);
+        }
+        self.persist();
+    }
+
+    /// While the stored state has not been read: none of it is shown and nothing may change
+    /// it (the defaults must not overwrite it).
+    fn unrestored(&self) -> bool {
+        self.late.as_ref().is_some_and(|l| l.stored().is_none())
+    }
+
+    /// Before a command: take a stored state read late, or read it now; refuse while the DB
+    /// does not answer.
+    fn ensure_restored(&mut self, cmd: &str) -> Result<(), DevFailed> {
+        let Some(late) = &self.late else { return Ok(()) };
+        let stored = match late.stored() {
+            Some(stored) => stored.clone(),
+            None => {
+                let db = self.services.db().expect("a late read has a DB");
+                match db.load_state(&lmc_key(&self.id)) {
+                    Ok(v) => v.as_ref().map(Obs::from_json),
+                    Err(e) => {
+                        return Err(failed(
+                            reason::DB_UNAVAILABLE,
+                            format!(
+                                "The state of {} stored in /lmc/subarray/{} has not been read since the server started ({e}); nothing was \
+                                 changed: {cmd} is refused until the configuration DB answers",
+                                self.name, self.id
+                            ),
+                            cmd,
+                        ))
+                    }
+                }
+            }
+        };
+        self.late = None;
+        match stored {
+            Some(o) => self.restore(o),
+            None => self.persist(),
+        }
+        Ok(())
+    }
+
+    /// Record the state (a background writer stores it; see [`crate::cfgdb::ConfigDb::persist`]).
+    fn persist(&self) {
+        if let Some(db) = self.services.db() {
+            if !self.unrestored() {
+                db.persist(&lmc_key(&self.id), self.lock().to_json(&self.name));
+            }
         }
     }
 
@@ -191,7 +330,10 @@ impl Subarray {
 
     /// What clients read.
     pub fn obs(&self) -> Obs {
-        self.lock().clone()
+        match self.late.as_ref().and_then(|l| l.stored()) {
+            Some(Some(stored)) => stored.clone(),
+            _ => self.lock().clone(),
+        }
     }
 
     fn allowed(&self, event: Event) -> Result<&'static Transition, DevFailed> {
@@ -248,6 +390,7 @@ impl Subarray {
         txn: Option<String>,
         effect: impl FnOnce(&mut Self) -> Result<(), String>,
     ) -> Result<(), DevFailed> {
+        self.ensure_restored(event.name())?;
         let row = self.allowed(event)?;
         let txn = txn.unwrap_or_else(local_txn);
         tracing::info!("{}: {event} (transaction_id {txn})", self.name);
@@ -279,6 +422,7 @@ impl Subarray {
             Err(why) => Err(self.fault(event, &why)),
         };
         self.push_health();
+        self.persist();
         result
     }
 
@@ -293,6 +437,7 @@ impl Subarray {
         }
         self.enter(ObsState::FAULT);
         self.push_health();
+        self.persist();
         failed(reason::FAILED, format!("{text}; obsState is FAULT (Abort, ObsReset or Restart recover)"), event.name())
     }
 
@@ -334,6 +479,7 @@ impl Subarray {
         let mut o = self.lock();
         o.eb_id = None;
         o.eb = Value::Null;
+        o.receive_pb = None;
         o.receive_addresses = "{}".into();
         o.scan_type = None;
         o.scan_id = 0;
@@ -344,6 +490,7 @@ impl Subarray {
     }
 
     fn off(&mut self) -> Result<(), DevFailed> {
+        self.ensure_restored("Off")?;
         self.allowed(Event::Off)?;
         let active = self.lock().obs != ObsState::EMPTY;
         // Off always succeeds: a DB that does not answer only costs the EB its end mark
@@ -361,6 +508,7 @@ impl Subarray {
 
     fn assign_resources(&mut self, arg: &str) -> Result<(), DevFailed> {
         const CMD: &str = "AssignResources";
+        self.ensure_restored(CMD)?;
         self.allowed(Event::AssignResources)?;
         let a = args::assign_resources(arg).map_err(invalid)?;
         let db = self.db(CMD)?;
@@ -403,11 +551,12 @@ impl Subarray {
                 );
             }
         }
-        let eb_id = a.eb_id.clone();
+        let (eb_id, receive_pb) = (a.eb_id.clone(), a.receive_pb.clone());
         self.transition(Event::AssignResources, a.transaction_id.clone(), move |d| {
             d.watch = None;
             let mut o = d.lock();
             o.eb_id = Some(eb_id);
+            o.receive_pb = receive_pb;
             o.eb = a.eb.clone();
             o.receive_addresses = "{}".into();
             o.scan_type = None;
@@ -478,6 +627,7 @@ impl Subarray {
     fn sync(&mut self) -> Result<(), DevFailed> {
         self.push_obs(None);
         self.push_health();
+        self.persist();
         Ok(())
     }
 
@@ -490,6 +640,7 @@ impl Subarray {
     }
 
     fn configure(&mut self, arg: &str) -> Result<(), DevFailed> {
+        self.ensure_restored("Configure")?;
         self.allowed(Event::Configure)?;
         let c = args::configure(arg).map_err(invalid)?;
         c.check_scan_type(&self.lock().eb).map_err(invalid)?;
@@ -507,6 +658,7 @@ impl Subarray {
     }
 
     fn scan(&mut self, arg: &str) -> Result<(), DevFailed> {
+        self.ensure_restored("Scan")?;
         self.allowed(Event::Scan)?;
         let s = args::scan(arg).map_err(invalid)?;
         let (id, scan_type) = (s.scan_id, self.lock().scan_type.clone().unwrap_or_default());
@@ -593,7 +745,8 @@ fn scan_type_text(t: &Option<String>) -> String {
 
 /// `is_allowed` for the Tango layer: the same table.
 fn guard(event: Event) -> impl Fn(&Subarray) -> Result<(), DevFailed> + Send + Sync + 'static {
-    move |d: &Subarray| d.allowed(event).map(|_| ())
+    // while the stored state is unread the handler decides (it reads it first, or refuses)
+    move |d: &Subarray| if d.unrestored() { Ok(()) } else { d.allowed(event).map(|_| ()) }
 }
 
 impl Device for Subarray {
@@ -603,7 +756,7 @@ impl Device for Subarray {
             .attribute(Attr::new("version").read(|_: &Subarray| env!("CARGO_PKG_VERSION").to_string()))
             .attribute(
                 Attr::new("obsState")
-                    .read(|d: &Subarray| d.lock().obs)
+                    .read(|d: &Subarray| d.obs().obs)
                     .description("Observing state (ADR-8: EMPTY 0, RESOURCING 1, IDLE 2, CONFIGURING 3, READY 4, SCANNING 5, ABORTING 6, ABORTED 7, RESETTING 8, FAULT 9, RESTARTING 10); change and archive events pushed by the device")
                     .abs_change(1)
                     .archive_abs_change(1),
@@ -625,12 +778,12 @@ impl Device for Subarray {
             .attribute(Attr::new("healthInfo").read(|d: &Subarray| d.health().1).description("Why healthState is what it is (the FAULT reason)"))
             .attribute(
                 Attr::new("receiveAddresses")
-                    .read(|d: &Subarray| d.lock().receive_addresses.clone())
+                    .read(|d: &Subarray| d.obs().receive_addresses)
                     .description("Receive addresses published by the receive processing block (JSON: scan type -> beam -> function, host, port, ...)"),
             )
-            .attribute(Attr::new("scanType").read(|d: &Subarray| scan_type_text(&d.lock().scan_type)).description("The configured scan type (`null` when none)"))
-            .attribute(Attr::new("scanID").read(|d: &Subarray| d.lock().scan_id).description("The scan running now (0 when not scanning)"))
-            .attribute(Attr::new("executionBlock").read(|d: &Subarray| d.lock().eb_id.clone().unwrap_or_default()).description("Id of the execution block (empty when none)"))
+            .attribute(Attr::new("scanType").read(|d: &Subarray| scan_type_text(&d.obs().scan_type)).description("The configured scan type (`null` when none)"))
+            .attribute(Attr::new("scanID").read(|d: &Subarray| d.obs().scan_id).description("The scan running now (0 when not scanning)"))
+            .attribute(Attr::new("executionBlock").read(|d: &Subarray| d.obs().eb_id.unwrap_or_default()).description("Id of the execution block (empty when none)"))
             .command(Cmd::new("On").run(|d: &mut Subarray, ()| d.on()).allowed(guard(Event::On)))
             .command(Cmd::new("Off").run(|d: &mut Subarray, ()| d.off()).allowed(guard(Event::Off)))
             .command(
@@ -643,6 +796,7 @@ impl Device for Subarray {
                 Cmd::new("ReleaseResources")
                     .doc_in("Resources to release (JSON, ska-sdp-releaseres 0.4): the execution block ends")
                     .run(|d: &mut Subarray, arg: String| {
+                        d.ensure_restored("ReleaseResources")?;
                         d.allowed(Event::ReleaseResources)?;
                         let r = args::release_resources(&arg).map_err(invalid)?;
                         d.release(Event::ReleaseResources, r.transaction_id)
@@ -674,7 +828,10 @@ impl Device for Subarray {
     }
 
     fn state(&self) -> DevState {
-        self.lock().state
+        if self.unrestored() {
+            return DevState::UNKNOWN;
+        }
+        self.obs().state
     }
 
     fn status(&self) -> String {
@@ -805,6 +962,54 @@ mod tests {
         assert_eq!(d.obs().obs, ObsState::ABORTED);
         d.restart().unwrap();
         assert_eq!((d.obs().obs, d.obs().eb_id), (ObsState::EMPTY, None));
+    }
+
+    #[test]
+    fn record_round_trip_and_transitional_states_come_back_fault() {
+        let mut o = Obs { state: DevState::ON, obs: ObsState::READY, scan_type: Some("science".into()), ..Obs::default() };
+        o.eb_id = Some("eb-1".into());
+        o.eb = serde_json::json!({"eb_id": "eb-1"});
+        o.receive_pb = Some("pb-1".into());
+        o.receive_addresses = "{\"science\": {}}".into();
+        o.admin = AdminMode::ENGINEERING;
+        assert_eq!(Obs::from_json(&o.to_json("mid-sdp/subarray/01")), o);
+        o.obs = ObsState::CONFIGURING;
+        let back = Obs::from_json(&o.to_json("x"));
+        assert_eq!(back.obs, ObsState::FAULT);
+        assert_eq!(back.fault.as_deref(), Some("the device server stopped while the subarray was CONFIGURING"));
+    }
+
+    #[test]
+    fn a_new_device_object_restores_the_stored_state_on_first_creation_only() {
+        let (s, _alive) = services_with_components();
+        let mut d = device(&s, "mid-sdp/subarray/07");
+        d.on().unwrap();
+        d.assign_resources(&no_receive("eb-r", "pb-r")).unwrap();
+        d.configure(r#"{"scan_type": "science"}"#).unwrap();
+        // another process on the same DB (a restarted server): the first creation restores
+        let s2 = Services {
+            link: crate::cfgdb::Link { db: s.db(), off: String::new(), seen: s.link.seen.clone(), monitor: None },
+            created: Default::default(),
+        };
+        let s2 = Arc::new(s2);
+        let back = device(&s2, "mid-sdp/subarray/07");
+        assert_eq!((back.obs().state, back.obs().obs, back.obs().scan_type.as_deref()), (DevState::ON, ObsState::READY, Some("science")));
+        assert_eq!(back.obs().eb_id.as_deref(), Some("eb-r"));
+        // a later creation in that process is Init: defaults, stored
+        let init = device(&s2, "mid-sdp/subarray/07");
+        assert_eq!((init.obs().state, init.obs().obs), (DevState::OFF, ObsState::EMPTY));
+        assert_eq!(
+            device(
+                &Arc::new(Services {
+                    link: crate::cfgdb::Link { db: s.db(), off: String::new(), seen: s.link.seen.clone(), monitor: None },
+                    created: Default::default()
+                }),
+                "mid-sdp/subarray/07"
+            )
+            .obs()
+            .obs,
+            ObsState::EMPTY
+        );
     }
 
     #[test]
