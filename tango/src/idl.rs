@@ -6,6 +6,10 @@
 use crate::cdr::{CdrError, CdrReader, CdrWriter, Decode, Encode, Result};
 use crate::{cdr_enum, cdr_struct};
 
+/// The IDL version we implement: `_is_a` answers true up to `Device_5`, IORs name
+/// `IDL:Tango/Device_5:1.0`, the database records it at export.
+pub const IDL_VERSION: i32 = 5;
+
 cdr_enum! {
     /// Device state (`Tango::DevState`).
     pub enum DevState {

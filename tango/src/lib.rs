@@ -12,6 +12,8 @@ pub mod idl;
 pub mod ior;
 
 pub mod admin;
+pub(crate) mod attr_config;
+pub mod blackbox;
 pub mod client;
 pub mod connection;
 pub mod database;
@@ -20,6 +22,7 @@ pub mod device;
 pub mod dispatch;
 pub mod events;
 pub mod object;
+pub mod ops;
 pub mod registration;
 pub mod server;
 pub mod test_device;

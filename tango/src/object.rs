@@ -2,12 +2,13 @@
 //! commands in Tango's terms, serialising every request to one device (Tango's default
 //! "by device" serialisation model) behind a mutex.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use crate::any::CmdValue;
-use crate::device::{AttrEntry, AttrInfo, Device, DeviceClass, Pushed};
+use crate::attr_config::{self, check_enum, check_finite, check_limits, initial_config, state_config};
+pub use crate::blackbox::{BlackBox, BlackBoxEntry, Detail};
+use crate::device::{AttrEntry, Device, DeviceClass, Pushed};
 use crate::events::{Criteria, EventHub, EventKind};
 use crate::idl::*;
 
@@ -41,84 +42,6 @@ pub trait DeviceObject: Send + Sync {
     fn poll(&self, attr: &str);
     /// Subscribe a client to `kind` events of `attr`; returns the topic to listen to.
     fn subscribe(&self, attr: &str, kind: EventKind, client_idl: i32) -> Result<String, DevFailed>;
-}
-
-/// The last requests a device received, newest first (`black_box(n)`).
-///
-/// Entries are recorded raw and formatted only when somebody reads the black box: recording
-/// is on every request's path, reading almost never happens.
-#[derive(Default)]
-pub struct BlackBox {
-    entries: Mutex<VecDeque<BlackBoxEntry>>,
-}
-
-/// One request as the black box remembers it.
-#[derive(Debug, Clone)]
-pub struct BlackBoxEntry {
-    pub at: std::time::SystemTime,
-    /// `Operation ping`, `Attribute state`, ...
-    pub what: &'static str,
-    /// The IDL operation name.
-    pub op: &'static str,
-    /// Command name or attribute names, if the operation has them.
-    pub detail: Detail,
-    pub host: Arc<str>,
-    pub client: Option<ClntIdent>,
-}
-
-#[derive(Debug, Clone)]
-pub enum Detail {
-    None,
-    Cmd(String, bool),
-    Attrs(Vec<String>),
-}
-
-impl BlackBoxEntry {
-    fn format(&self) -> String {
-        let mut s = format!("{} : {} {}", crate::dispatch::black_box_time(self.at), self.what, self.op);
-        match &self.detail {
-            Detail::None => {}
-            Detail::Cmd(c, from_cache) => {
-                s += &format!(" (cmd = {c})");
-                if *from_cache {
-                    s += " from cache_device";
-                }
-            }
-            Detail::Attrs(a) => s += &format!(" (attr = {})", a.join(", ")),
-        }
-        s += &format!(" requested from {}", self.host);
-        if let Some(c) = &self.client {
-            s += &format!(" ({})", c.describe());
-        }
-        s
-    }
-}
-
-const BLACK_BOX_DEPTH: usize = 50;
-
-impl BlackBox {
-    pub fn record(&self, e: BlackBoxEntry) {
-        let mut q = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if q.len() == BLACK_BOX_DEPTH {
-            q.pop_back();
-        }
-        q.push_front(e);
-    }
-
-    pub fn last(&self, n: i32) -> Result<Vec<String>, DevFailed> {
-        if n <= 0 {
-            return Err(DevFailed::new(
-                "API_BlackBoxArgument",
-                format!("Cannot return {n} black box entries: the number must be positive"),
-                "BlackBox::read",
-            ));
-        }
-        let e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if e.is_empty() {
-            return Err(DevFailed::new("API_BlackBoxEmpty", "Nothing stored yet in black-box", "BlackBox::read"));
-        }
-        Ok(e.iter().take(n as usize).map(BlackBoxEntry::format).collect())
-    }
 }
 
 /// Builds a device from its name (the factory the server was given).
@@ -297,72 +220,6 @@ impl<D: Device> DeviceCell<D> {
     }
 }
 
-const NOT_SPECIFIED: &str = "Not specified";
-
-/// cppTango's default display format per type.
-fn default_display_format(t: CmdArgType) -> &'static str {
-    use CmdArgType as T;
-    match t {
-        T::DevFloat | T::DevDouble => "%6.2f",
-        T::DevString | T::DevEnum => "%s",
-        T::DevBoolean | T::DevState | T::DevEncoded => NOT_SPECIFIED,
-        _ => "%d",
-    }
-}
-
-/// The configuration cppTango reports for an attribute nobody has configured.
-fn initial_config(i: &AttrInfo) -> AttributeConfig_5 {
-    let writable = i.writable;
-    let ns = || NOT_SPECIFIED.to_string();
-    AttributeConfig_5 {
-        name: i.name.clone(),
-        writable,
-        data_format: i.format,
-        data_type: i.data_type as i32,
-        memorized: i.memorized,
-        mem_init: writable != AttrWriteType::READ,
-        max_dim_x: i.max_dim_x,
-        max_dim_y: 0,
-        description: i.description.clone().unwrap_or_else(|| "No description".into()),
-        label: i.label.clone().unwrap_or_else(|| i.name.clone()),
-        unit: i.unit.clone(),
-        standard_unit: "No standard unit".into(),
-        display_unit: "No display unit".into(),
-        format: i.display_format.clone().unwrap_or_else(|| default_display_format(i.data_type).into()),
-        min_value: i.min_value.clone().unwrap_or_else(ns),
-        max_value: i.max_value.clone().unwrap_or_else(ns),
-        writable_attr_name: if writable == AttrWriteType::READ { "None".into() } else { i.name.clone() },
-        level: i.level,
-        root_attr_name: ns(),
-        enum_labels: i.enum_labels.clone(),
-        att_alarm: AttributeAlarm {
-            min_alarm: ns(),
-            max_alarm: ns(),
-            min_warning: ns(),
-            max_warning: ns(),
-            delta_t: ns(),
-            delta_val: ns(),
-            extensions: vec![],
-        },
-        event_prop: EventProperties {
-            ch_event: ChangeEventProp {
-                rel_change: i.rel_change.clone().unwrap_or_else(ns),
-                abs_change: i.abs_change.clone().unwrap_or_else(ns),
-                extensions: vec![],
-            },
-            per_event: PeriodicEventProp { period: i.event_period.clone().unwrap_or_else(|| "1000".into()), extensions: vec![] },
-            arch_event: ArchiveEventProp {
-                rel_change: i.archive_rel_change.clone().unwrap_or_else(ns),
-                abs_change: i.archive_abs_change.clone().unwrap_or_else(ns),
-                period: i.archive_period.clone().unwrap_or_else(ns),
-                extensions: vec![],
-            },
-        },
-        extensions: vec![],
-        sys_extensions: vec![],
-    }
-}
-
 /// The class's commands and the built-in ones (Init, State, Status unless the class has its
 /// own), sorted by name: what [`DeviceObject::command_list`] returns.
 fn command_list<D: Device>(class: &DeviceClass<D>) -> Vec<DevCmdInfo_2> {
@@ -399,10 +256,6 @@ fn command_list<D: Device>(class: &DeviceClass<D>) -> Vec<DevCmdInfo_2> {
     }
     v.sort_by_key(|c| c.cmd_name.to_ascii_lowercase());
     v
-}
-
-fn state_config(name: &str, data_type: CmdArgType) -> AttributeConfig_5 {
-    initial_config(&AttrInfo::new(name, data_type, AttrDataFormat::SCALAR, AttrWriteType::READ))
 }
 
 pub(crate) fn attr_not_found(name: &str) -> DevFailed {
@@ -448,60 +301,6 @@ fn zero_set_point(t: CmdArgType) -> AttrData {
         T::DevState => AttrData::State(vec![DevState::ON]),
         _ => AttrData::NoData,
     }
-}
-
-fn outside_limit(desc: String) -> DevFailed {
-    DevFailed::new("API_WAttrOutsideLimit", desc, "WAttribute::check_written_value")
-}
-
-/// cppTango refuses NaN and infinities in written floating-point values.
-fn check_finite(name: &str, data: &AttrData) -> Result<(), DevFailed> {
-    let bad = match data {
-        AttrData::Float(v) => v.iter().position(|x| !x.is_finite()),
-        AttrData::Double(v) => v.iter().position(|x| !x.is_finite()),
-        _ => None,
-    };
-    match bad {
-        Some(i) => Err(outside_limit(format!("Set value for attribute {name} is a NaN or INF value (at least element {i})"))),
-        None => Ok(()),
-    }
-}
-
-fn check_enum(name: &str, n_labels: usize, data: &AttrData) -> Result<(), DevFailed> {
-    if let AttrData::Short(v) = data {
-        if let Some(i) = v.iter().position(|&x| x < 0 || x as usize >= n_labels) {
-            // (sic: cppTango's spelling)
-            return Err(outside_limit(format!(
-                "Set value for attribute {name} is negative or above the maximun authorized ({n_labels}) for at least element {i}"
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn check_limits(cfg: &AttributeConfig_5, data: &AttrData) -> Result<(), DevFailed> {
-    let limit = |s: &str| if s == NOT_SPECIFIED { None } else { s.trim().parse::<f64>().ok() };
-    let (min, max) = (limit(&cfg.min_value), limit(&cfg.max_value));
-    if min.is_none() && max.is_none() {
-        return Ok(());
-    }
-    for x in data.to_f64s().unwrap_or_default() {
-        if let Some(m) = min.filter(|&m| x < m) {
-            return Err(DevFailed::new(
-                "API_WAttrOutsideLimit",
-                format!("Set value for attribute {} is below the minimum authorized ({m}): {x}", cfg.name),
-                "WAttribute::check_written_value",
-            ));
-        }
-        if let Some(m) = max.filter(|&m| x > m) {
-            return Err(DevFailed::new(
-                "API_WAttrOutsideLimit",
-                format!("Set value for attribute {} is above the maximum authorized ({m}): {x}", cfg.name),
-                "WAttribute::check_written_value",
-            ));
-        }
-    }
-    Ok(())
 }
 
 impl<D: Device> DeviceObject for DeviceCell<D> {
@@ -714,36 +513,12 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
                 continue;
             }
             let i = self.find_attr(&c.name).ok_or_else(|| attr_not_found(&c.name))?;
-            for (what, v) in [("min_value", &c.min_value), ("max_value", &c.max_value)] {
-                if !v.is_empty() && v != NOT_SPECIFIED && v.trim().parse::<f64>().is_err() {
-                    return Err(DevFailed::new(
-                        "API_AttrOptProp",
-                        format!(
-                            "Device {}-> Attribute : {}\nThe property {what} is defined in an unsupported format: {v:?} (expected a number or \"{NOT_SPECIFIED}\")",
-                            self.name, c.name
-                        ),
-                        "Attribute::set_properties",
-                    ));
-                }
-            }
+            attr_config::validate(&self.name, c)?;
             idx.push(Some(i));
         }
         for (c, i) in cfgs.into_iter().zip(idx) {
             let Some(i) = i else { continue };
-            let cur = Arc::make_mut(&mut g.attrs[i].config);
-            // Only the user-settable properties change; type, format and name stay.
-            let keep_or = |new: String, default: &str| if new.is_empty() || new == NOT_SPECIFIED { default.to_string() } else { new };
-            cur.description = c.description;
-            cur.label = keep_or(c.label, &self.class.attributes[i].info.name);
-            cur.unit = c.unit;
-            cur.standard_unit = c.standard_unit;
-            cur.display_unit = c.display_unit;
-            cur.format = c.format;
-            cur.min_value = keep_or(c.min_value, NOT_SPECIFIED);
-            cur.max_value = keep_or(c.max_value, NOT_SPECIFIED);
-            cur.att_alarm = c.att_alarm;
-            cur.event_prop = c.event_prop;
-            cur.extensions = c.extensions;
+            attr_config::apply(Arc::make_mut(&mut g.attrs[i].config), c, &self.class.attributes[i].info.name);
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::client::ClientError;
 use crate::dbclient::{Database, Properties};
-use crate::dispatch::IDL_VERSION;
+use crate::idl::IDL_VERSION;
 use crate::ior::{object_key_for, Ior};
 
 /// What a device factory gets: the device's name, its class and its properties from the
