@@ -1,5 +1,5 @@
 //! Reading the CBF output link map from a CSP subarray attribute (`cspCbfOutlinkAddress`),
-//! with the `tango` crate's blocking client: one `read_attributes_3`, bounded by a timeout,
+//! with the `tango` crate's blocking client: one `read_attributes_5`, bounded by a timeout,
 //! no polling (the 2019 device polled for up to 20 s inside Configure).
 //!
 //! Addresses: `domain/family/member/attribute` (device looked up in the Tango database at
@@ -8,10 +8,9 @@
 
 use std::time::Duration;
 
-use tango::any::{decode_any, CmdValue};
 use tango::client::Connection;
 use tango::dbclient::{Database, TangoHost};
-use tango::idl::DevSource;
+use tango::idl::AttrData;
 use tango::ior::{object_key_for, Ior};
 
 /// Where an attribute lives.
@@ -67,22 +66,11 @@ pub fn read_string_attribute(address: &str, timeout: Duration) -> Result<String,
         (format!("{}:{}", p.host, p.port), p.object_key.clone())
     };
     let mut conn = Connection::connect(&endpoint, timeout).map_err(|e| format!("cannot reach {}: {e}", a.device))?;
-    let reply = conn
-        .invoke(&key, "read_attributes_3", |w| {
-            w.write_len(1);
-            w.write_string(&a.attribute);
-            w.write(&DevSource::DEV);
-        })
-        .map_err(|e| format!("cannot read {}/{}: {e}", a.device, a.attribute))?;
-    let mut r = reply.body();
-    let n = r.read_len(1).map_err(|e| e.to_string())?;
-    if n == 0 {
-        return Err(format!("{}/{}: empty reply", a.device, a.attribute));
-    }
-    match decode_any(&mut r).map_err(|e| format!("{}/{}: {e}", a.device, a.attribute))? {
-        CmdValue::String(s) => Ok(s),
-        CmdValue::StringArray(v) if !v.is_empty() => Ok(v[0].clone()),
-        other => Err(format!("{}/{} is not a string attribute (got {:?})", a.device, a.attribute, other.arg_type())),
+    let v = conn.read_attribute(&key, &a.attribute).map_err(|e| format!("cannot read {}/{}: {e}", a.device, a.attribute))?;
+    match v.value {
+        AttrData::String(mut s) if !s.is_empty() => Ok(s.swap_remove(0)),
+        AttrData::String(_) => Err(format!("{}/{}: empty value", a.device, a.attribute)),
+        _ => Err(format!("{}/{} is not a string attribute (its Tango data type number is {})", a.device, a.attribute, v.data_type)),
     }
 }
 
