@@ -9,9 +9,8 @@
 use std::time::Duration;
 
 use tango::client::Connection;
-use tango::dbclient::{Database, TangoHost};
+use tango::dbclient::locate_device;
 use tango::idl::AttrData;
-use tango::ior::{object_key_for, Ior};
 
 /// Where an attribute lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,22 +48,12 @@ impl AttributeAddress {
 /// Read a string attribute once; errors say what could not be reached or read.
 pub fn read_string_attribute(address: &str, timeout: Duration) -> Result<String, String> {
     let a = AttributeAddress::parse(address)?;
-    let (endpoint, key) = if a.nodb {
-        (a.host.clone().unwrap_or_default(), object_key_for(&a.device))
-    } else {
-        let host = match &a.host {
-            Some(h) => TangoHost::parse(h)?,
-            None => TangoHost::from_env().map_err(|e| format!("cannot look up {}: {e}", a.device))?,
-        };
-        let db = Database::new(host).with_timeout(timeout);
-        let info = db.import_device(&a.device).map_err(|e| format!("cannot import {} from the Tango database: {e}", a.device))?;
-        if !info.exported {
-            return Err(format!("device {} is not running (not exported in the Tango database)", a.device));
-        }
-        let ior = Ior::parse(&info.ior).map_err(|e| format!("bad IOR for {}: {e}", a.device))?;
-        let p = ior.iiop().ok_or_else(|| format!("IOR of {} has no IIOP profile", a.device))?;
-        (format!("{}:{}", p.host, p.port), p.object_key.clone())
+    let url = match (&a.host, a.nodb) {
+        (Some(h), true) => format!("tango://{h}/{}#dbase=no", a.device),
+        (Some(h), false) => format!("tango://{h}/{}", a.device),
+        (None, _) => a.device.clone(),
     };
+    let (endpoint, key) = locate_device(&url, None, timeout)?;
     let mut conn = Connection::connect(&endpoint, timeout).map_err(|e| format!("cannot reach {}: {e}", a.device))?;
     let v = conn.read_attribute(&key, &a.attribute).map_err(|e| format!("cannot read {}/{}: {e}", a.device, a.attribute))?;
     match v.value {

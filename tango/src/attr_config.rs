@@ -163,3 +163,76 @@ pub(crate) fn check_limits(cfg: &AttributeConfig_5, data: &AttrData) -> Result<(
     }
     Ok(())
 }
+
+/// A user-settable property of an attribute's configuration, by its Tango database name.
+type Field = (&'static str, fn(&AttributeConfig_5) -> &String, fn(&mut AttributeConfig_5) -> &mut String);
+
+/// The properties `set_attribute_config` keeps in the database, with the Tango property
+/// names cppTango uses for them (`DbPutDeviceAttributeProperty2`).
+const FIELDS: &[Field] = &[
+    ("label", |c| &c.label, |c| &mut c.label),
+    ("description", |c| &c.description, |c| &mut c.description),
+    ("unit", |c| &c.unit, |c| &mut c.unit),
+    ("standard_unit", |c| &c.standard_unit, |c| &mut c.standard_unit),
+    ("display_unit", |c| &c.display_unit, |c| &mut c.display_unit),
+    ("format", |c| &c.format, |c| &mut c.format),
+    ("min_value", |c| &c.min_value, |c| &mut c.min_value),
+    ("max_value", |c| &c.max_value, |c| &mut c.max_value),
+    ("min_alarm", |c| &c.att_alarm.min_alarm, |c| &mut c.att_alarm.min_alarm),
+    ("max_alarm", |c| &c.att_alarm.max_alarm, |c| &mut c.att_alarm.max_alarm),
+    ("min_warning", |c| &c.att_alarm.min_warning, |c| &mut c.att_alarm.min_warning),
+    ("max_warning", |c| &c.att_alarm.max_warning, |c| &mut c.att_alarm.max_warning),
+    ("delta_t", |c| &c.att_alarm.delta_t, |c| &mut c.att_alarm.delta_t),
+    ("delta_val", |c| &c.att_alarm.delta_val, |c| &mut c.att_alarm.delta_val),
+    ("rel_change", |c| &c.event_prop.ch_event.rel_change, |c| &mut c.event_prop.ch_event.rel_change),
+    ("abs_change", |c| &c.event_prop.ch_event.abs_change, |c| &mut c.event_prop.ch_event.abs_change),
+    ("event_period", |c| &c.event_prop.per_event.period, |c| &mut c.event_prop.per_event.period),
+    ("archive_rel_change", |c| &c.event_prop.arch_event.rel_change, |c| &mut c.event_prop.arch_event.rel_change),
+    ("archive_abs_change", |c| &c.event_prop.arch_event.abs_change, |c| &mut c.event_prop.arch_event.abs_change),
+    ("archive_period", |c| &c.event_prop.arch_event.period, |c| &mut c.event_prop.arch_event.period),
+];
+
+/// Apply attribute properties read from the database (unknown names are ignored: the
+/// database may hold properties of other tools).
+pub(crate) fn apply_properties(cfg: &mut AttributeConfig_5, props: &crate::dbclient::Properties) {
+    for (name, values) in props {
+        if let Some((_, _, set)) = FIELDS.iter().find(|f| f.0.eq_ignore_ascii_case(name)) {
+            *set(cfg) = values.join(",");
+        }
+    }
+}
+
+/// What the database must hold for `cur`: the properties that differ from `default` (to
+/// put) and those back at their default (to delete).
+pub(crate) fn diff_properties(cur: &AttributeConfig_5, default: &AttributeConfig_5) -> (Vec<(String, Vec<String>)>, Vec<String>) {
+    let (mut put, mut delete) = (Vec::new(), Vec::new());
+    for (name, get, _) in FIELDS {
+        if get(cur) == get(default) {
+            delete.push(name.to_string());
+        } else {
+            put.push((name.to_string(), get(cur).split(',').map(|s| s.trim().to_string()).collect()));
+        }
+    }
+    (put, delete)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::AttrInfo;
+
+    #[test]
+    fn changed_properties_are_put_and_defaults_deleted_and_read_back() {
+        let info = AttrInfo::new("x", CmdArgType::DevDouble, AttrDataFormat::SCALAR, AttrWriteType::READ_WRITE);
+        let default = initial_config(&info);
+        let mut cur = default.clone();
+        cur.unit = "mm".into();
+        cur.event_prop.ch_event.abs_change = "-1,1".into();
+        let (put, delete) = diff_properties(&cur, &default);
+        assert_eq!(put, vec![("unit".to_string(), vec!["mm".to_string()]), ("abs_change".into(), vec!["-1".into(), "1".into()])]);
+        assert_eq!(delete.len(), FIELDS.len() - 2);
+        let mut back = default.clone();
+        apply_properties(&mut back, &put.into_iter().collect());
+        assert_eq!(back, cur);
+    }
+}

@@ -51,12 +51,22 @@ pub struct Dispatcher {
 /// A caller as the black box describes it.
 #[derive(Debug, Clone)]
 pub struct Peer {
+    /// `localhost` for loopback clients, else the IP address.
     pub host: Arc<str>,
+    /// The connection as omniORB names it, `giop:tcp:<ip>:<port>` (lock status reports it).
+    pub address: Arc<str>,
+}
+
+impl Peer {
+    pub fn from_socket(peer: std::net::SocketAddr) -> Peer {
+        let host = if peer.ip().is_loopback() { Arc::from("localhost") } else { Arc::from(peer.ip().to_string()) };
+        Peer { host, address: Arc::from(format!("giop:tcp:{}:{}", peer.ip(), peer.port())) }
+    }
 }
 
 impl Default for Peer {
     fn default() -> Self {
-        Peer { host: Arc::from("localhost") }
+        Peer { host: Arc::from("localhost"), address: Arc::from("giop:tcp:127.0.0.1:0") }
     }
 }
 

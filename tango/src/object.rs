@@ -11,6 +11,8 @@ pub use crate::blackbox::{BlackBox, BlackBoxEntry, Detail};
 use crate::device::{AttrEntry, Device, DeviceClass, Pushed};
 use crate::events::{Criteria, EventHub, EventKind};
 use crate::idl::*;
+use crate::polling::{Origin, PollKind};
+pub use crate::services::{DeviceServices, PropertyDecl};
 
 /// What the protocol layer needs from a device.
 pub trait DeviceObject: Send + Sync {
@@ -35,11 +37,15 @@ pub trait DeviceObject: Send + Sync {
     fn black_box(&self) -> &BlackBox;
     /// Connect the device to the server's event system.
     fn attach_events(&self, hub: Arc<EventHub>);
-    /// Attributes read on a timer, with their period.
-    fn polled_attributes(&self) -> Vec<(String, Duration)>;
-    /// One polling cycle of `attr`: read it and feed the event system (only when somebody
+    /// The lock, polling, logging and database of the device.
+    fn services(&self) -> &DeviceServices;
+    /// A value the polling thread just read: feed the event system with it (when somebody
     /// listens).
-    fn poll(&self, attr: &str);
+    fn publish_polled(&self, v: &AttributeValue_5);
+    /// The device properties the class declares (for `QueryWizardDevProperty`).
+    fn device_property_decls(&self) -> &[PropertyDecl];
+    /// The class properties the class declares (for `QueryWizardClassProperty`).
+    fn class_property_decls(&self) -> &[PropertyDecl];
     /// Subscribe a client to `kind` events of `attr`; returns the topic to listen to.
     fn subscribe(&self, attr: &str, kind: EventKind, client_idl: i32) -> Result<String, DevFailed>;
 }
@@ -70,16 +76,27 @@ pub struct DeviceCell<D: Device> {
     events: OnceLock<Arc<EventHub>>,
     /// What [`DeviceObject::command_list`] returns (the class's commands are fixed).
     commands: Vec<DevCmdInfo_2>,
-    /// Polling configured outside the class (the `polled_attr` device property): attribute
-    /// (lower-cased) → period; a period of zero stops polling a class-polled attribute.
-    polling: Vec<(String, Duration)>,
+    services: DeviceServices,
+    /// Attribute properties from the database (class ones overridden by device ones), applied
+    /// over the class's defaults at start and at Init.
+    attr_properties: Mutex<AttrProperties>,
 }
+
+/// attribute name (lower-cased) → property → values.
+pub type AttrProperties = std::collections::BTreeMap<String, crate::dbclient::Properties>;
 
 impl<D: Device> DeviceCell<D> {
     pub fn new(name: &str, class: Arc<DeviceClass<D>>, factory: Factory<D>) -> Self {
         let device = factory(name);
         let attrs = class.attributes.iter().map(|a| AttrState { config: Arc::new(initial_config(&a.info)), set_point: None }).collect();
         let commands = command_list(&class);
+        let services = DeviceServices::new(name);
+        let now = std::time::Instant::now();
+        for a in &class.attributes {
+            if let Some(p) = a.info.polling {
+                let _ = services.polling.add(PollKind::Attribute, &a.info.name, p, Origin::Class, now);
+            }
+        }
         DeviceCell {
             name: name.to_string(),
             class,
@@ -88,35 +105,125 @@ impl<D: Device> DeviceCell<D> {
             black_box: BlackBox::default(),
             events: OnceLock::new(),
             commands,
-            polling: Vec::new(),
+            services,
+            attr_properties: Mutex::new(AttrProperties::new()),
         }
+    }
+
+    /// Apply attribute properties read from the database (class ones overridden by device
+    /// ones) over the class's defaults; kept for Init.
+    pub fn with_attribute_properties(self, props: AttrProperties) -> Self {
+        *self.attr_properties.lock().unwrap_or_else(|p| p.into_inner()) = props;
+        self.apply_attribute_properties();
+        self
+    }
+
+    fn apply_attribute_properties(&self) {
+        let props = self.attr_properties.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut g = self.lock();
+        for (i, a) in self.class.attributes.iter().enumerate() {
+            let mut cfg = initial_config(&a.info);
+            if let Some(p) = props.iter().find(|(k, _)| k.eq_ignore_ascii_case(&a.info.name)).map(|(_, p)| p) {
+                attr_config::apply_properties(&mut cfg, p);
+            }
+            g.attrs[i].config = Arc::new(cfg);
+        }
+    }
+
+    /// Keep what `set_attribute_config` changed in the database: properties that differ from
+    /// the class's defaults are put, those back at their default deleted.
+    fn persist_attribute_config(&self, changed: &[(usize, Arc<AttributeConfig_5>)]) -> Result<(), DevFailed> {
+        let Some(db) = self.services.db() else { return Ok(()) };
+        let mut kept = self.attr_properties.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, cfg) in changed {
+            let info = &self.class.attributes[*i].info;
+            let (put, delete) = attr_config::diff_properties(cfg, &initial_config(info));
+            if !put.is_empty() {
+                db.put_device_attribute_property(&self.name, &info.name, &put)?;
+            }
+            db.delete_device_attribute_property(&self.name, &info.name, &delete)?;
+            let entry = kept.entry(info.name.to_ascii_lowercase()).or_default();
+            entry.clear();
+            entry.extend(put);
+        }
+        Ok(())
+    }
+
+    /// Read the class and device attribute properties again (for Init). A database that
+    /// cannot be read leaves the properties read before.
+    fn reload_attribute_properties(&self) {
+        let Some(db) = self.services.db() else { return };
+        let names: Vec<String> = self.class.attributes.iter().map(|a| a.info.name.clone()).collect();
+        match crate::registration::attribute_properties(db, &self.class.name, &self.name, &names) {
+            Ok(p) => *self.attr_properties.lock().unwrap_or_else(|p| p.into_inner()) = p,
+            Err(e) => {
+                tracing::warn!(device = %self.name, error = %e, "Init: cannot re-read attribute properties; keeping the previous ones")
+            }
+        }
+    }
+
+    /// Apply the runtime's device properties: `polled_attr`, `polled_cmd`, `poll_ring_depth`,
+    /// `logging_level`, `logging_target`. Bad entries are logged and skipped.
+    pub fn with_runtime_properties(self, ctx: &crate::registration::DeviceContext) -> Self {
+        if let Some(Ok(depth)) = ctx.property_as::<usize>("poll_ring_depth") {
+            self.services.polling.set_depth(depth);
+        }
+        let mut me = self;
+        if let Some(p) = ctx.property("polled_attr") {
+            me = me.with_polled_attr(p);
+        }
+        if let Some(p) = ctx.property("polled_cmd") {
+            me = me.with_polled(PollKind::Command, p);
+        }
+        me.services.logger.configure(ctx.property_str("logging_level"), ctx.property("logging_target").unwrap_or(&[]));
+        me
     }
 
     /// Apply Tango's `polled_attr` device property: `[attr, period_ms, attr, period_ms, ...]`.
     /// Unknown attributes and bad periods are logged and skipped.
-    pub fn with_polled_attr(mut self, property: &[String]) -> Self {
+    /// A period of zero stops polling a class-polled attribute.
+    pub fn with_polled_attr(self, property: &[String]) -> Self {
+        self.with_polled(PollKind::Attribute, property)
+    }
+
+    fn with_polled(self, kind: PollKind, property: &[String]) -> Self {
+        let prop = if kind == PollKind::Attribute { "polled_attr" } else { "polled_cmd" };
+        let now = std::time::Instant::now();
         for pair in property.chunks(2) {
-            let [attr, period] = pair else {
-                tracing::warn!(device = %self.name, "polled_attr has an odd number of entries; ignoring the last one");
+            let [obj, period] = pair else {
+                tracing::warn!(device = %self.name, "{prop} has an odd number of entries; ignoring the last one");
                 break;
             };
-            match (self.find_attr(attr), period.trim().parse::<u64>()) {
-                (Some(_), Ok(ms)) => self.polling.push((attr.to_ascii_lowercase(), Duration::from_millis(ms))),
-                (None, _) => tracing::warn!(device = %self.name, %attr, "polled_attr names an attribute the device does not have"),
-                (_, Err(_)) => tracing::warn!(device = %self.name, %attr, %period, "polled_attr period is not a number of milliseconds"),
+            let name = match kind {
+                PollKind::Attribute => self.attr_name(obj),
+                PollKind::Command => self.commands.iter().find(|c| c.cmd_name.eq_ignore_ascii_case(obj)).map(|c| c.cmd_name.clone()),
+            };
+            match (name, period.trim().parse::<u64>()) {
+                (Some(n), Ok(0)) => {
+                    let _ = self.services.polling.remove(kind, &n, &self.name);
+                }
+                (Some(n), Ok(ms)) => {
+                    let ms = ms.max(crate::polling::MIN_POLL_PERIOD_MS as u64);
+                    if let Err(e) = self.services.polling.add(kind, &n, Duration::from_millis(ms), Origin::Configured, now) {
+                        tracing::warn!(device = %self.name, %obj, error = %e, "{prop} entry skipped");
+                    }
+                }
+                (None, _) => tracing::warn!(device = %self.name, %obj, "{prop} names something the device does not have"),
+                (_, Err(_)) => tracing::warn!(device = %self.name, %obj, %period, "{prop} period is not a number of milliseconds"),
             }
         }
         self
     }
 
-    /// The polling period of attribute `i`: the property's if set, else the class's.
-    fn polling_of(&self, i: usize) -> Option<Duration> {
-        let info = &self.class.attributes[i].info;
-        match self.polling.iter().find(|(a, _)| a.eq_ignore_ascii_case(&info.name)) {
-            Some((_, d)) if d.is_zero() => None,
-            Some((_, d)) => Some((*d).max(Duration::from_millis(10))),
-            None => info.polling,
+    /// An attribute's name as declared (State and Status included), from any case.
+    fn attr_name(&self, name: &str) -> Option<String> {
+        if name.eq_ignore_ascii_case("state") {
+            return Some("State".into());
         }
+        if name.eq_ignore_ascii_case("status") {
+            return Some("Status".into());
+        }
+        self.find_attr(name).map(|i| self.class.attributes[i].info.name.clone())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<D>> {
@@ -340,7 +447,8 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
                 }
                 // DevVoid commands ignore whatever the client put in the any.
                 let arg = if c.in_type == CmdArgType::DevVoid { CmdValue::Void } else { arg };
-                let result = (c.handler)(&mut g.device, arg);
+                self.services.logger.log(crate::logging::Level::Debug, &format!("command {} received", c.name));
+                let result = crate::logging::with_logger(&self.services.logger, || (c.handler)(&mut g.device, arg));
                 let pushed = self.drain_outbox(&mut g);
                 (result, pushed)
             };
@@ -461,7 +569,7 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
                 }
                 check_limits(&g.attrs[i].config, &v.value)?;
                 let data = v.value;
-                write(&mut g.device, data.clone())?;
+                crate::logging::with_logger(&self.services.logger, || write(&mut g.device, data.clone()))?;
                 g.attrs[i].set_point = Some(data);
                 Ok(())
             })();
@@ -516,11 +624,14 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
             attr_config::validate(&self.name, c)?;
             idx.push(Some(i));
         }
+        let mut changed = Vec::new();
         for (c, i) in cfgs.into_iter().zip(idx) {
             let Some(i) = i else { continue };
             attr_config::apply(Arc::make_mut(&mut g.attrs[i].config), c, &self.class.attributes[i].info.name);
+            changed.push((i, g.attrs[i].config.clone()));
         }
-        Ok(())
+        drop(g);
+        self.persist_attribute_config(&changed)
     }
 
     fn init(&self) -> Result<(), DevFailed> {
@@ -532,6 +643,8 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
                 a.set_point = None;
             }
         }
+        self.reload_attribute_properties();
+        self.apply_attribute_properties();
         self.after_request(vec![]);
         Ok(())
     }
@@ -544,20 +657,25 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
         let _ = self.events.set(hub);
     }
 
-    fn polled_attributes(&self) -> Vec<(String, Duration)> {
-        (0..self.class.attributes.len())
-            .filter_map(|i| self.polling_of(i).map(|p| (self.class.attributes[i].info.name.clone(), p)))
-            .collect()
+    fn services(&self) -> &DeviceServices {
+        &self.services
     }
 
-    fn poll(&self, attr: &str) {
+    fn publish_polled(&self, v: &AttributeValue_5) {
         let Some(hub) = self.events.get() else { return };
-        if ![EventKind::Change, EventKind::Archive, EventKind::Periodic].iter().any(|k| hub.is_subscribed(&self.name, attr, *k)) {
+        if ![EventKind::Change, EventKind::Archive, EventKind::Periodic].iter().any(|k| hub.is_subscribed(&self.name, &v.name, *k)) {
             return;
         }
-        let v = self.read_attributes(&[attr.to_string()]).remove(0);
-        let crit = self.criteria(&self.lock(), attr);
-        hub.observe(&self.name, &v, &crit, true);
+        let crit = self.criteria(&self.lock(), &v.name);
+        hub.observe(&self.name, v, &crit, true);
+    }
+
+    fn device_property_decls(&self) -> &[PropertyDecl] {
+        &self.class.device_properties
+    }
+
+    fn class_property_decls(&self) -> &[PropertyDecl] {
+        &self.class.class_properties
     }
 
     fn subscribe(&self, attr: &str, kind: EventKind, client_idl: i32) -> Result<String, DevFailed> {
@@ -580,7 +698,7 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
         } else {
             let i = self.find_attr(attr).ok_or_else(|| attr_not_found(attr))?;
             let a = &self.class.attributes[i].info;
-            if kind == EventKind::Periodic && self.polling_of(i).is_none() {
+            if kind == EventKind::Periodic && self.services.polling.period_of(PollKind::Attribute, &a.name).is_none() {
                 return Err(polling_needed(&a.name));
             }
             a.name.clone()

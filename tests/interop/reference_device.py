@@ -18,7 +18,7 @@ import enum
 import sys
 
 from tango import AttrWriteType, DevState, DispLevel, Except
-from tango.server import Device, attribute, command, run
+from tango.server import Device, attribute, class_property, command, device_property, run
 
 
 class ObsState(enum.IntEnum):
@@ -146,8 +146,12 @@ class TestDevice(Device):
     del _n, _t
     del _v, _m
 
+    Greeting = device_property(dtype=str, default_value="hello", doc="Text the device greets with")
+    Site = class_property(dtype=str, default_value="lab", doc="Where the devices of this class run")
+
     def init_device(self):
         super().init_device()
+        self._logged = []
         self._obs_state = ObsState.EMPTY
         self._admin_mode = AdminMode.OFFLINE
         self._double = 1.5
@@ -238,6 +242,21 @@ class TestDevice(Device):
     @command(dtype_in=str)
     def StringSink(self, text):
         pass
+
+    @command(dtype_in=(str,), doc_in="log record: [ms, level, device, message, ndc, thread]")
+    def Log(self, record):
+        if len(record) >= 4:
+            self._logged.append(f"{record[1]}|{record[2]}|{record[3]}")
+
+    @command(dtype_out=(str,), doc_out="LEVEL|device|message of every record received")
+    def LoggedRecords(self):
+        return self._logged
+
+    @command(dtype_in=(str,), doc_in="[level, message]: the device logs it")
+    def LogMessage(self, arg):
+        streams = {"FATAL": self.fatal_stream, "ERROR": self.error_stream, "WARN": self.warn_stream,
+                   "INFO": self.info_stream, "DEBUG": self.debug_stream}
+        streams[arg[0].upper()](arg[1])
 
 
 if __name__ == "__main__":

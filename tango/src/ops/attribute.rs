@@ -1,12 +1,13 @@
 //! Attribute values: `read_attributes_3/4/5`, `write_attributes_4`,
 //! `write_read_attributes_4/5`, and the conversions to the older value types.
 
-use super::{read_if, Call, Handled};
+use super::{lock, read_if, Call, Handled};
 use crate::any::CmdValue;
 use crate::cdr::{CdrError, CdrReader};
 use crate::dispatch::{ok, Outcome};
 use crate::idl::*;
 use crate::object::Detail;
+use crate::polling::{PollKind, Polled};
 
 pub(crate) fn handle(c: &Call<'_>, r: &mut CdrReader<'_>) -> Handled {
     run(c, r).transpose()
@@ -17,16 +18,19 @@ fn run(c: &Call<'_>, r: &mut CdrReader<'_>) -> Result<Option<Outcome>, CdrError>
     Ok(Some(match c.op {
         "read_attributes_5" | "read_attributes_4" | "read_attributes_3" => {
             let names: Vec<String> = r.read_seq()?;
-            r.read::<DevSource>()?;
+            let source = r.read::<DevSource>()?;
             let ident = read_if::<ClntIdent>(r, c.op != "read_attributes_3")?;
             c.record(Detail::Attrs(names.clone()), ident.as_ref());
-            let vals = obj.read_attributes(&names);
+            let vals = read(c, &names, source);
             encode_values(c.op == "read_attributes_5", c.op == "read_attributes_3", vals)
         }
         "write_attributes_4" => {
             let vals: Vec<AttributeValue_4> = r.read_seq()?;
             let ident = r.read::<ClntIdent>()?;
             c.record(Detail::Attrs(names_of(&vals)), Some(&ident));
+            if let Err(e) = lock::check(c, &lock::caller(c, Some(&ident)), "write_attributes_4") {
+                return Ok(Some(Outcome::User(e)));
+            }
             match obj.write_attributes(vals) {
                 Ok(()) => ok(|_| {}),
                 Err(errs) => Outcome::MultiDevFailed(errs),
@@ -37,6 +41,10 @@ fn run(c: &Call<'_>, r: &mut CdrReader<'_>) -> Result<Option<Outcome>, CdrError>
             let r_names: Vec<String> = if c.op == "write_read_attributes_5" { r.read_seq()? } else { names_of(&vals) };
             let ident = r.read::<ClntIdent>()?;
             c.record(Detail::Attrs(names_of(&vals)), Some(&ident));
+            let method = if c.op == "write_read_attributes_5" { "write_read_attributes_5" } else { "write_read_attributes_4" };
+            if let Err(e) = lock::check(c, &lock::caller(c, Some(&ident)), method) {
+                return Ok(Some(Outcome::User(e)));
+            }
             match obj.write_attributes(vals) {
                 Err(errs) => Outcome::MultiDevFailed(errs),
                 Ok(()) => encode_values(c.op == "write_read_attributes_5", false, obj.read_attributes(&r_names)),
@@ -44,6 +52,52 @@ fn run(c: &Call<'_>, r: &mut CdrReader<'_>) -> Result<Option<Outcome>, CdrError>
         }
         _ => return Ok(None),
     }))
+}
+
+/// Read `names` from the device, or from the polling buffers: always for source CACHE (an
+/// error value when the attribute is not polled), for CACHE_DEV when polling is configured
+/// for the attribute. Attributes read from the device are read together.
+fn read(c: &Call<'_>, names: &[String], source: DevSource) -> Vec<AttributeValue_5> {
+    if source == DevSource::DEV {
+        return c.obj.read_attributes(names);
+    }
+    let polling = &c.obj.services().polling;
+    let mut out: Vec<Option<AttributeValue_5>> = names
+        .iter()
+        .map(|n| match polling.latest(PollKind::Attribute, n, source == DevSource::CACHE_DEV) {
+            Some(Some(rec)) => match rec.value {
+                Polled::Attr(v) => Some(v),
+                Polled::Cmd(_) => None,
+            },
+            Some(None) => Some(error_value(n, "API_NoDataYet", format!("No data available in cache for attribute {n}"))),
+            None if source == DevSource::CACHE => {
+                Some(error_value(n, "API_AttrNotPolled", format!("Attribute {n} not polled: a read from CACHE needs a polled attribute")))
+            }
+            None => None,
+        })
+        .collect();
+    let live: Vec<String> = names.iter().zip(&out).filter(|(_, v)| v.is_none()).map(|(n, _)| n.clone()).collect();
+    if !live.is_empty() {
+        let mut fresh = c.obj.read_attributes(&live).into_iter();
+        for slot in out.iter_mut().filter(|v| v.is_none()) {
+            *slot = fresh.next();
+        }
+    }
+    out.into_iter().flatten().collect()
+}
+
+fn error_value(name: &str, reason: &str, desc: String) -> AttributeValue_5 {
+    AttributeValue_5 {
+        value: AttrData::NoData,
+        quality: AttrQuality::ATTR_INVALID,
+        data_format: AttrDataFormat::FMT_UNKNOWN,
+        data_type: 0,
+        time: TimeVal::now(),
+        name: name.to_string(),
+        r_dim: AttributeDim::default(),
+        w_dim: AttributeDim::default(),
+        err_list: DevFailed::new(reason, desc, "Device_3Impl::read_attributes_from_cache").errors,
+    }
 }
 
 /// Values as `AttributeValue_5`, `_4` or `_3` sequences.

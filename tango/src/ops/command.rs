@@ -1,11 +1,14 @@
 //! Commands: `command_list_query*`, `command_query*` and `command_inout*`.
 
-use super::{read_if, Call, Handled};
-use crate::any::{decode_any, encode_any};
+use super::{lock, read_if, Call, Handled};
+use crate::any::{decode_any, encode_any, CmdValue};
 use crate::cdr::{CdrError, CdrReader};
 use crate::dispatch::{ok, Outcome};
 use crate::idl::{ClntIdent, DevCmdInfo, DevFailed, DevSource};
+use crate::locking::with_caller;
+use crate::logging::Level;
 use crate::object::Detail;
+use crate::polling::{PollKind, Polled};
 
 pub(crate) fn handle(c: &Call<'_>, r: &mut CdrReader<'_>) -> Handled {
     run(c, r).transpose()
@@ -36,7 +39,7 @@ fn run(c: &Call<'_>, r: &mut CdrReader<'_>) -> Result<Option<Outcome>, CdrError>
         "command_inout" | "command_inout_2" | "command_inout_4" => {
             let name = r.read_string()?;
             let arg = decode_any(r);
-            let _source = read_if::<DevSource>(r, c.op != "command_inout")?;
+            let source = read_if::<DevSource>(r, c.op != "command_inout")?.unwrap_or(DevSource::DEV);
             let ident = read_if::<ClntIdent>(r, c.op == "command_inout_4")?;
             c.record(Detail::Cmd(name.clone(), c.op != "command_inout"), ident.as_ref());
             let arg = match arg {
@@ -49,13 +52,52 @@ fn run(c: &Call<'_>, r: &mut CdrReader<'_>) -> Result<Option<Outcome>, CdrError>
                     ))))
                 }
             };
-            match obj.command(&name, arg) {
+            let caller = lock::caller(c, ident.as_ref());
+            let result = if lock::always_allowed(&name) {
+                Ok(())
+            } else {
+                lock::check(c, &caller, if c.op == "command_inout_4" { "command_inout4" } else { "command_inout2" })
+            }
+            .and_then(|()| match cached(c, &name, source) {
+                Some(r) => r,
+                None => with_caller(caller, || obj.command(&name, arg)),
+            });
+            match result {
                 Ok(v) => ok(|w| encode_any(w, &v)),
-                Err(e) => Outcome::User(e),
+                Err(e) => {
+                    obj.services()
+                        .logger
+                        .log(Level::Error, &format!("command {name} failed: {}", e.errors.first().map_or("", |e| e.desc.as_str())));
+                    Outcome::User(e)
+                }
             }
         }
         _ => return Ok(None),
     }))
+}
+
+/// A command result from the polling buffer: always for source CACHE (an error when the
+/// command is not polled), for CACHE_DEV when polling is configured for it; `None` = run it.
+fn cached(c: &Call<'_>, name: &str, source: DevSource) -> Option<Result<CmdValue, DevFailed>> {
+    if source == DevSource::DEV {
+        return None;
+    }
+    let polling = &c.obj.services().polling;
+    let rec = match polling.latest(PollKind::Command, name, source == DevSource::CACHE_DEV) {
+        None if source == DevSource::CACHE => {
+            return Some(Err(DevFailed::new(
+                "API_CmdNotPolled",
+                format!("Command {name} not polled: a read from CACHE needs a polled command"),
+                "Device_2Impl::command_inout",
+            )))
+        }
+        None => return None,
+        Some(rec) => rec,
+    };
+    Some(match rec.map(|r| r.value) {
+        Some(Polled::Cmd(r)) => r,
+        _ => Err(DevFailed::new("API_NoDataYet", format!("No data available in cache for command {name}"), "Device_2Impl::command_inout")),
+    })
 }
 
 pub(crate) fn command_not_found(name: &str) -> DevFailed {

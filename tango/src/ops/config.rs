@@ -1,6 +1,6 @@
 //! Attribute configuration: `get_attribute_config_3/5` and `set_attribute_config_5`.
 
-use super::{Call, Handled};
+use super::{lock, Call, Handled};
 use crate::cdr::{CdrError, CdrReader};
 use crate::dispatch::{ok, Outcome};
 use crate::idl::*;
@@ -29,6 +29,9 @@ fn run(c: &Call<'_>, r: &mut CdrReader<'_>) -> Result<Option<Outcome>, CdrError>
             let cfgs: Vec<AttributeConfig_5> = r.read_seq()?;
             let ident = r.read::<ClntIdent>()?;
             c.record(Detail::None, Some(&ident));
+            if let Err(e) = lock::check(c, &lock::caller(c, Some(&ident)), "set_attribute_config_5") {
+                return Ok(Some(Outcome::User(e)));
+            }
             match obj.set_attribute_config(cfgs) {
                 Ok(()) => ok(|_| {}),
                 Err(e) => Outcome::User(e),

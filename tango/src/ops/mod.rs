@@ -7,6 +7,7 @@
 //! | [`attribute`] | `read_attributes_*`, `write_attributes_4`, `write_read_attributes_*` |
 //! | [`config`] | `get_attribute_config_*`, `set_attribute_config_5` |
 //! | [`history`] | `read_attribute_history_*`, `command_inout_history_*` |
+//! | [`lock`] | the lock gate the command, write and configuration families pass through |
 //!
 //! Every family answers `None` for an operation that is not its own, so the dispatcher asks
 //! them in turn; the arguments are only decoded by the family that owns the operation.
@@ -21,6 +22,7 @@ pub mod command;
 pub mod config;
 pub mod history;
 pub mod info;
+pub mod lock;
 
 /// What one family's handler returns: `None` when the operation is not its own.
 pub(crate) type Handled = Option<Result<Outcome, CdrError>>;
