@@ -106,7 +106,8 @@ struct Held {
 #[derive(Debug, Default)]
 struct State {
     held: Option<Held>,
-    /// The client whose lock an administrator forced away: its next call learns it once.
+    /// The client whose lock an administrator forced away: its calls learn it until another
+    /// client's call gets through.
     forced_from: Option<Locker>,
 }
 
@@ -204,14 +205,16 @@ impl DeviceLock {
         if let Some(h) = Self::live(&mut s, now) {
             return if by == Some(&h.by) { Ok(()) } else { Err(locked_error(device, method)) };
         }
-        if let Some(old) = s.forced_from.take() {
-            if by == Some(&old) {
+        // The old holder is told until another client gets through (as cppTango does).
+        if let Some(old) = &s.forced_from {
+            if by == Some(old) {
                 return Err(DevFailed::new(
                     "API_DeviceUnlocked",
                     format!("Device {device} has been unlocked by an administrative client!!!"),
                     format!("Device_Impl::{method}"),
                 ));
             }
+            s.forced_from = None;
         }
         Ok(())
     }
@@ -285,12 +288,14 @@ mod tests {
     }
 
     #[test]
-    fn forced_unlock_is_told_to_the_old_holder_once() {
+    fn forced_unlock_is_told_to_the_old_holder_until_another_client_calls() {
         let (l, t0) = (DeviceLock::default(), Instant::now());
         let me = client(1);
         l.lock("d", &me, Duration::from_secs(10), t0).unwrap();
         assert_eq!(l.unlock("d", Some(&client(2)), true, t0).unwrap(), 0);
         assert_eq!(l.check("d", Some(&me), "command_inout4", t0).unwrap_err().reason(), "API_DeviceUnlocked");
+        assert_eq!(l.check("d", Some(&me), "command_inout4", t0).unwrap_err().reason(), "API_DeviceUnlocked");
+        assert!(l.check("d", Some(&client(2)), "command_inout4", t0).is_ok());
         assert!(l.check("d", Some(&me), "command_inout4", t0).is_ok());
     }
 
