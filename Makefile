@@ -151,13 +151,19 @@ fresh-check:
 	bash "$(FRESH_MACHINE)" --no-login -e CI=true --timeout $(FRESH_TIMEOUT) "$(CURDIR)" -- bash .ci/fresh-up.sh
 
 ## bench: ours vs cppTango TangoTest vs PyTango, same client and run -> bench/results.md + .png
-.PHONY: bench
+.PHONY: bench bench-polling
 bench: deps
 	@dpkg-query -W -f='$${Status}' tango-test 2>/dev/null | grep -q "install ok installed" || \
 	  { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq tango-test; }
 	$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install -q matplotlib
 	cargo build --release -p tango --bins
 	bench/run.sh
+	$(PY) bench/polling_cpu.py
+
+## bench-polling: server CPU for polling 100 attributes at 100 ms, our TestDevice vs TangoTest
+bench-polling:
+	cargo build --release -p tango --bin TestDevice
+	$(PY) bench/polling_cpu.py
 
 # ---- Kubernetes: Helm charts and container images (charts/, Dockerfile, docs/kubernetes.md) ----
 # deploy_all/delete_all/show/images need helm, kubectl and docker with a cluster;

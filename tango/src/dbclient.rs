@@ -380,32 +380,61 @@ mod tests {
     }
 }
 
-/// Where to reach a device named by a Tango device URL: `domain/family/member` (looked up in
-/// `db`, or in the database at `TANGO_HOST` when `db` is `None`),
-/// `tango://host:port/domain/family/member` (looked up in the database at host:port), or the
-/// same with `#dbase=no` (the device server itself listens at host:port).
+/// A Tango device URL: `domain/family/member`, `tango://host:port/domain/family/member`
+/// (the database at host:port), or the same with `#dbase=no` (the server itself at host:port).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceUrl {
+    /// `host:port` of a Tango database, or of the server itself when `nodb`.
+    pub host: Option<String>,
+    pub nodb: bool,
+    pub device: String,
+}
+
+impl DeviceUrl {
+    /// Parse a URL whose path has `extra` more components after the device name (e.g. 1 for
+    /// an attribute address); they are returned apart.
+    pub fn parse_with(url: &str, extra: usize) -> Result<(DeviceUrl, Vec<String>), String> {
+        let (rest, nodb) = match url.trim().strip_suffix("#dbase=no") {
+            Some(r) => (r, true),
+            None => (url.trim(), false),
+        };
+        let (host, path) = match rest.strip_prefix("tango://") {
+            Some(r) => r.split_once('/').map(|(h, p)| (Some(h.to_string()), p)).ok_or("no path after the host")?,
+            None => (None, rest),
+        };
+        let parts: Vec<&str> = path.split('/').collect();
+        if parts.len() != 3 + extra || parts.iter().any(|p| p.is_empty()) {
+            return Err(format!("expected domain/family/member{} in the path", "/…".repeat(extra)));
+        }
+        if nodb && host.is_none() {
+            return Err("#dbase=no needs tango://host:port/".into());
+        }
+        let tail = parts[3..].iter().map(|p| p.to_string()).collect();
+        Ok((DeviceUrl { host, nodb, device: parts[..3].join("/") }, tail))
+    }
+
+    /// The URL again, in its canonical form.
+    pub fn to_url(&self) -> String {
+        match (&self.host, self.nodb) {
+            (Some(h), true) => format!("tango://{h}/{}#dbase=no", self.device),
+            (Some(h), false) => format!("tango://{h}/{}", self.device),
+            (None, _) => self.device.clone(),
+        }
+    }
+}
+
+/// Where to reach a device named by a Tango device URL ([`DeviceUrl`]); a plain name is looked
+/// up in `db`, or in the database at `TANGO_HOST` when `db` is `None`.
 /// Returns the `host:port` to connect to and the object key.
 pub fn locate_device(url: &str, db: Option<&Database>, timeout: Duration) -> Result<(String, Vec<u8>), String> {
-    let bad = || format!("{url:?} is not a device address (domain/family/member, optionally tango://host:port/… [#dbase=no])");
-    let (rest, nodb) = match url.trim().strip_suffix("#dbase=no") {
-        Some(r) => (r, true),
-        None => (url.trim(), false),
-    };
-    let (host, device) = match rest.strip_prefix("tango://") {
-        Some(r) => {
-            let (h, d) = r.split_once('/').ok_or_else(bad)?;
-            (Some(h), d)
-        }
-        None => (None, rest),
-    };
-    if device.split('/').count() != 3 || device.split('/').any(str::is_empty) || (nodb && host.is_none()) {
-        return Err(bad());
-    }
-    if nodb {
-        return Ok((host.unwrap_or_default().to_string(), crate::ior::object_key_for(device)));
+    let (u, _) = DeviceUrl::parse_with(url, 0)
+        .map_err(|e| format!("{url:?} is not a device address (domain/family/member, optionally tango://host:port/… [#dbase=no]): {e}"))?;
+    let device = u.device.as_str();
+    if u.nodb {
+        return Ok((u.host.clone().unwrap_or_default(), crate::ior::object_key_for(device)));
     }
     let own;
-    let db = match (host, db) {
+    let db = match (&u.host, db) {
         (Some(h), _) => {
             own = Database::new(TangoHost::parse(h)?).with_timeout(timeout);
             &own

@@ -662,21 +662,13 @@ impl<D> DeviceClass<D> {
     /// Declare a device property (what Jive's wizard shows, `QueryWizardDevProperty`);
     /// `default` values, if any, are what the device uses when the database has none.
     pub fn device_property(mut self, name: &str, description: &str, default: &[&str]) -> Self {
-        self.device_properties.push(crate::services::PropertyDecl {
-            name: name.into(),
-            description: description.into(),
-            default: default.iter().map(|s| s.to_string()).collect(),
-        });
+        self.device_properties.push(crate::services::PropertyDecl::new(name, description, default));
         self
     }
 
     /// Declare a class property (`QueryWizardClassProperty`).
     pub fn class_property(mut self, name: &str, description: &str, default: &[&str]) -> Self {
-        self.class_properties.push(crate::services::PropertyDecl {
-            name: name.into(),
-            description: description.into(),
-            default: default.iter().map(|s| s.to_string()).collect(),
-        });
+        self.class_properties.push(crate::services::PropertyDecl::new(name, description, default));
         self
     }
 

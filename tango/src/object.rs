@@ -369,7 +369,8 @@ pub(crate) fn attr_not_found(name: &str) -> DevFailed {
     DevFailed::new("API_AttrNotFound", format!("{name} attribute not found"), "MultiAttribute::get_attr_by_name")
 }
 
-fn error_value(name: &str, err: DevFailed) -> AttributeValue_5 {
+/// The value a failed read answers: no data, quality INVALID, the errors.
+pub(crate) fn error_value(name: &str, err: DevFailed) -> AttributeValue_5 {
     AttributeValue_5 {
         value: AttrData::NoData,
         quality: AttrQuality::ATTR_INVALID,

@@ -42,3 +42,9 @@ pub struct PropertyDecl {
     /// Default values (empty: none).
     pub default: Vec<String>,
 }
+
+impl PropertyDecl {
+    pub fn new(name: &str, description: &str, default: &[&str]) -> PropertyDecl {
+        PropertyDecl { name: name.into(), description: description.into(), default: default.iter().map(|s| s.to_string()).collect() }
+    }
+}

@@ -87,17 +87,7 @@ fn read(c: &Call<'_>, names: &[String], source: DevSource) -> Vec<AttributeValue
 }
 
 fn error_value(name: &str, reason: &str, desc: String) -> AttributeValue_5 {
-    AttributeValue_5 {
-        value: AttrData::NoData,
-        quality: AttrQuality::ATTR_INVALID,
-        data_format: AttrDataFormat::FMT_UNKNOWN,
-        data_type: 0,
-        time: TimeVal::now(),
-        name: name.to_string(),
-        r_dim: AttributeDim::default(),
-        w_dim: AttributeDim::default(),
-        err_list: DevFailed::new(reason, desc, "Device_3Impl::read_attributes_from_cache").errors,
-    }
+    crate::object::error_value(name, DevFailed::new(reason, desc, "Device_3Impl::read_attributes_from_cache"))
 }
 
 /// Values as `AttributeValue_5`, `_4` or `_3` sequences.
