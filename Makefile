@@ -13,9 +13,10 @@ PORT      ?= 45450
 # (apt-deps installs without recommends, and protobuf-compiler only recommends them).
 # g++: the zmq crate compiles its own libzmq (C++; no libzmq headers or pkg-config needed).
 # procps: pgrep and kill, used by tests/ and fresh-check. libtango-tools: tango_admin
-# (tests/database; also a dependency of tango-db). g++ and procps are on the usual machine
+# (tests/database; also a dependency of tango-db). libtango-dev: the cppTango 9.3 client library
+# tests/database/test_cpp_client.py builds against. g++ and procps are on the usual machine
 # image already, but not on a minimal Debian.
-APT_PKGS  := protobuf-compiler libprotobuf-dev g++ procps etcd-server etcd-client openssl tango-test mariadb-server dbconfig-no-thanks tango-db libtango-tools
+APT_PKGS  := protobuf-compiler libprotobuf-dev g++ procps etcd-server etcd-client openssl tango-test mariadb-server dbconfig-no-thanks tango-db libtango-tools libtango-dev
 # the server the interop suite drives: rust (our binary) or pytango (reference_device.py)
 TANGO_SERVER      ?= rust
 TANGO_TEST_BINARY ?= target/debug/TestDevice
