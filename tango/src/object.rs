@@ -204,9 +204,7 @@ impl<D: Device> DeviceCell<D> {
                 }
                 (Some(n), Ok(ms)) => {
                     let ms = ms.max(crate::polling::MIN_POLL_PERIOD_MS as u64);
-                    if let Err(e) = self.services.polling.add(kind, &n, Duration::from_millis(ms), Origin::Configured, now) {
-                        tracing::warn!(device = %self.name, %obj, error = %e, "{prop} entry skipped");
-                    }
+                    self.services.polling.configure(kind, &n, Duration::from_millis(ms), now);
                 }
                 (None, _) => tracing::warn!(device = %self.name, %obj, "{prop} names something the device does not have"),
                 (_, Err(_)) => tracing::warn!(device = %self.name, %obj, %period, "{prop} period is not a number of milliseconds"),

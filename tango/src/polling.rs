@@ -12,9 +12,12 @@
 //! event-detection timer), the `polled_attr`/`polled_cmd` device properties read at start,
 //! and the admin commands (`AddObjPolling`, ...). The last two are "configured polling": they
 //! are what the admin writes back to the database, and what `CACHE_DEV` reads are answered
-//! from. Class polling is not: a `CACHE_DEV` read of a class-polled attribute goes to the
-//! device, so a value changed by a command is seen by the next read, as the SDP devices'
-//! clients expect (their obsState attributes are class-polled for events).
+//! from. Class polling is listed like the rest (`DevPollStatus`, `PolledDevice`, as cppTango
+//! lists a class's `polling_period`) but is not written to the database, and a `CACHE_DEV`
+//! read of a class-polled attribute goes to the device, so a value changed by a command is
+//! seen by the next read, as the SDP devices' clients expect (their obsState attributes are
+//! class-polled for events). This is the one deliberate difference from cppTango, whose
+//! `CACHE_DEV` reads of any polled attribute come from the buffer.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -146,10 +149,8 @@ impl DevicePolling {
         objs.iter().position(|o| o.kind == kind && o.name.eq_ignore_ascii_case(name))
     }
 
-    /// Whether anything is polled by configuration (class polling is the runtime's own
-    /// event-detection timer: `PolledDevice` and `DevPollStatus` do not show it).
     pub fn is_polled(&self) -> bool {
-        self.objs().iter().any(|o| o.origin == Origin::Configured)
+        !self.objs().is_empty()
     }
 
     /// The period of a polled object.
@@ -158,23 +159,17 @@ impl DevicePolling {
         Self::find(&o, kind, name).map(|i| o[i].period)
     }
 
-    /// Start polling `name` every `period` (first reading at once). `AlreadyPolled` unless
-    /// the new origin is configuration replacing the class's polling.
+    /// Start polling `name` every `period` (first reading at once); `API_AlreadyPolled` if
+    /// it is polled already, whatever started it.
     pub fn add(&self, kind: PollKind, name: &str, period: Duration, origin: Origin, now: Instant) -> Result<(), DevFailed> {
         let mut o = self.objs();
-        if let Some(i) = Self::find(&o, kind, name) {
-            if o[i].origin == Origin::Configured || origin == Origin::Class {
-                let what = if kind == PollKind::Command { "Command" } else { "Attribute" };
-                return Err(DevFailed::new(
-                    "API_AlreadyPolled",
-                    format!("{what} {} already polled", name.to_ascii_lowercase()),
-                    "DServer::add_obj_polling",
-                ));
-            }
-            o[i].origin = origin;
-            o[i].period = period;
-            o[i].next_due = now;
-            return Ok(());
+        if Self::find(&o, kind, name).is_some() {
+            let what = if kind == PollKind::Command { "Command" } else { "Attribute" };
+            return Err(DevFailed::new(
+                "API_AlreadyPolled",
+                format!("{what} {} already polled", name.to_ascii_lowercase()),
+                "DServer::add_obj_polling",
+            ));
         }
         o.push(PollObj {
             kind,
@@ -187,6 +182,14 @@ impl DevicePolling {
             next_due: now,
         });
         Ok(())
+    }
+
+    /// Poll `name` every `period` as configured (the `polled_attr`/`polled_cmd` properties at
+    /// start): added, or taking over the class's polling of it.
+    pub fn configure(&self, kind: PollKind, name: &str, period: Duration, now: Instant) {
+        if self.add(kind, name, period, Origin::Configured, now).is_err() {
+            let _ = self.update(kind, name, period, "", now);
+        }
     }
 
     /// Stop polling `name`; its buffer goes.
@@ -316,7 +319,7 @@ impl DevicePolling {
         };
         let mut cmds = Vec::new();
         let mut attrs = Vec::new();
-        for p in o.iter().filter(|p| p.origin == Origin::Configured) {
+        for p in o.iter() {
             match p.kind {
                 PollKind::Command => cmds.push(text(p, PollKind::Command)),
                 PollKind::Attribute => {
@@ -334,7 +337,15 @@ impl DevicePolling {
 }
 
 fn not_polled_admin(kind: PollKind, name: &str, device: &str) -> DevFailed {
-    DevFailed::new("API_PollObjNotFound", format!("No {} {name} polled for device {device}", kind.word()), "DServer::rem_obj_polling")
+    DevFailed::new(
+        "API_PollObjNotFound",
+        format!(
+            "{} not found in list of polled object of device {device} (no {} of that name is polled)",
+            name.to_ascii_lowercase(),
+            kind.word()
+        ),
+        "DServer::rem_obj_polling",
+    )
 }
 
 /// "Data not updated since" as cppTango words it.
@@ -767,16 +778,18 @@ mod tests {
     }
 
     #[test]
-    fn class_polling_can_be_taken_over_by_configuration_once() {
+    fn class_polling_is_taken_over_by_configuration() {
         let p = DevicePolling::default();
         let t0 = Instant::now();
         p.add(PollKind::Attribute, "counter", Duration::from_millis(500), Origin::Class, t0).unwrap();
         assert!(p.property(PollKind::Attribute).is_empty());
         assert!(p.latest(PollKind::Attribute, "counter", true).is_none());
-        p.add(PollKind::Attribute, "Counter", Duration::from_millis(200), Origin::Configured, t0).unwrap();
-        assert_eq!(p.property(PollKind::Attribute), vec!["counter".to_string(), "200".into()]);
+        assert!(p.latest(PollKind::Attribute, "counter", false).is_some());
         let e = p.add(PollKind::Attribute, "counter", Duration::from_millis(200), Origin::Configured, t0).unwrap_err();
         assert_eq!((e.reason(), e.errors[0].desc.as_str()), ("API_AlreadyPolled", "Attribute counter already polled"));
+        p.configure(PollKind::Attribute, "Counter", Duration::from_millis(200), t0);
+        assert_eq!(p.property(PollKind::Attribute), vec!["counter".to_string(), "200".into()]);
+        assert_eq!(p.period_of(PollKind::Attribute, "COUNTER"), Some(Duration::from_millis(200)));
     }
 
     #[test]

@@ -206,7 +206,7 @@ impl Device for TestDevice {
                 },
             ))
             .command(
-                Cmd::new("LoggedRecords")
+                Cmd::new("LogRecords")
                     .doc_out("LEVEL|device|message of every record received")
                     .run(|d: &mut TestDevice, ()| Ok(d.logged.clone())),
             )

@@ -51,7 +51,7 @@ COMMANDS = {
     "PushError": (T.DevVoid, T.DevVoid),
     "SetReadFailure": (T.DevBoolean, T.DevVoid),
     "Log": (T.DevVarStringArray, T.DevVoid),
-    "LoggedRecords": (T.DevVoid, T.DevVarStringArray),
+    "LogRecords": (T.DevVoid, T.DevVarStringArray),
     "LogMessage": (T.DevVarStringArray, T.DevVoid),
     **{name: (t, t) for name, t in ECHO_TYPES.items()},
 }
