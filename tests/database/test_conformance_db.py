@@ -4,8 +4,9 @@ configuration written to the database and honoured after a real restart, and att
 configuration kept as attribute properties across a restart (a value set back to its default
 removes its property). Runs against the database chosen with TANGO_DB_KIND."""
 
-import os
-import time
+import json
+import subprocess
+import sys
 
 import pytest
 import tango
@@ -32,23 +33,32 @@ def one_server(database, request):
 
 
 def test_pytango_lock_api(one_server):
+    """Run in a process of its own: DeviceProxy.lock() starts cppTango's re-locking thread,
+    which aborts the interpreter at exit once the servers it talks to are gone."""
     _, _, device = one_server
-    dev = tango.DeviceProxy(device)
-    assert not dev.is_locked()
-    dev.lock(5)
-    try:
-        assert dev.is_locked()
-        assert dev.is_locked_by_me()
-        info = tango.LockerInfo()
-        assert dev.get_locker(info)
-        assert info.ll == tango.LockerLanguage.CPP
-        assert info.li == os.getpid()
-        assert "is locked by CPP or Python client with PID" in dev.locking_status()
-        dev.write_attribute("doubleScalar", 4.5)  # the locker may write
-    finally:
-        dev.unlock()
-    assert not dev.is_locked()
-    assert dev.locking_status() == f"Device {device} is not locked"
+    script = f"""
+import json, os, tango
+dev = tango.DeviceProxy({device!r})
+out = {{"before": dev.is_locked()}}
+dev.lock(5)
+info = tango.LockerInfo()
+out.update(locked=dev.is_locked(), by_me=dev.is_locked_by_me(), has_locker=dev.get_locker(info),
+           lang=str(info.ll), pid=info.li == os.getpid(), status=dev.locking_status())
+dev.write_attribute("doubleScalar", 4.5)
+dev.unlock()
+out.update(after=dev.is_locked(), status_after=dev.locking_status())
+print(json.dumps(out))
+os._exit(0)
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    assert got["before"] is False
+    assert (got["locked"], got["by_me"], got["has_locker"], got["pid"]) == (True, True, True, True)
+    assert got["lang"] == "CPP"
+    assert "is locked by CPP or Python client with PID" in got["status"]
+    assert got["after"] is False
+    assert got["status_after"] == f"Device {device} is not locked"
 
 
 def test_polling_is_written_to_the_database_and_survives_a_restart(one_server, database):
