@@ -5,8 +5,10 @@ configuration kept as attribute properties across a restart (a value set back to
 removes its property). Runs against the database chosen with TANGO_DB_KIND."""
 
 import json
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 import tango
@@ -129,3 +131,31 @@ def test_class_attribute_properties_apply_at_start_and_init(one_server, database
         assert dev.get_attribute_config("longScalar").unit == "ticks"
     finally:
         database.delete_class_attribute_property("TestDevice", {"longScalar": ["unit"]})
+
+
+def test_runtime_properties_read_at_start(database):
+    """poll_ring_depth, polled_cmd, logging_level and logging_target set in the database
+    before the server starts are what the device runs with."""
+    instance, device = "props", "test/conf/props"
+    register(database, f"TestDevice/{instance}", "TestDevice", device)
+    log = f"/tmp/tango-conformance-{os.getpid()}.log"
+    database.put_device_property(device, {"poll_ring_depth": ["3"], "polled_cmd": ["GetCount", "100"],
+                                          "logging_level": ["INFO"], "logging_target": [f"file::{log}"]})
+    srv = start(instance, device)
+    try:
+        dev = tango.DeviceProxy(device)
+        assert dev.get_command_poll_period("GetCount") == 100
+        wait_for(lambda: len(dev.command_history("GetCount", 10)) == 3, "ring of 3 never filled", timeout=5)
+        time.sleep(0.3)
+        assert len(dev.command_history("GetCount", 10)) == 3
+        adm = tango.DeviceProxy(f"dserver/TestDevice/{instance}")
+        assert "Polling ring buffer depth = 3" in adm.command_inout("DevPollStatus", device)[0]
+        assert dev.get_logging_level() == 4
+        assert f"file::{log}" in list(dev.get_logging_target())
+        dev.command_inout("LogMessage", ["INFO", "from the property target"])
+        wait_for(lambda: "from the property target" in open(log).read(), f"no record in {log}", timeout=5)
+    finally:
+        srv.stop()
+        database.delete_server(f"TestDevice/{instance}")
+        if os.path.exists(log):
+            os.remove(log)
