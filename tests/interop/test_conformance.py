@@ -231,6 +231,31 @@ def test_rem_obj_polling_of_an_object_not_polled(adm):
                      reason="API_PollObjNotFound")
 
 
+def test_stop_and_start_polling(dev, adm):
+    dev.poll_command("GetCount", 100)
+    wait_until(lambda: len(dev.command_history("GetCount", 10)) >= 2, "history never filled")
+    adm.command_inout("StopPolling")
+    assert adm.status() == "The device is ON\nThe polling is OFF"
+    last = dev.command_history("GetCount", 10)[-1].extract()
+    time.sleep(0.5)
+    assert dev.command_history("GetCount", 10)[-1].extract() == last, "polled while stopped"
+    assert dev.get_command_poll_period("GetCount") == 100  # stopping keeps the configuration
+    adm.command_inout("StartPolling")
+    assert adm.status() == "The device is ON\nThe polling is ON"
+    wait_until(lambda: dev.command_history("GetCount", 10)[-1].extract() > last, "polling never restarted")
+
+
+def test_upd_obj_polling_period(dev, adm):
+    dev.poll_command("GetCount", 100)
+    adm.command_inout("UpdObjPollingPeriod", [[200], [DEVICE, "command", "GetCount"]])
+    assert dev.get_command_poll_period("GetCount") == 200
+    raises_devfailed(adm.command_inout, "UpdObjPollingPeriod", [[200], [DEVICE, "attribute", "doubleScalar"]],
+                     reason="API_PollObjNotFound")
+    raises_devfailed(adm.command_inout, "UpdObjPollingPeriod", [[2], [DEVICE, "command", "GetCount"]],
+                     reason="API_NotSupported")
+    assert dev.get_command_poll_period("GetCount") == 200
+
+
 def test_class_polling_can_be_stopped_and_restarted(dev, adm):
     assert dev.get_attribute_poll_period("counter") == 500
     dev.stop_poll_attribute("counter")
