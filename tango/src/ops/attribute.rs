@@ -9,6 +9,10 @@ use crate::idl::*;
 use crate::object::Detail;
 use crate::polling::{PollKind, Polled};
 
+/// The operations of this family the black box records.
+#[rustfmt::skip]
+pub(crate) const OPS: &[&str] = &["read_attributes_3", "read_attributes_4", "read_attributes_5", "write_attributes_4", "write_read_attributes_4", "write_read_attributes_5"];
+
 pub(crate) fn handle(c: &Call<'_>, r: &mut CdrReader<'_>) -> Handled {
     run(c, r).transpose()
 }

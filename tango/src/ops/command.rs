@@ -10,6 +10,10 @@ use crate::logging::Level;
 use crate::object::Detail;
 use crate::polling::{PollKind, Polled};
 
+/// The operations of this family the black box records.
+#[rustfmt::skip]
+pub(crate) const OPS: &[&str] = &["command_list_query", "command_list_query_2", "command_query", "command_query_2", "command_inout", "command_inout_2", "command_inout_4"];
+
 pub(crate) fn handle(c: &Call<'_>, r: &mut CdrReader<'_>) -> Handled {
     run(c, r).transpose()
 }

@@ -6,6 +6,10 @@ use crate::dispatch::{ok, Outcome};
 use crate::idl::*;
 use crate::object::Detail;
 
+/// The operations of this family the black box records.
+#[rustfmt::skip]
+pub(crate) const OPS: &[&str] = &["get_attribute_config_3", "get_attribute_config_5", "set_attribute_config_5"];
+
 pub(crate) fn handle(c: &Call<'_>, r: &mut CdrReader<'_>) -> Handled {
     run(c, r).transpose()
 }

@@ -10,6 +10,10 @@ use crate::idl::DevFailed;
 use crate::object::Detail;
 use crate::polling::{history, PollKind};
 
+/// The operations of this family the black box records.
+#[rustfmt::skip]
+pub(crate) const OPS: &[&str] = &["read_attribute_history_5", "command_inout_history_4"];
+
 pub(crate) fn handle(c: &Call<'_>, r: &mut CdrReader<'_>) -> Handled {
     run(c, r).transpose()
 }

@@ -7,6 +7,10 @@ use crate::dispatch::{ok, Outcome};
 use crate::idl::{DevInfo_3, IDL_VERSION};
 use crate::object::Detail;
 
+/// The operations of this family the black box records.
+#[rustfmt::skip]
+pub(crate) const OPS: &[&str] = &["ping", "info", "info_3"];
+
 pub(crate) fn handle(c: &Call<'_>, r: &mut CdrReader<'_>) -> Handled {
     run(c, r).transpose()
 }

@@ -48,37 +48,15 @@ impl Call<'_> {
     }
 }
 
-/// The operations the black box records, as static names (entries are kept without copying
-/// the name of every request).
+/// The operation's name as a static string, from the families' own lists (black box entries
+/// are kept without copying the name of every request).
 fn static_op(op: &str) -> &'static str {
-    const OPS: &[&str] = &[
-        "ping",
-        "info",
-        "info_3",
-        "command_list_query",
-        "command_list_query_2",
-        "command_query",
-        "command_query_2",
-        "command_inout",
-        "command_inout_2",
-        "command_inout_4",
-        "read_attributes_3",
-        "read_attributes_4",
-        "read_attributes_5",
-        "write_attributes_4",
-        "write_read_attributes_4",
-        "write_read_attributes_5",
-        "get_attribute_config_3",
-        "get_attribute_config_5",
-        "set_attribute_config_5",
-        "read_attribute_history_2",
-        "read_attribute_history_3",
-        "read_attribute_history_4",
-        "read_attribute_history_5",
-        "command_inout_history_2",
-        "command_inout_history_4",
-    ];
-    OPS.iter().copied().find(|o| *o == op).unwrap_or("unknown")
+    [info::OPS, command::OPS, attribute::OPS, config::OPS, history::OPS]
+        .into_iter()
+        .flatten()
+        .copied()
+        .find(|o| *o == op)
+        .unwrap_or("unknown")
 }
 
 /// Read a value that only some operations of a family carry.
