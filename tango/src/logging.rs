@@ -223,6 +223,14 @@ impl DeviceLogger {
         level != Level::Off && level <= self.level() && self.enabled.load(Ordering::Relaxed)
     }
 
+    /// Log a record built only when it would go somewhere (for the runtime's per-request
+    /// diagnostics: formatting costs nothing at the default WARN level).
+    pub fn log_with(&self, level: Level, msg: impl FnOnce() -> String) {
+        if self.enabled_for(level) {
+            self.log(level, &msg());
+        }
+    }
+
     /// Log one record.
     pub fn log(&self, level: Level, msg: &str) {
         if !self.enabled_for(level) {

@@ -446,7 +446,7 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
                 }
                 // DevVoid commands ignore whatever the client put in the any.
                 let arg = if c.in_type == CmdArgType::DevVoid { CmdValue::Void } else { arg };
-                self.services.logger.log(crate::logging::Level::Debug, &format!("command {} received", c.name));
+                self.services.logger.log_with(crate::logging::Level::Debug, || format!("command {} received", c.name));
                 let result = crate::logging::with_logger(&self.services.logger, || (c.handler)(&mut g.device, arg));
                 let pushed = self.drain_outbox(&mut g);
                 (result, pushed)

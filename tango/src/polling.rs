@@ -153,6 +153,11 @@ impl DevicePolling {
         !self.objs().is_empty()
     }
 
+    /// Whether anything is polled by configuration (what CACHE_DEV reads are answered from).
+    pub fn any_configured(&self) -> bool {
+        self.objs().iter().any(|o| o.origin == Origin::Configured)
+    }
+
     /// The period of a polled object.
     pub fn period_of(&self, kind: PollKind, name: &str) -> Option<Duration> {
         let o = self.objs();

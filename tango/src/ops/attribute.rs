@@ -62,10 +62,11 @@ fn run(c: &Call<'_>, r: &mut CdrReader<'_>) -> Result<Option<Outcome>, CdrError>
 /// error value when the attribute is not polled), for CACHE_DEV when polling is configured
 /// for the attribute. Attributes read from the device are read together.
 fn read(c: &Call<'_>, names: &[String], source: DevSource) -> Vec<AttributeValue_5> {
-    if source == DevSource::DEV {
+    let polling = &c.obj.services().polling;
+    // PyTango reads with CACHE_DEV: without configured polling that is a plain read
+    if source == DevSource::DEV || (source == DevSource::CACHE_DEV && !polling.any_configured()) {
         return c.obj.read_attributes(names);
     }
-    let polling = &c.obj.services().polling;
     let mut out: Vec<Option<AttributeValue_5>> = names
         .iter()
         .map(|n| match polling.latest(PollKind::Attribute, n, source == DevSource::CACHE_DEV) {

@@ -71,7 +71,7 @@ fn run(c: &Call<'_>, r: &mut CdrReader<'_>) -> Result<Option<Outcome>, CdrError>
                 Err(e) => {
                     obj.services()
                         .logger
-                        .log(Level::Error, &format!("command {name} failed: {}", e.errors.first().map_or("", |e| e.desc.as_str())));
+                        .log_with(Level::Error, || format!("command {name} failed: {}", e.errors.first().map_or("", |e| e.desc.as_str())));
                     Outcome::User(e)
                 }
             }
@@ -83,10 +83,10 @@ fn run(c: &Call<'_>, r: &mut CdrReader<'_>) -> Result<Option<Outcome>, CdrError>
 /// A command result from the polling buffer: always for source CACHE (an error when the
 /// command is not polled), for CACHE_DEV when polling is configured for it; `None` = run it.
 fn cached(c: &Call<'_>, name: &str, source: DevSource) -> Option<Result<CmdValue, DevFailed>> {
-    if source == DevSource::DEV {
+    let polling = &c.obj.services().polling;
+    if source == DevSource::DEV || (source == DevSource::CACHE_DEV && !polling.any_configured()) {
         return None;
     }
-    let polling = &c.obj.services().polling;
     let rec = match polling.latest(PollKind::Command, name, source == DevSource::CACHE_DEV) {
         None if source == DevSource::CACHE => {
             return Some(Err(DevFailed::new(
