@@ -179,10 +179,7 @@ impl Server {
                 let cell = DeviceCell::new(&ctx.name, class.clone(), per_device)
                     .with_runtime_properties(ctx)
                     .with_attribute_properties(ctx.attr_properties.clone());
-                if let Some(db) = &db_for_services {
-                    let _ = cell.services().db.set(db.clone());
-                }
-                cell.services().logger.set_consumer_sender(crate::logging_sink::consumer_sender(db_for_services));
+                cell.services().connect(db_for_services);
                 Arc::new(cell) as Arc<dyn DeviceObject>
             }),
         });
@@ -311,10 +308,7 @@ impl Server {
             Some(events),
             AdminServices { poller: poller.clone(), db: db.clone() },
         );
-        admin.services().logger.set_consumer_sender(crate::logging_sink::consumer_sender(db.clone()));
-        if let Some(db) = &db {
-            let _ = admin.services().db.set(db.clone());
-        }
+        admin.services().connect(db.clone());
         let mut objects = devices.clone();
         objects.push(admin);
         poller.set_devices(objects.clone());

@@ -32,6 +32,15 @@ impl DeviceServices {
     pub fn db(&self) -> Option<&Arc<Database>> {
         self.db.get()
     }
+
+    /// Connect the services to the server's database (if it has one): configuration is
+    /// written back to it, and `device::` log targets are looked up in it.
+    pub fn connect(&self, db: Option<Arc<Database>>) {
+        if let Some(d) = &db {
+            let _ = self.db.set(d.clone());
+        }
+        self.logger.set_consumer_sender(crate::logging_sink::consumer_sender(db));
+    }
 }
 
 /// A property a class declares, as the wizard commands list it.
