@@ -554,9 +554,10 @@ pub mod history {
         w.write_string(name);
         w.write(&typed.map_or(AttrDataFormat::FMT_UNKNOWN, |v| v.data_format));
         w.write_i32(typed.map_or(0, |v| v.data_type));
-        w.write_len(vals.len());
-        for v in &vals {
-            w.write(&v.time);
+        // the time of each record (a failed read's is when it was tried)
+        w.write_len(recs.len());
+        for r in recs {
+            w.write(&r.when);
         }
         // the values, newest record first
         let mut all: Option<AttrData> = None;
@@ -754,6 +755,59 @@ mod tests {
         let (v, r) = history::runs(&items);
         assert_eq!(v, vec!['b', 'b', 'a']);
         assert_eq!(r, vec![(4, 1), (2, 1), (1, 2)]);
+    }
+
+    fn attr_record(sec: i32, v: Result<f64, &str>) -> Record {
+        let value = match v {
+            Ok(x) => AttributeValue_5 {
+                value: crate::idl::AttrData::Double(vec![x, 0.5]),
+                quality: crate::idl::AttrQuality::ATTR_VALID,
+                data_format: crate::idl::AttrDataFormat::SCALAR,
+                data_type: crate::idl::CmdArgType::DevDouble as i32,
+                time: TimeVal { tv_sec: sec, tv_usec: 0, tv_nsec: 0 },
+                name: "x".into(),
+                r_dim: crate::idl::AttributeDim { dim_x: 1, dim_y: 0 },
+                w_dim: crate::idl::AttributeDim { dim_x: 1, dim_y: 0 },
+                err_list: vec![],
+            },
+            Err(reason) => crate::object::error_value("x", DevFailed::new(reason, "failed", "test")),
+        };
+        Record { when: TimeVal { tv_sec: sec, tv_usec: 0, tv_nsec: 0 }, value: Polled::Attr(value) }
+    }
+
+    #[test]
+    fn attribute_history_5_on_the_wire() {
+        use crate::cdr::{CdrReader, CdrWriter};
+        use crate::idl::{AttrQuality, AttributeDim, DevError};
+        // oldest first: 1.0 (set point 0.5), a failed read, 2.0
+        let recs = vec![attr_record(10, Ok(1.0)), attr_record(11, Err("E1")), attr_record(12, Ok(2.0))];
+        let mut w = CdrWriter::new();
+        history::encode_attr_history_5(&mut w, "x", &recs);
+        let bytes = w.into_bytes();
+        let mut r = CdrReader::new(&bytes, 0, true);
+        assert_eq!(r.read_string().unwrap(), "x");
+        assert_eq!(r.read::<crate::idl::AttrDataFormat>().unwrap(), crate::idl::AttrDataFormat::SCALAR);
+        assert_eq!(r.read_i32().unwrap(), crate::idl::CmdArgType::DevDouble as i32);
+        let dates: Vec<TimeVal> = r.read_seq().unwrap();
+        assert_eq!(dates.iter().map(|d| d.tv_sec).collect::<Vec<_>>(), vec![10, 11, 12]);
+        // values newest record first, read part then set point
+        assert_eq!(crate::any::decode_any(&mut r).unwrap(), CmdValue::DoubleArray(vec![2.0, 0.5, 1.0, 0.5]));
+        let quals: Vec<AttrQuality> = r.read_seq().unwrap();
+        let ranges = |r: &mut CdrReader<'_>| -> Vec<(i32, i32)> {
+            let n = r.read_len(8).unwrap();
+            (0..n).map(|_| (r.read_i32().unwrap(), r.read_i32().unwrap())).collect()
+        };
+        // runs start at their newest record and go backwards; the failed one has no quality
+        assert_eq!((quals, ranges(&mut r)), (vec![AttrQuality::ATTR_VALID, AttrQuality::ATTR_VALID], vec![(2, 1), (0, 1)]));
+        let r_dims: Vec<AttributeDim> = r.read_seq().unwrap();
+        assert_eq!((r_dims.len(), ranges(&mut r)), (2, vec![(2, 1), (0, 1)]));
+        let w_dims: Vec<AttributeDim> = r.read_seq().unwrap();
+        assert_eq!((w_dims.len(), ranges(&mut r)), (2, vec![(2, 1), (0, 1)]));
+        let n_err = r.read_len(4).unwrap();
+        let errs: Vec<DevError> = r.read_seq().unwrap();
+        assert_eq!((n_err, errs[0].reason.as_str()), (1, "E1"));
+        assert_eq!(ranges(&mut r), vec![(1, 1)]);
+        assert!(r.is_empty());
     }
 
     #[test]

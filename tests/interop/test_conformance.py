@@ -168,6 +168,20 @@ def test_update_polling_period(dev):
     assert dev.get_attribute_poll_period("doubleScalar") == 150
 
 
+def test_attribute_polled_by_a_client_sends_periodic_events(dev):
+    with pytest.raises(tango.DevFailed):
+        dev.subscribe_event("doubleScalar", tango.EventType.PERIODIC_EVENT, lambda e: None)
+    dev.poll_attribute("doubleScalar", 100)
+    dev.write_attribute("doubleScalar", 7.5)
+    events = []
+    eid = dev.subscribe_event("doubleScalar", tango.EventType.PERIODIC_EVENT, events.append)
+    try:
+        wait_until(lambda: sum(1 for e in events if not e.err) >= 2, f"no periodic events: {events[:2]}", timeout=10)
+        assert [e.attr_value.value for e in events if not e.err][-1] == 7.5
+    finally:
+        dev.unsubscribe_event(eid)
+
+
 def test_attribute_history_from_the_ring(dev):
     dev.write_attribute("doubleScalar", 2.5)
     dev.poll_attribute("doubleScalar", 100)
