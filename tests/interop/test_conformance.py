@@ -108,14 +108,15 @@ def polled_names(adm):
 
 def wait_until(pred, what, timeout=5.0):
     deadline = time.monotonic() + timeout
+    last = None
     while time.monotonic() < deadline:
         try:
             if pred():
                 return
         except tango.DevFailed as e:  # e.g. API_NoDataYet before the first reading
-            what = f"{what} (last: {e.args[0].reason})"
+            last = e.args[0].reason
         time.sleep(0.05)
-    raise AssertionError(what)
+    raise AssertionError(f"{what} (last error: {last})" if last else what)
 
 
 # ---------------------------------------------------------------- admin device
@@ -211,7 +212,8 @@ def test_command_history_counts_up(dev):
 
 def test_history_of_a_failing_command_keeps_its_errors(dev):
     dev.poll_command("Fail", 100)
-    wait_until(lambda: len(dev.command_history("Fail", 10)) >= 2, "history never filled")
+    # (the reference server's first failed records take a few seconds now and then)
+    wait_until(lambda: len(dev.command_history("Fail", 10)) >= 2, "history never filled", timeout=15)
     for h in dev.command_history("Fail", 2):
         assert h.has_failed
         assert h.get_err_stack()[0].reason == "SDP_TestFailure"
