@@ -109,7 +109,9 @@ pub struct DeviceLogger {
     targets: Mutex<Vec<Target>>,
     /// StopLogging / StartLogging.
     enabled: AtomicBool,
-    consumer: Mutex<Option<ConsumerSender>>,
+    /// Shared with the sending threads, which look it up per record: targets from the
+    /// `logging_target` property are added before the server connects the sender.
+    consumer: Arc<Mutex<Option<ConsumerSender>>>,
 }
 
 impl std::fmt::Debug for DeviceLogger {
@@ -128,7 +130,7 @@ impl DeviceLogger {
             level: AtomicI32::new(Level::Warn as i32),
             targets: Mutex::new(Vec::new()),
             enabled: AtomicBool::new(true),
-            consumer: Mutex::new(None),
+            consumer: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -180,12 +182,16 @@ impl DeviceLogger {
 
     fn consumer_thread(&self, consumer: String) -> SyncSender<Vec<String>> {
         let (tx, rx) = sync_channel::<Vec<String>>(CONSUMER_QUEUE);
-        let send = self.consumer.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let sender = self.consumer.clone();
         let device = self.device.clone();
         let _ = std::thread::Builder::new().name("tango-log-consumer".into()).spawn(move || {
             let mut warned = false;
             for record in rx {
-                let Some(send) = &send else { continue };
+                let send = sender.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let Some(send) = send else {
+                    tracing::debug!(%device, %consumer, "no log consumer sender (not in a server): record dropped");
+                    continue;
+                };
                 if let Err(e) = send(&consumer, record) {
                     if !warned {
                         tracing::warn!(%device, %consumer, error = %e, "cannot send log records to the log consumer; dropping them");

@@ -134,13 +134,15 @@ def test_class_attribute_properties_apply_at_start_and_init(one_server, database
 
 
 def test_runtime_properties_read_at_start(database):
-    """poll_ring_depth, polled_cmd, logging_level and logging_target set in the database
-    before the server starts are what the device runs with."""
+    """poll_ring_depth, polled_cmd, logging_level and logging_target (a file and a log
+    consumer device named plainly) set in the database before the server starts are what the
+    device runs with."""
     instance, device = "props", "test/conf/props"
     register(database, f"TestDevice/{instance}", "TestDevice", device)
     log = f"/tmp/tango-conformance-{os.getpid()}.log"
     database.put_device_property(device, {"poll_ring_depth": ["3"], "polled_cmd": ["GetCount", "100"],
-                                          "logging_level": ["INFO"], "logging_target": [f"file::{log}"]})
+                                          "logging_level": ["INFO"],
+                                          "logging_target": [f"file::{log}", f"device::{device}"]})
     srv = start(instance, device)
     try:
         dev = tango.DeviceProxy(device)
@@ -154,6 +156,9 @@ def test_runtime_properties_read_at_start(database):
         assert f"file::{log}" in list(dev.get_logging_target())
         dev.command_inout("LogMessage", ["INFO", "from the property target"])
         wait_for(lambda: "from the property target" in open(log).read(), f"no record in {log}", timeout=5)
+        # the log consumer is found by its plain name through the database
+        wait_for(lambda: f"INFO|{device}|from the property target" in dev.command_inout("LogRecords"),
+                 "record never reached the log consumer", timeout=5)
     finally:
         srv.stop()
         database.delete_server(f"TestDevice/{instance}")
