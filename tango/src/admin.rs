@@ -347,7 +347,7 @@ impl DServer {
 
     fn logging_targets(&self, argin: Vec<String>, add: bool) -> Result<(), DevFailed> {
         let origin = if add { "Logging::add_logging_target" } else { "Logging::remove_logging_target" };
-        if argin.is_empty() || argin.len() % 2 != 0 {
+        if argin.is_empty() || !argin.len().is_multiple_of(2) {
             return Err(DevFailed::new(
                 if add { "API_MethodArgument" } else { "API_WrongNumberOfArgs" },
                 format!(

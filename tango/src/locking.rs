@@ -127,7 +127,7 @@ impl DeviceLock {
     }
 
     /// The lock as it stands at `now` (an expired lock is dropped here).
-    fn live<'a>(s: &'a mut State, now: Instant) -> Option<&'a mut Held> {
+    fn live(s: &mut State, now: Instant) -> Option<&mut Held> {
         if s.held.as_ref().is_some_and(|h| now.duration_since(h.since) > h.validity) {
             s.held = None;
         }
