@@ -337,6 +337,22 @@ cdr_struct! {
     }
 }
 
+/// An IDL 5 value as IDL 4 clients get it (without `data_type`).
+impl From<AttributeValue_5> for AttributeValue_4 {
+    fn from(v: AttributeValue_5) -> Self {
+        AttributeValue_4 {
+            value: v.value,
+            quality: v.quality,
+            data_format: v.data_format,
+            time: v.time,
+            name: v.name,
+            r_dim: v.r_dim,
+            w_dim: v.w_dim,
+            err_list: v.err_list,
+        }
+    }
+}
+
 /// IDL 3 `AttributeValue_3` (value is an `any`), for old clients' `read_attributes_3`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttributeValue_3 {

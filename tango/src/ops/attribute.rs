@@ -103,26 +103,13 @@ fn encode_values(v5: bool, v3: bool, vals: Vec<AttributeValue_5>) -> Outcome {
         let v3: Vec<AttributeValue_3> = vals.into_iter().map(to_v3).collect();
         ok(|w| w.write_seq(&v3))
     } else {
-        let v4: Vec<AttributeValue_4> = vals.into_iter().map(to_v4).collect();
+        let v4: Vec<AttributeValue_4> = vals.into_iter().map(AttributeValue_4::from).collect();
         ok(|w| w.write_seq(&v4))
     }
 }
 
 fn names_of(v: &[AttributeValue_4]) -> Vec<String> {
     v.iter().map(|a| a.name.clone()).collect()
-}
-
-fn to_v4(v: AttributeValue_5) -> AttributeValue_4 {
-    AttributeValue_4 {
-        value: v.value,
-        quality: v.quality,
-        data_format: v.data_format,
-        time: v.time,
-        name: v.name,
-        r_dim: v.r_dim,
-        w_dim: v.w_dim,
-        err_list: v.err_list,
-    }
 }
 
 /// IDL 3 attribute values carry an `any` with a sequence type.
