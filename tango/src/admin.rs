@@ -6,7 +6,7 @@
 //! [`locking`](crate::locking) and [`logging`](crate::logging); this module parses the
 //! arguments, finds the devices and writes back to the database what cppTango writes.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use crate::dbclient::{Database, Properties};
@@ -37,6 +37,8 @@ pub struct DServer {
     pub(crate) control: Arc<dyn ServerControl>,
     pub(crate) events: Option<Arc<EventHub>>,
     pub(crate) services: AdminServices,
+    /// The admin device's own object: the logging commands reach it too, as in cppTango.
+    pub(crate) itself: Arc<OnceLock<Weak<dyn DeviceObject>>>,
 }
 
 fn wrong_args(desc: impl Into<String>, origin: &str) -> DevFailed {
@@ -332,9 +334,16 @@ impl DServer {
 
     // ---- logging ----
 
+    /// The devices the logging service covers: the server's devices and the admin device.
+    fn logged(&self) -> Vec<Arc<dyn DeviceObject>> {
+        let mut v = self.devices.clone();
+        v.extend(self.itself.get().and_then(Weak::upgrade));
+        v
+    }
+
     /// The devices a logging pattern names; none is an error.
-    fn matching(&self, pattern: &str, origin: &str) -> Result<Vec<&Arc<dyn DeviceObject>>, DevFailed> {
-        let v: Vec<_> = self.devices.iter().filter(|d| matches(pattern, d.name())).collect();
+    fn matching(&self, pattern: &str, origin: &str) -> Result<Vec<Arc<dyn DeviceObject>>, DevFailed> {
+        let v: Vec<_> = self.logged().into_iter().filter(|d| matches(pattern, d.name())).collect();
         if v.is_empty() {
             return Err(DevFailed::new(
                 "API_DeviceNotFound",
@@ -400,7 +409,7 @@ impl DServer {
                     O,
                 )
             })?;
-            for d in self.devices.iter().filter(|d| matches(pattern, d.name())) {
+            for d in self.logged().into_iter().filter(|d| matches(pattern, d.name())) {
                 self.check_lock_owner(d.as_ref(), "set_logging_level")?;
                 todo.push((d, level));
             }
@@ -414,7 +423,7 @@ impl DServer {
     fn get_logging_level(&self, patterns: Vec<String>) -> (Vec<i32>, Vec<String>) {
         let (mut lv, mut sv) = (Vec::new(), Vec::new());
         for p in &patterns {
-            for d in self.devices.iter().filter(|d| matches(p, d.name())) {
+            for d in self.logged().into_iter().filter(|d| matches(p, d.name())) {
                 lv.push(d.services().logger.level() as i32);
                 sv.push(d.name().to_string());
             }
@@ -423,7 +432,7 @@ impl DServer {
     }
 
     fn set_logging(&self, on: bool) {
-        for d in &self.devices {
+        for d in &self.logged() {
             d.services().logger.set_enabled(on);
         }
     }
@@ -536,7 +545,7 @@ impl Device for DServer {
                     .run(|d: &mut DServer, a: Vec<String>| d.logging_targets(a, false)),
             )
             .command(Cmd::new("GetLoggingTarget").doc_in("Device name").doc_out("Logging target list").run(|d: &mut DServer, name: String| {
-                let dev = d.find(&name).map_err(|_| {
+                let dev = d.logged().into_iter().find(|o| o.name().eq_ignore_ascii_case(&name)).ok_or_else(|| {
                     DevFailed::new("API_DeviceNotFound", format!("Device {name} not found"), "Logging::get_logging_target")
                 })?;
                 Ok(dev.services().logger.targets())
@@ -616,7 +625,9 @@ pub fn admin_device(
     events: Option<Arc<EventHub>>,
     services: AdminServices,
 ) -> Arc<dyn DeviceObject> {
-    Arc::new(crate::object::DeviceCell::new(
+    let itself: Arc<OnceLock<Weak<dyn DeviceObject>>> = Arc::default();
+    let me = itself.clone();
+    let admin: Arc<dyn DeviceObject> = Arc::new(crate::object::DeviceCell::new(
         admin_name,
         Arc::new(DServer::class()),
         Arc::new(move |_: &str| DServer {
@@ -624,6 +635,11 @@ pub fn admin_device(
             control: control.clone(),
             events: events.clone(),
             services: services.clone(),
+            itself: me.clone(),
         }),
-    ))
+    ));
+    let _ = itself.set(Arc::downgrade(&admin));
+    // cppTango's admin device logs nothing until asked to (its devices start at WARN)
+    admin.services().logger.set_level(Level::Off);
+    admin
 }

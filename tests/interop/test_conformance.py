@@ -368,6 +368,16 @@ def test_logging_level_round_trip(dev, adm):
     assert dev.get_logging_level() == 5
 
 
+def test_logging_covers_the_admin_device(srv, adm):
+    admin = f"dserver/TestDevice/{srv.instance}"
+    assert adm.get_logging_level() == 0  # OFF until asked
+    adm.set_logging_level(5)
+    assert adm.get_logging_level() == 5
+    lv, sv = adm.command_inout("GetLoggingLevel", ["*"])
+    assert [n.lower() for n in sv] == [DEVICE, admin.lower()]
+    assert list(lv) == [3, 5]
+
+
 def test_file_target_receives_records_at_or_above_the_level(dev, tmp_path):
     log = tmp_path / "device.log"
     dev.add_logging_target(f"file::{log}")
