@@ -151,7 +151,7 @@ def main(src, md_path, png_path):
                 "etcd_* (etcd-baseline, given every member): a read, a create-if-absent, a put until the client's own watch delivers it.", "",
                 "| measurement | members | n | p50 ms | p99 ms | max ms |", "|---|---|---|---|---|---|"]
         for r in sorted(cluster, key=lambda r: (r["scenario"], r["members"])):
-            out.append(f"| {r['scenario']} | {r['members']} | {r['n']} | {r['p50']} | {fmt(r.get('p99'))} | {r['max']} |")
+            out.append(f"| {r['scenario']} | {r['members']} | {r['n']} | {r['p50']} | {fmt(r.get('p99'), 2)} | {r['max']} |")
         out.append("")
     if controller or cluster:
         out += [f"![controller scale and cluster latencies]({scale_png.split('/')[-1]})", ""]
