@@ -765,6 +765,7 @@ impl Device for Subarray {
                 |d: &Subarray| d.lock().admin,
                 |d: &mut Subarray, v| {
                     d.lock().admin = v;
+                    d.persist();
                     &mut d.outbox
                 },
             ))
