@@ -17,6 +17,7 @@ One JSON line per (size, command): label `tmc-sequence`, `subarrays`, `command`,
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -112,6 +113,7 @@ def main():
             proc.wait(60)
         except subprocess.TimeoutExpired:
             proc.kill()
+        shutil.rmtree(state, ignore_errors=True)
     print("| subarrays | command | n | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|", file=sys.stderr)
     for r in rows:
         print(f"| {r['subarrays']} | {r['command']} | {r['n']} | {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} |", file=sys.stderr)

@@ -11,6 +11,7 @@ obsStates (a subsequence of what arrives after the command), or fail after 30 s.
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -165,6 +166,7 @@ class Stack:
             if p:
                 p.stop()
         self.etcd.close()
+        shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
 class LeafNode:
