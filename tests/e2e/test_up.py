@@ -4,6 +4,7 @@ restart that keeps the registrations and the configuration."""
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -223,3 +224,4 @@ def test_up_with_the_adr8_interface(ports):
     finally:
         assert up.stop() == 0
     assert not child_pids(state)
+    shutil.rmtree(state, ignore_errors=True)
