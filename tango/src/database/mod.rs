@@ -2,14 +2,26 @@
 //! `DataBaseds/2`) served by our own runtime under the object keys `database` and
 //! `sys/database/2`, with its state in a JSON file written crash-safely.
 //!
-//! - [`store`]: the data and the `Db*` operations (pure, unit-tested),
+//! - [`store`]: the data and how it is kept; the `Db*` operations on it, one module per
+//!   family: [`devices`], [`aliases`], [`properties`], [`attribute_properties`],
+//!   [`server_cache`], [`sql`], [`info`] (all pure, unit-tested), over [`args`]' checks,
 //! - [`device`]: the `DataBase` device class over the store,
 //! - [`dsconfig`]: loading dsconfig-style JSON (servers, classes, devices, properties),
 //! - [`start`]: run it.
 
+pub mod aliases;
+pub mod args;
+pub mod attribute_properties;
 pub mod device;
+pub mod devices;
 pub mod dsconfig;
+pub mod info;
+pub mod properties;
+pub mod server_cache;
+pub mod sql;
 pub mod store;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
