@@ -140,3 +140,35 @@ pub(crate) fn parse_attr_put_list(argin: &[String], at: usize, origin: &str) -> 
     }
     Ok(out)
 }
+
+/// Parse the v1 layout `[n_attr, (attr, n_props, (prop, value)*)*]` starting at `argin[at]`
+/// (one value per property, as `DbPut*AttributeProperty` without the 2 takes it).
+pub(crate) fn parse_attr_put_list_v1(argin: &[String], at: usize, origin: &str) -> R<Vec<(String, PropList)>> {
+    let bad = |why: String| {
+        err(
+            "DB_IncorrectArguments",
+            format!("malformed attribute property list: {why}; expected [object, n_attr, (attr, n_props, (prop, value)*)*]"),
+            origin,
+        )
+    };
+    let num = |i: usize, what: &str| -> R<usize> {
+        argin.get(i).and_then(|s| s.trim().parse().ok()).ok_or_else(|| bad(format!("no {what} at index {i}")))
+    };
+    let n_attr = num(at, "attribute count")?;
+    let mut i = at + 1;
+    let mut out = Vec::new();
+    for _ in 0..n_attr {
+        let attr = argin.get(i).ok_or_else(|| bad("an attribute name is missing".into()))?.clone();
+        let n_props = num(i + 1, "property count")?;
+        i += 2;
+        let pairs = argin
+            .get(i..i + 2 * n_props)
+            .ok_or_else(|| bad(format!("attribute {attr} announces {n_props} properties, fewer are present")))?;
+        out.push((attr, pairs.chunks(2).map(|p| (p[0].clone(), vec![p[1].clone()])).collect()));
+        i += 2 * n_props;
+    }
+    if i != argin.len() {
+        return Err(bad(format!("{} unexpected trailing element(s)", argin.len() - i)));
+    }
+    Ok(out)
+}

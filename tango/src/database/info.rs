@@ -1,39 +1,39 @@
-//! `DbInfo`, `DbGetCSDbServerList` and the database's own registration at start-up.
-
-use std::collections::BTreeMap;
+//! `DbInfo`, `DbGetCSDbServerList`, `ResetTimingValues` and the database's own registration
+//! at start-up.
 
 use super::devices::add_device_to;
+use super::prop_table::{PropTable, CLASS, CLASS_ATTR, DEVICE, DEVICE_ATTR, OBJECT};
 use super::store::*;
 
 impl Store {
-    // ---- misc ----------------------------------------------------------------------------
+    fn count(&self, sql: &str) -> R<i64> {
+        self.conn.query_row(sql, [], |r| r.get(0)).map_err(sql_err)
+    }
 
     /// `DbInfo`.
-    pub fn info(&self) -> Vec<String> {
-        let s = &self.state;
-        let dserver = |d: &&DeviceRec| d.class == "DServer";
-        let count = |m: &BTreeMap<String, PropMap>| m.values().map(|p| p.len()).sum::<usize>();
-        let count_attr =
-            |m: &BTreeMap<String, BTreeMap<String, AttrProps>>| m.values().flat_map(|a| a.values()).map(|a| a.props.len()).sum::<usize>();
-        vec![
+    pub fn info(&self) -> R<Vec<String>> {
+        let props = |what: &str, t: &PropTable| -> R<String> {
+            let (n, hist) = t.counts(&self.conn)?;
+            Ok(format!("{what} properties defined = {n} [History lgth = {hist}]"))
+        };
+        Ok(vec![
             format!("TANGO Database {}", self.self_name),
             " ".into(),
             format!("Running since ...{}", self.started),
             " ".into(),
-            format!("Devices defined = {}", s.devices.len()),
-            format!("Devices exported = {}", s.devices.values().filter(|d| d.exported).count()),
-            format!("Device servers defined = {}", s.devices.values().filter(dserver).count()),
-            format!("Device servers exported = {}", s.devices.values().filter(dserver).filter(|d| d.exported).count()),
+            format!("Devices defined = {}", self.count("SELECT COUNT(*) FROM device")?),
+            format!("Devices exported = {}", self.count("SELECT COUNT(*) FROM device WHERE exported = 1")?),
+            format!("Device servers defined = {}", self.count("SELECT COUNT(*) FROM device WHERE class = 'DServer'")?),
+            format!("Device servers exported = {}", self.count("SELECT COUNT(*) FROM device WHERE class = 'DServer' AND exported = 1")?),
             " ".into(),
-            format!("Device properties defined = {} [History lgth = 0]", count(&s.device_props)),
-            format!("Class properties defined = {} [History lgth = 0]", count(&s.class_props)),
-            format!("Device attribute properties defined = {} [History lgth = 0]", count_attr(&s.device_attr_props)),
-            format!("Class attribute properties defined = {} [History lgth = 0]", count_attr(&s.class_attr_props)),
-            format!("Object properties defined = {} [History lgth = 0]", count(&s.free_props)),
-        ]
+            props("Device", &DEVICE)?,
+            props("Class", &CLASS)?,
+            props("Device attribute", &DEVICE_ATTR)?,
+            props("Class attribute", &CLASS_ATTR)?,
+            props("Object", &OBJECT)?,
+        ])
     }
-}
-impl Store {
+
     /// `DbGetCSDbServerList`: this database's `host:port`.
     pub fn cs_db_server_list(&self) -> Vec<String> {
         vec![self.self_address.clone()]
@@ -42,17 +42,16 @@ impl Store {
     /// Register and export the database device itself (at start-up).
     pub fn register_self(&mut self, server: &str, device: &str, admin: &str, ior_dev: &str, ior_admin: &str, host: &str) -> R<()> {
         let pid = std::process::id() as i32;
-        let now = now_string();
-        self.mutate(|s| {
-            add_device_to(s, server, device, "DataBase", None);
+        let now = now_sql();
+        let version = crate::dispatch::IDL_VERSION.to_string();
+        self.tx(|tx| {
+            add_device_to(tx, server, device, "DataBase", None)?;
             for (name, ior) in [(device, ior_dev), (admin, ior_admin)] {
-                let d = s.devices.get_mut(&lc(name)).expect("added above");
-                d.exported = true;
-                d.ior = ior.to_string();
-                d.host = host.to_string();
-                d.pid = pid;
-                d.version = crate::dispatch::IDL_VERSION.to_string();
-                d.started = Some(now.clone());
+                exec(
+                    tx,
+                    "UPDATE device SET exported = 1, ior = ?2, host = ?3, pid = ?4, version = ?5, started = ?6 WHERE name = ?1",
+                    &[&name, &ior, &host, &pid, &version, &now],
+                )?;
             }
             Ok(())
         })

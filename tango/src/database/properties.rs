@@ -1,44 +1,51 @@
 //! Device, class and free-object properties: `DbGet/Put/Delete{Device,Class,}Property`,
-//! their name listings and `DbGetObjectList`.
-
-use std::collections::BTreeMap;
+//! their name listings, `DbGetObjectList` and their history (`Db*PropertyHist`).
 
 use super::args::*;
+use super::prop_table::{PropTable, CLASS, DEVICE, OBJECT};
 use super::store::*;
 
-pub(crate) fn get_props(object: &str, map: Option<&PropMap>, names: &[String], placeholder: bool) -> Vec<String> {
-    let mut r = vec![object.to_string(), names.len().to_string()];
-    for n in names {
-        r.push(n.clone());
-        match map.and_then(|m| m.get(&lc(n))) {
-            Some(p) => {
-                r.push(p.values.len().to_string());
-                r.extend(p.values.iter().cloned());
-            }
-            None => {
-                r.push("0".into());
-                if placeholder {
-                    r.push(" ".into());
-                }
-            }
-        }
-    }
-    r
-}
-
-pub(crate) fn put_props(map: &mut PropMap, list: Vec<(String, Vec<String>)>) {
-    for (name, values) in list {
-        map.insert(lc(&name), Prop { name, values });
-    }
-}
-
 impl Store {
-    // ---- properties ----------------------------------------------------------------------
+    /// `[object, n, (name, n_values, values...)*]` for the requested names; a name may be a
+    /// wildcard (all values of the matching properties). Missing: `"0"` (and `" "` when
+    /// `placeholder`, as device and free properties have it).
+    fn get_props(&self, t: &PropTable, argin: &[String], placeholder: bool) -> R<Vec<String>> {
+        let mut r = vec![argin[0].clone(), (argin.len() - 1).to_string()];
+        for n in &argin[1..] {
+            let values = t.values(&self.conn, &argin[0], None, n)?;
+            r.push(n.clone());
+            r.push(values.len().to_string());
+            if values.is_empty() && placeholder {
+                r.push(" ".into());
+            }
+            r.extend(values);
+        }
+        Ok(r)
+    }
+
+    fn put_props(&mut self, t: &PropTable, argin: &[String], origin: &str) -> R<()> {
+        let list = parse_put_list(argin, 1, origin)?;
+        self.tx(|tx| {
+            for (name, values) in &list {
+                t.put(tx, &argin[0], None, name, values)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_props(&mut self, t: &PropTable, argin: &[String]) -> R<()> {
+        self.tx(|tx| {
+            for n in &argin[1..] {
+                t.delete(tx, &argin[0], None, n)?;
+            }
+            Ok(())
+        })
+    }
 
     /// `DbGetDeviceProperty [device, names...]` (missing: `"0", " "`).
     pub fn get_device_property(&self, argin: &[String]) -> R<Vec<String>> {
         need_args(argin, 1, "device name", "GetDeviceProperty()")?;
-        Ok(get_props(&argin[0], self.state.device_props.get(&lc(&argin[0])), &argin[1..], true))
+        self.get_props(&DEVICE, argin, true)
     }
 
     /// `DbPutDeviceProperty [device, n, (name, n_values, values...)*]`.
@@ -46,32 +53,25 @@ impl Store {
         const O: &str = "PutDeviceProperty()";
         need_args(argin, 2, "device name, property count", O)?;
         check_device_name(&argin[0], O)?;
-        let list = parse_put_list(argin, 1, O)?;
-        self.mutate(|s| {
-            put_props(s.device_props.entry(lc(&argin[0])).or_default(), list);
-            Ok(())
-        })
+        self.put_props(&DEVICE, argin, O)
     }
 
     /// `DbDeleteDeviceProperty [device, names...]`.
     pub fn delete_device_property(&mut self, argin: &[String]) -> R<()> {
         need_args(argin, 1, "device name", "DeleteDeviceProperty()")?;
-        self.mutate(|s| {
-            delete_props(&mut s.device_props, &argin[0], &argin[1..]);
-            Ok(())
-        })
+        self.delete_props(&DEVICE, argin)
     }
 
     /// `DbGetDevicePropertyList [device, pattern]`.
     pub fn device_property_list(&self, argin: &[String]) -> R<Vec<String>> {
         need_args(argin, 2, "device name, wildcard", "GetDevicePropertyList()")?;
-        Ok(prop_names(self.state.device_props.get(&lc(&argin[0])), &argin[1]))
+        DEVICE.names(&self.conn, &argin[0], None, &argin[1])
     }
 
     /// `DbGetClassProperty [class, names...]` (missing: `"0"`, no placeholder).
     pub fn get_class_property(&self, argin: &[String]) -> R<Vec<String>> {
         need_args(argin, 1, "class name", "GetClassProperty()")?;
-        Ok(get_props(&argin[0], self.state.class_props.get(&lc(&argin[0])), &argin[1..], false))
+        self.get_props(&CLASS, argin, false)
     }
 
     /// `DbPutClassProperty [class, n, (name, n_values, values...)*]`.
@@ -79,31 +79,29 @@ impl Store {
         const O: &str = "PutClassProperty()";
         need_args(argin, 2, "class name, property count", O)?;
         check_class_name(&argin[0], O)?;
-        let list = parse_put_list(argin, 1, O)?;
-        self.mutate(|s| {
-            put_props(s.class_props.entry(lc(&argin[0])).or_default(), list);
-            Ok(())
-        })
+        self.put_props(&CLASS, argin, O)
     }
 
     /// `DbDeleteClassProperty [class, names...]`.
     pub fn delete_class_property(&mut self, argin: &[String]) -> R<()> {
         need_args(argin, 1, "class name", "DeleteClassProperty()")?;
-        self.mutate(|s| {
-            delete_props(&mut s.class_props, &argin[0], &argin[1..]);
-            Ok(())
-        })
+        self.delete_props(&CLASS, argin)
     }
 
-    /// `DbGetClassPropertyList class` (the class name may be a wildcard in real DBs: here exact).
-    pub fn class_property_list(&self, class: &str) -> Vec<String> {
-        prop_names(self.state.class_props.get(&lc(class)), "*")
+    /// `DbGetClassPropertyList class`: property names of the class (`*` lists the classes
+    /// that have properties, as the C++ DataBaseds does).
+    pub fn class_property_list(&self, class: &str) -> R<Vec<String>> {
+        if class.contains('*') {
+            return self
+                .column("SELECT DISTINCT class FROM property_class WHERE class LIKE ?1 ESCAPE '\\' ORDER BY class", &[&like(class)]);
+        }
+        CLASS.names(&self.conn, class, None, "*")
     }
 
     /// `DbGetProperty [object, names...]` (free properties; missing: `"0", " "`).
     pub fn get_property(&self, argin: &[String]) -> R<Vec<String>> {
         need_args(argin, 1, "object name", "GetProperty()")?;
-        Ok(get_props(&argin[0], self.state.free_props.get(&lc(&argin[0])), &argin[1..], true))
+        self.get_props(&OBJECT, argin, true)
     }
 
     /// `DbPutProperty [object, n, (name, n_values, values...)*]`.
@@ -113,53 +111,41 @@ impl Store {
         if argin[0].trim().is_empty() {
             return Err(err("DB_IncorrectArguments", "the object name must not be empty", O));
         }
-        let list = parse_put_list(argin, 1, O)?;
-        self.mutate(|s| {
-            put_props(s.free_props.entry(lc(&argin[0])).or_default(), list);
-            Ok(())
-        })
+        self.put_props(&OBJECT, argin, O)
     }
 
     /// `DbDeleteProperty [object, names...]`.
     pub fn delete_property(&mut self, argin: &[String]) -> R<()> {
         need_args(argin, 1, "object name", "DeleteProperty()")?;
-        self.mutate(|s| {
-            delete_props(&mut s.free_props, &argin[0], &argin[1..]);
-            Ok(())
-        })
+        self.delete_props(&OBJECT, argin)
     }
 
     /// `DbGetPropertyList [object, pattern]`.
     pub fn property_list(&self, argin: &[String]) -> R<Vec<String>> {
         need_args(argin, 2, "object name, wildcard", "GetPropertyList()")?;
-        Ok(prop_names(self.state.free_props.get(&lc(&argin[0])), &argin[1]))
+        OBJECT.names(&self.conn, &argin[0], None, &argin[1])
     }
 
     /// `DbGetObjectList pattern`: objects with free properties.
-    pub fn object_list(&self, pattern: &str) -> Vec<String> {
-        let mut v: Vec<String> =
-            self.state.free_props.iter().filter(|(k, m)| !m.is_empty() && wildcard_match(pattern, k)).map(|(k, _)| k.clone()).collect();
-        v.sort();
-        v
+    pub fn object_list(&self, pattern: &str) -> R<Vec<String>> {
+        self.column("SELECT DISTINCT object FROM property WHERE object LIKE ?1 ESCAPE '\\' ORDER BY object", &[&like(pattern)])
     }
-}
 
-pub(crate) fn delete_props(m: &mut BTreeMap<String, PropMap>, object: &str, names: &[String]) {
-    let key = lc(object);
-    if let Some(p) = m.get_mut(&key) {
-        for n in names {
-            if n.contains('*') {
-                p.retain(|_, v| !wildcard_match(n, &v.name));
-            } else {
-                p.remove(&lc(n));
-            }
-        }
-        if p.is_empty() {
-            m.remove(&key);
-        }
+    /// `DbGetDevicePropertyHist [device, property pattern]`.
+    pub fn device_property_hist(&self, argin: &[String]) -> R<Vec<String>> {
+        need_args(argin, 2, "device name, property name (wildcard)", "GetDevicePropertyHist()")?;
+        DEVICE.history(&self.conn, &argin[0], None, &argin[1])
     }
-}
 
-pub(crate) fn prop_names(m: Option<&PropMap>, pattern: &str) -> Vec<String> {
-    m.map(|m| m.values().filter(|p| wildcard_match(pattern, &p.name)).map(|p| p.name.clone()).collect()).unwrap_or_default()
+    /// `DbGetClassPropertyHist [class, property pattern]`.
+    pub fn class_property_hist(&self, argin: &[String]) -> R<Vec<String>> {
+        need_args(argin, 2, "class name, property name (wildcard)", "GetClassPropertyHist()")?;
+        CLASS.history(&self.conn, &argin[0], None, &argin[1])
+    }
+
+    /// `DbGetPropertyHist [object, property pattern]`.
+    pub fn property_hist(&self, argin: &[String]) -> R<Vec<String>> {
+        need_args(argin, 2, "object name, property name (wildcard)", "GetPropertyHist()")?;
+        OBJECT.history(&self.conn, &argin[0], None, &argin[1])
+    }
 }

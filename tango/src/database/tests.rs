@@ -7,6 +7,22 @@ fn v(s: &[&str]) -> Vec<String> {
     s.iter().map(|x| x.to_string()).collect()
 }
 
+/// Every row of the tables the commands write, to show that a refused command changed nothing.
+fn dump(s: &Store) -> Vec<String> {
+    [
+        "device",
+        "property_device",
+        "property_class",
+        "property",
+        "property_attribute_device",
+        "property_attribute_class",
+        "property_device_hist",
+    ]
+    .iter()
+    .flat_map(|t| s.sql_select(&format!("SELECT * FROM {t} ORDER BY 1, 2")).unwrap().1)
+    .collect()
+}
+
 fn reason<T: std::fmt::Debug>(r: R<T>) -> String {
     r.unwrap_err().reason().to_string()
 }
@@ -18,20 +34,20 @@ fn add_device_creates_the_admin_device_once() {
     s.add_device(&v(&["SDPSubarray/1", "mid_sdp/elt/subarray_2", "SDPSubarray"])).unwrap();
     assert_eq!(s.device_list(&v(&["SDPSubarray/1", "SDPSubarray"])).unwrap(), v(&["mid_sdp/elt/subarray_1", "mid_sdp/elt/subarray_2"]));
     assert_eq!(s.device_list(&v(&["SDPSubarray/1", "DServer"])).unwrap(), v(&["dserver/SDPSubarray/1"]));
-    assert_eq!(s.server_list("*"), v(&["SDPSubarray/1"]));
-    assert_eq!(s.server_name_list("SDP*"), v(&["SDPSubarray"]));
-    assert_eq!(s.instance_name_list("SDPSubarray"), v(&["1"]));
-    assert_eq!(s.name_parts("*", 0), v(&["dserver", "mid_sdp"]));
-    assert_eq!(s.name_parts("mid_sdp/*", 1), v(&["elt"]));
-    assert_eq!(s.name_parts("mid_sdp/elt/*", 2), v(&["subarray_1", "subarray_2"]));
-    assert_eq!(s.device_class_list("SDPSubarray/1").len(), 6);
+    assert_eq!(s.server_list("*").unwrap(), v(&["SDPSubarray/1"]));
+    assert_eq!(s.server_name_list("SDP*").unwrap(), v(&["SDPSubarray"]));
+    assert_eq!(s.instance_name_list("SDPSubarray").unwrap(), v(&["1"]));
+    assert_eq!(s.name_parts("*", 0).unwrap(), v(&["dserver", "mid_sdp"]));
+    assert_eq!(s.name_parts("mid_sdp/*", 1).unwrap(), v(&["elt"]));
+    assert_eq!(s.name_parts("mid_sdp/elt/*", 2).unwrap(), v(&["subarray_1", "subarray_2"]));
+    assert_eq!(s.device_class_list("SDPSubarray/1").unwrap().len(), 6);
 }
 
 #[test]
 fn bad_input_is_refused_and_changes_nothing() {
     let mut s = Store::in_memory();
     s.add_device(&v(&["S/1", "a/b/c", "C"])).unwrap();
-    let before = s.state().clone();
+    let before = dump(&s);
     assert_eq!(reason(s.add_device(&v(&["S/1", "a/b", "C"]))), "DB_IncorrectDeviceName");
     assert_eq!(reason(s.add_device(&v(&["S", "a/b/d", "C"]))), "DB_IncorrectServerName");
     assert_eq!(reason(s.add_device(&v(&["S/1", "a/b/d"]))), "DB_IncorrectArguments");
@@ -44,7 +60,7 @@ fn bad_input_is_refused_and_changes_nothing() {
     assert_eq!(reason(s.export_device(&v(&["a/b/c", "IOR:00", "h", "x", "5"]))), "DB_IncorrectArguments");
     assert_eq!(reason(s.export_device(&v(&["a/b/c", "corbaloc:x", "h", "1", "5"]))), "DB_IncorrectArguments");
     assert_eq!(reason(s.put_device_attribute_property2(&v(&["a/b/c", "1", "attr", "1", "p", "2", "x"]))), "DB_IncorrectArguments");
-    assert_eq!(&before, s.state());
+    assert_eq!(before, dump(&s));
     let e = s.add_device(&v(&["S/1", "a/b", "C"])).unwrap_err();
     assert!(e.errors[0].desc.contains("domain/family/member"), "{}", e.errors[0].desc);
 }
@@ -61,17 +77,17 @@ fn export_import_unexport() {
     let (l, sv) = s.import_device("A/B/C").unwrap();
     assert_eq!(l, vec![1, 42]);
     assert_eq!(sv, v(&["a/b/c", "IOR:0102", "5", "S/1", "vm", "C"]));
-    assert_eq!(s.exported_list("*"), v(&["A/B/C", "dserver/S/1"]));
+    assert_eq!(s.exported_list("*").unwrap(), v(&["A/B/C", "dserver/S/1"]));
     let (_, info) = s.device_info("a/b/c").unwrap();
     assert_eq!(info.len(), 8);
     assert_eq!(info[6], "?");
     s.unexport_server("S/1").unwrap();
-    assert!(s.exported_list("*").is_empty());
+    assert!(s.exported_list("*").unwrap().is_empty());
     assert_eq!(s.import_device("a/b/c").unwrap().0, vec![0, 42]);
     assert_ne!(s.device_info("a/b/c").unwrap().1[6], "?");
     assert_eq!(reason(s.import_device("x/y/z")), "DB_DeviceNotDefined");
     s.delete_server("S/1").unwrap();
-    assert!(s.state().devices.is_empty());
+    assert!(s.device_wide_list("*").unwrap().is_empty());
 }
 
 #[test]
@@ -90,10 +106,10 @@ fn properties_in_the_real_layouts() {
         s.get_class_property(&v(&["SDPSubarray", "TestMode", "Other"])).unwrap(),
         v(&["SDPSubarray", "2", "TestMode", "1", "1", "Other", "0"])
     );
-    assert_eq!(s.class_property_list("sdpsubarray"), v(&["TestMode"]));
+    assert_eq!(s.class_property_list("sdpsubarray").unwrap(), v(&["TestMode"]));
     assert_eq!(s.get_property(&v(&["CtrlSystem", "Services"])).unwrap(), v(&["CtrlSystem", "1", "Services", "0", " "]));
     s.put_property(&v(&["CtrlSystem", "1", "Services", "1", "AccessControl/tango:sys/access_control/1"])).unwrap();
-    assert_eq!(s.object_list("*"), v(&["ctrlsystem"]));
+    assert_eq!(s.object_list("*").unwrap(), v(&["CtrlSystem"]));
     s.put_device_attribute_property2(&v(&[
         "a/b/c",
         "2",
@@ -108,7 +124,8 @@ fn properties_in_the_real_layouts() {
         "1",
         "Admin",
         "unit",
-        "0",
+        "1",
+        "m",
     ]))
     .unwrap();
     assert_eq!(
@@ -124,7 +141,7 @@ fn properties_in_the_real_layouts() {
 }
 
 #[test]
-fn itango_queries_and_nothing_else() {
+fn sql_select_reads_the_cpp_schema_and_changes_nothing() {
     let mut s = Store::in_memory();
     s.add_device(&v(&["S/1", "a/b/c", "C"])).unwrap();
     s.put_device_alias(&v(&["a/b/c", "abc"])).unwrap();
@@ -132,9 +149,33 @@ fn itango_queries_and_nothing_else() {
     assert_eq!(sv, v(&["a/b/c", "abc", "S/1", "C", "dserver/S/1", "", "S/1", "DServer"]));
     assert_eq!(l, vec![1, 1, 1, 1, 1, 0, 1, 1, 2, 4]);
     assert_eq!(s.sql_select("select  name, alias from attribute_alias order by alias").unwrap(), (vec![0, 2], vec![]));
-    let e = s.sql_select("DELETE FROM device").unwrap_err();
-    assert_eq!(e.reason(), "DB_SQLError");
-    assert!(e.errors[0].desc.contains("accepts only"));
+    // the MySQL forms tools send
+    s.add_device(&v(&["S/1", "a/b_x/d", "C"])).unwrap();
+    s.add_device(&v(&["S/1", "a/bYx/e", "C"])).unwrap();
+    let (_, sv) = s.sql_select(r"SELECT `name` FROM device WHERE name LIKE 'a/b\_x/%' ORDER BY name").unwrap();
+    assert_eq!(sv, v(&["a/b_x/d"]));
+    let (_, sv) = s
+        .sql_select(
+            "SELECT CONCAT(server, '|', class), IFNULL(alias, 'none') FROM device WHERE class IN ('C') GROUP BY name ORDER BY name DESC",
+        )
+        .unwrap();
+    assert_eq!(sv, v(&["S/1|C", "none", "S/1|C", "none", "S/1|C", "abc"]));
+    s.put_device_property(&v(&["a/b/c", "1", "p", "2", "x", "y"])).unwrap();
+    let (l, sv) = s.sql_select("SELECT name, count(*) FROM property_device WHERE device = \"A/B/C\" GROUP BY name").unwrap();
+    assert_eq!((l, sv), (vec![1, 1, 1, 2], v(&["p", "2"])));
+    let before = dump(&s);
+    for (bad, why) in [
+        ("DELETE FROM device", "not valid SQL"),
+        ("SELECT 1; DELETE FROM device", "one statement"),
+        ("UPDATE device SET name = 'x'", "not valid SQL"),
+        ("WITH x AS (SELECT 1) DELETE FROM device", "not valid SQL"),
+        ("SELECT * FROM nope", "not valid SQL"),
+    ] {
+        let e = s.sql_select(bad).unwrap_err();
+        assert_eq!(e.reason(), "DB_SQLError", "{bad}");
+        assert!(e.errors[0].desc.contains(why), "{bad}: {}", e.errors[0].desc);
+    }
+    assert_eq!(before, dump(&s));
     assert_eq!(s.alias_device("ABC").unwrap(), "a/b/c");
     assert_eq!(s.import_device("abc").unwrap().1[0], "a/b/c");
     assert_eq!(reason(s.put_device_alias(&v(&["dserver/S/1", "abc"]))), "DB_SQLError");
@@ -164,12 +205,61 @@ fn state_survives_a_restart_and_failed_changes_are_not_written() {
     let s = Store::open(&dir).unwrap();
     assert_eq!(s.device_list(&v(&["S/1", "C"])).unwrap(), v(&["a/b/c"]));
     assert_eq!(s.get_device_property(&v(&["a/b/c", "p"])).unwrap(), v(&["a/b/c", "1", "p", "2", "x", "y"]));
-    // no temporary file left behind
-    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(names.len(), 1, "{names:?}");
+    drop(s);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A state directory of the JSON release is imported once and its file kept as a backup.
+#[test]
+fn a_json_state_dir_is_migrated_and_kept() {
+    let dir = std::env::temp_dir().join(format!("tango-store-migrate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = r#"{"format": 1, "state": {
+        "devices": {"a/b/c": {"name": "A/b/c", "server": "S/1", "class": "C", "alias": "abc", "exported": true,
+                              "ior": "IOR:01", "version": "5", "host": "vm", "pid": 7},
+                    "dserver/s/1": {"name": "dserver/S/1", "server": "S/1", "class": "DServer", "exported": false,
+                                    "ior": "nada", "version": "0", "host": "nada", "pid": 0}},
+        "device_props": {"a/b/c": {"p": {"name": "P", "values": ["x", "y"]}}},
+        "class_props": {"c": {"q": {"name": "Q", "values": ["1"]}}},
+        "free_props": {"ctrlsystem": {"services": {"name": "Services", "values": ["s"]}}},
+        "device_attr_props": {"a/b/c": {"att": {"name": "Att", "props": {"label": {"name": "label", "values": ["L"]}}}}},
+        "class_attr_props": {}}}"#;
+    std::fs::write(dir.join("tango-db.json"), json).unwrap();
+    for _ in 0..2 {
+        let s = Store::open(&dir).unwrap();
+        assert_eq!(s.import_device("abc").unwrap(), (vec![1, 7], v(&["a/b/c", "IOR:01", "5", "S/1", "vm", "C"])));
+        assert_eq!(s.get_device_property(&v(&["a/b/c", "P"])).unwrap(), v(&["a/b/c", "1", "P", "2", "x", "y"]));
+        assert_eq!(s.get_class_property(&v(&["C", "Q"])).unwrap(), v(&["C", "1", "Q", "1", "1"]));
+        assert_eq!(s.get_property(&v(&["CtrlSystem", "Services"])).unwrap(), v(&["CtrlSystem", "1", "Services", "1", "s"]));
+        assert_eq!(s.get_device_attribute_property2(&v(&["a/b/c", "Att"])).unwrap(), v(&["a/b/c", "1", "Att", "1", "label", "1", "L"]));
+        assert_eq!(s.device_wide_list("*").unwrap().len(), 2);
+        assert!(!dir.join("tango-db.json").exists());
+        assert!(dir.join("tango-db.json.migrated").exists());
+    }
     std::fs::write(dir.join("tango-db.json"), b"{not json").unwrap();
     assert!(Store::open(&dir).err().unwrap().contains("not valid"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Ten versions per property, oldest first; a deletion is a version without values.
+#[test]
+fn property_history_keeps_ten_versions() {
+    let mut s = Store::in_memory();
+    for i in 0..12 {
+        s.put_device_property(&v(&["a/b/c", "1", "P", "1", &i.to_string()])).unwrap();
+    }
+    s.delete_device_property(&v(&["a/b/c", "P"])).unwrap();
+    let h = s.device_property_hist(&v(&["a/b/c", "P"])).unwrap();
+    assert_eq!(h.len(), 9 * 4 + 3, "{h:?}");
+    assert_eq!((&h[0][..], &h[2][..], &h[3][..]), ("P", "1", "3"));
+    assert_eq!(&h[h.len() - 3..][2], "0");
+    s.put_device_attribute_property2(&v(&["a/b/c", "1", "att", "2", "label", "1", "L", "unit", "1", "m"])).unwrap();
+    s.delete_device_attribute_property(&v(&["a/b/c", "att", "unit"])).unwrap();
+    let h = s.device_attribute_property_hist(&v(&["a/b/c", "*", "*"])).unwrap();
+    let date = h[2].clone();
+    assert_eq!(h, v(&["att", "label", &date, "1", "L", "att", "unit", &date, "1", "m", "att", "unit", &date, "0"]));
+    assert_eq!(s.class_property_hist(&v(&["C", "*"])).unwrap(), Vec::<String>::new());
 }
 
 #[test]
