@@ -70,6 +70,11 @@ def test_database_refuses_a_busy_port_and_a_damaged_state_file():
         r = sdp("database", "--port", str(free_port()), "--state-dir", d)
         assert r.returncode == 1 and "tango-db.json is not valid" in r.stderr
         assert (Path(d) / "tango-db.json").read_text() == "{ damaged", "a damaged state is never overwritten"
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "tango-db.sqlite").write_bytes(b"not a database" * 100)
+        r = sdp("database", "--port", str(free_port()), "--state-dir", d)
+        assert r.returncode == 1 and "tango-db.sqlite" in r.stderr and "not a database" in r.stderr
+        assert (Path(d) / "tango-db.sqlite").read_bytes() == b"not a database" * 100
 
 
 @only_embedded
