@@ -39,7 +39,34 @@ def load(path):
     loadgen = list(grouped([r for r in rows if r.get("label") == "tango-loadgen"], lambda r: r["placement"]).values())
     config_path = [r for r in rows if r.get("label") == "config-path"]
     controller = [r for r in rows if r.get("label") == "controller-scale"]
-    return startup, runs, loadgen, config_path, controller
+    database = [r for r in rows if r.get("label") == "database"]
+    return startup, runs, loadgen, config_path, controller, database
+
+
+def database_table(rows):
+    """Issue #18: ops/s per database (one PyTango client), the embedded one over the C++ one."""
+    kinds = ["embedded", "mariadb", "pytango"]
+    by = {(r["kind"], r["scenario"]): r for r in rows}
+    scenarios = list(dict.fromkeys(r["scenario"] for r in rows))
+    out = ["## Tango database (`bench/database.py`: embedded vs C++ DataBaseds on MariaDB vs PyTango sqlite; "
+           "one client on cpu1, database on cpu0)", "",
+           "| command | embedded | C++ DataBaseds + MariaDB | PyTango sqlite | embedded / C++ |", "|---|---|---|---|---|"]
+    for sc in scenarios:
+        cells, vals = [], {}
+        for k in kinds:
+            r = by.get((k, sc))
+            if r is None:
+                cells.append("–")
+            elif "ops_per_s" in r:
+                vals[k] = r["ops_per_s"]
+                cells.append(f"{r['ops_per_s']:.0f} ops/s (p50 {r['p50_us']:.0f} µs)")
+            else:
+                vals[k] = 1 / r["seconds"] if r["seconds"] else 0
+                cells.append(f"{r['seconds']} s" + ("" if r.get("complete", True) else " (incomplete)"))
+        rel = f"{vals['embedded'] / vals['mariadb']:.2f}×" if vals.get("embedded") and vals.get("mariadb") else "–"
+        out.append(f"| {sc} | " + " | ".join(cells) + f" | {rel} |")
+    out += ["", "(embedded / C++ > 1 = the embedded database is faster; for the load, the ratio of the rates.)", ""]
+    return out
 
 
 def ratio(a, b):
@@ -64,7 +91,7 @@ def fmt(v, nd=0):
 
 
 def main(src, md_path, png_path):
-    startup, runs, loadgen, config_path, controller = load(src)
+    startup, runs, loadgen, config_path, controller, database = load(src)
     placements = sorted({k[1] for k in runs} | {k[1] for k in startup})
     procs = sorted({k[3] for k in runs})
     out = ["# Benchmark: our Tango server vs cppTango TangoTest and PyTango", "",
@@ -139,6 +166,8 @@ def main(src, md_path, png_path):
         for r in controller:
             out.append(f"| {r['pbs']} | {r['measured']} | {r['cpu_ms_per_pb']} ms | {r['latency_p50_ms']} ms | {r['latency_p99_ms']} ms |")
         out.append("")
+    if database:
+        out += database_table(database)
     out.append(f"![server CPU per operation]({png_path.split('/')[-1]})")
     open(md_path, "w").write("\n".join(out) + "\n")
 

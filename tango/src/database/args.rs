@@ -101,56 +101,26 @@ pub(crate) fn parse_put_list(argin: &[String], at: usize, origin: &str) -> R<Vec
     Ok(out)
 }
 
-/// Parse `[n_attr, (attr, n_props, (prop, n_values, values...)*)*]` starting at `argin[at]`.
 /// Properties to write: (name, values).
 pub(crate) type PropList = Vec<(String, Vec<String>)>;
 
-pub(crate) fn parse_attr_put_list(argin: &[String], at: usize, origin: &str) -> R<Vec<(String, PropList)>> {
-    let bad = |why: String| {
-        err(
-            "DB_IncorrectArguments",
-            format!("malformed attribute property list: {why}; expected [object, n_attr, (attr, n_props, (prop, n_values, value...)*)*]"),
-            origin,
-        )
-    };
-    let num = |i: usize, what: &str| -> R<usize> {
-        argin.get(i).and_then(|s| s.trim().parse().ok()).ok_or_else(|| bad(format!("no {what} at index {i}")))
-    };
-    let n_attr = num(at, "attribute count")?;
-    let mut i = at + 1;
-    let mut out = Vec::new();
-    for _ in 0..n_attr {
-        let attr = argin.get(i).ok_or_else(|| bad("an attribute name is missing".into()))?.clone();
-        let n_props = num(i + 1, "property count")?;
-        i += 2;
-        let mut props = Vec::new();
-        for _ in 0..n_props {
-            let name = argin.get(i).ok_or_else(|| bad(format!("a property name of attribute {attr} is missing")))?.clone();
-            let nv = num(i + 1, "value count")?;
-            let vals = argin
-                .get(i + 2..i + 2 + nv)
-                .ok_or_else(|| bad(format!("property {attr}.{name} announces {nv} values, fewer are present")))?;
-            props.push((name, vals.to_vec()));
-            i += 2 + nv;
-        }
-        out.push((attr, props));
-    }
-    if i != argin.len() {
-        return Err(bad(format!("{} unexpected trailing element(s)", argin.len() - i)));
-    }
-    Ok(out)
+/// How a list gives the values of one property.
+#[derive(Clone, Copy)]
+pub(crate) enum Layout {
+    /// `prop, n_values, values...` per property (the `...2` commands, pipes).
+    Counted,
+    /// `prop, value` per value, the property's count being its number of values (v1).
+    Pairs,
 }
 
-/// Parse the v1 layout `[n_attr, (attr, n_props, (prop, value)*)*]` starting at `argin[at]`
-/// (one value per property, as `DbPut*AttributeProperty` without the 2 takes it).
-pub(crate) fn parse_attr_put_list_v1(argin: &[String], at: usize, origin: &str) -> R<Vec<(String, PropList)>> {
-    let bad = |why: String| {
-        err(
-            "DB_IncorrectArguments",
-            format!("malformed attribute property list: {why}; expected [object, n_attr, (attr, n_props, (prop, value)*)*]"),
-            origin,
-        )
+/// Parse `[n_attr, (attr, n_props, props...)*]` starting at `argin[at]`, the properties of each
+/// attribute (or pipe) in `layout`.
+pub(crate) fn parse_attr_put_list(argin: &[String], at: usize, origin: &str, layout: Layout) -> R<Vec<(String, PropList)>> {
+    let expected = match layout {
+        Layout::Counted => "[object, n_attr, (attr, n_props, (prop, n_values, value...)*)*]",
+        Layout::Pairs => "[object, n_attr, (attr, n_props, (prop, value)*)*]",
     };
+    let bad = |why: String| err("DB_IncorrectArguments", format!("malformed attribute property list: {why}; expected {expected}"), origin);
     let num = |i: usize, what: &str| -> R<usize> {
         argin.get(i).and_then(|s| s.trim().parse().ok()).ok_or_else(|| bad(format!("no {what} at index {i}")))
     };
@@ -161,11 +131,23 @@ pub(crate) fn parse_attr_put_list_v1(argin: &[String], at: usize, origin: &str) 
         let attr = argin.get(i).ok_or_else(|| bad("an attribute name is missing".into()))?.clone();
         let n_props = num(i + 1, "property count")?;
         i += 2;
-        let pairs = argin
-            .get(i..i + 2 * n_props)
-            .ok_or_else(|| bad(format!("attribute {attr} announces {n_props} properties, fewer are present")))?;
-        out.push((attr, pairs.chunks(2).map(|p| (p[0].clone(), vec![p[1].clone()])).collect()));
-        i += 2 * n_props;
+        let mut props: PropList = Vec::new();
+        for _ in 0..n_props {
+            let name = argin.get(i).ok_or_else(|| bad(format!("a property name of attribute {attr} is missing")))?.clone();
+            let (nv, first) = match layout {
+                Layout::Counted => (num(i + 1, "value count")?, i + 2),
+                Layout::Pairs => (1, i + 1),
+            };
+            let vals = argin
+                .get(first..first + nv)
+                .ok_or_else(|| bad(format!("property {attr}.{name} announces {nv} values, fewer are present")))?;
+            match (layout, props.last_mut()) {
+                (Layout::Pairs, Some((last, v))) if last.eq_ignore_ascii_case(&name) => v.extend_from_slice(vals),
+                _ => props.push((name, vals.to_vec())),
+            }
+            i = first + nv;
+        }
+        out.push((attr, props));
     }
     if i != argin.len() {
         return Err(bad(format!("{} unexpected trailing element(s)", argin.len() - i)));

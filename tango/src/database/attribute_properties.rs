@@ -5,16 +5,8 @@
 
 use super::args::*;
 use super::prop_table::{PropTable, CLASS_ATTR, DEVICE_ATTR};
+use super::server_cache::push_counted;
 use super::store::*;
-
-/// How a reply lists the values of one property.
-#[derive(Clone, Copy)]
-pub(crate) enum Layout {
-    /// `prop, n_values, values...` per property (the `...2` commands, pipes).
-    Counted,
-    /// `prop, value` per value, the property's count being its number of values (v1).
-    Pairs,
-}
 
 impl Store {
     /// `[object, n, (sub, n_props, ...)*]` for the requested attributes or pipes.
@@ -24,14 +16,7 @@ impl Store {
             let props = t.all(&self.conn, &argin[0], Some(sub))?;
             r.push(sub.clone());
             match layout {
-                Layout::Counted => {
-                    r.push(props.len().to_string());
-                    for (name, values) in props {
-                        r.push(name);
-                        r.push(values.len().to_string());
-                        r.extend(values);
-                    }
-                }
+                Layout::Counted => push_counted(&mut r, props),
                 Layout::Pairs => {
                     r.push(props.iter().map(|(_, v)| v.len()).sum::<usize>().to_string());
                     for (name, values) in props {
@@ -101,7 +86,7 @@ impl Store {
         const O: &str = "PutDeviceAttributeProperty2()";
         need_args(argin, 2, "device name, attribute count", O)?;
         check_device_name(&argin[0], O)?;
-        let list = parse_attr_put_list(argin, 1, O)?;
+        let list = parse_attr_put_list(argin, 1, O, Layout::Counted)?;
         self.put_sub_props(&DEVICE_ATTR, &argin[0], list)
     }
 
@@ -110,7 +95,7 @@ impl Store {
         const O: &str = "PutDeviceAttributeProperty()";
         need_args(argin, 2, "device name, attribute count", O)?;
         check_device_name(&argin[0], O)?;
-        let list = parse_attr_put_list_v1(argin, 1, O)?;
+        let list = parse_attr_put_list(argin, 1, O, Layout::Pairs)?;
         self.put_sub_props(&DEVICE_ATTR, &argin[0], list)
     }
 
@@ -166,7 +151,7 @@ impl Store {
         const O: &str = "PutClassAttributeProperty2()";
         need_args(argin, 2, "class name, attribute count", O)?;
         check_class_name(&argin[0], O)?;
-        let list = parse_attr_put_list(argin, 1, O)?;
+        let list = parse_attr_put_list(argin, 1, O, Layout::Counted)?;
         self.put_sub_props(&CLASS_ATTR, &argin[0], list)
     }
 
@@ -175,7 +160,7 @@ impl Store {
         const O: &str = "PutClassAttributeProperty()";
         need_args(argin, 2, "class name, attribute count", O)?;
         check_class_name(&argin[0], O)?;
-        let list = parse_attr_put_list_v1(argin, 1, O)?;
+        let list = parse_attr_put_list(argin, 1, O, Layout::Pairs)?;
         self.put_sub_props(&CLASS_ATTR, &argin[0], list)
     }
 

@@ -3,7 +3,6 @@
 //! history): the attribute-property helpers over the pipe tables.
 
 use super::args::*;
-use super::attribute_properties::Layout;
 use super::prop_table::{CLASS_PIPE, DEVICE_PIPE};
 use super::store::*;
 
@@ -25,7 +24,7 @@ impl Store {
         const O: &str = "PutDevicePipeProperty()";
         need_args(argin, 2, "device name, pipe count", O)?;
         check_device_name(&argin[0], O)?;
-        let list = parse_attr_put_list(argin, 1, O)?;
+        let list = parse_attr_put_list(argin, 1, O, Layout::Counted)?;
         self.put_sub_props(&DEVICE_PIPE, &argin[0], list)
     }
 
@@ -34,7 +33,7 @@ impl Store {
         const O: &str = "PutClassPipeProperty()";
         need_args(argin, 2, "class name, pipe count", O)?;
         check_class_name(&argin[0], O)?;
-        let list = parse_attr_put_list(argin, 1, O)?;
+        let list = parse_attr_put_list(argin, 1, O, Layout::Counted)?;
         self.put_sub_props(&CLASS_PIPE, &argin[0], list)
     }
 

@@ -7,17 +7,21 @@ use super::store::*;
 /// The procedure release of the `ds_start` layout that includes pipe properties.
 pub(crate) const CACHE_LAYOUT_RELEASE: &str = "release 1.13";
 
+/// `n, (name, n_values, values...)*`.
+pub(crate) fn push_counted(out: &mut Vec<String>, props: Vec<(String, Vec<String>)>) {
+    out.push(props.len().to_string());
+    for (name, values) in props {
+        out.push(name);
+        out.push(values.len().to_string());
+        out.extend(values);
+    }
+}
+
 impl Store {
     /// `object, n, (name, n_values, values...)*` (the server-cache layout).
     fn flat_props(&self, out: &mut Vec<String>, t: &PropTable, object: &str) -> R<()> {
-        let props = t.all(&self.conn, object, None)?;
         out.push(object.to_string());
-        out.push(props.len().to_string());
-        for (name, values) in props {
-            out.push(name);
-            out.push(values.len().to_string());
-            out.extend(values);
-        }
+        push_counted(out, t.all(&self.conn, object, None)?);
         Ok(())
     }
 
@@ -29,12 +33,7 @@ impl Store {
         for sub in subs {
             let props = t.all(&self.conn, object, Some(&sub))?;
             out.push(sub);
-            out.push(props.len().to_string());
-            for (name, values) in props {
-                out.push(name);
-                out.push(values.len().to_string());
-                out.extend(values);
-            }
+            push_counted(out, props);
         }
         Ok(())
     }
