@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::device::{Attr, Cmd, CmdDef, Device, DeviceClass};
 use crate::idl::{DevFailed, DevState};
 
-use super::store::{err, Store};
+use super::store::Store;
 
 /// The value real DataBaseds report for `StoredProcedureRelease` (schema release).
 pub const STORED_PROCEDURE_RELEASE: &str = "release 1.8";
@@ -155,12 +155,10 @@ impl Device for DataBase {
             .command(sa_void("DbRenameServer", "s[0] = old device server name (exec/instance)\ns[1] = new device server name (exec/instance)", |s, a| s.rename_server(a)))
             .command(str_sa("DbGetClassInheritanceForDevice", "Device name", "Classes off the specified device.\n[0] - is the class of the device.\n[1] - is the class from the device class is inherited.\n........and so on", |s, a| s.class_inheritance_for_device(a)))
             .command(str_sa("DbGetForwardedAttributeListForDevice", "Device name", "Device forwarded attributes", |s, a| s.forwarded_attribute_list(a)))
-            // events (notifd era): nothing is stored
-            .command(str_lsa("DbImportEvent", "name of event channel or factory", "export information e.g. IOR", |_, a| {
-                Err(err("DB_DeviceNotDefined", format!("event {a} not defined in the database !"), "ImportEvent()"))
-            }))
-            .command(sa_void("DbExportEvent", "event channel or factory name\nIOR\nhost\npid\nversion", |_, _| Ok(())))
-            .command(str_void("DbUnExportEvent", "Event channel name (or factory name)", |_, _| Ok(())))
+            // events (notifd era)
+            .command(str_lsa("DbImportEvent", "name of event channel or factory", "export information e.g. IOR", |s, a| s.import_event(a)))
+            .command(sa_void("DbExportEvent", "event channel or factory name\nIOR\nhost\npid\nversion", |s, a| s.export_event(a)))
+            .command(str_void("DbUnExportEvent", "Event channel name (or factory name)", |s, a| s.unexport_event(a)))
             // miscellaneous
             .command(Cmd::new("DbInfo").doc_out("Miscellaneous info like:\n- Device defined in database\n- Device marked as exported in database\n- Device server process defined in database\n- Device server process marked as exported in database\n- Device properties defined in database\n- Class properties defined in database\n- Device attribute properties defined in database\n- Class attribute properties defined in database\n- Object properties defined in database").run(|d: &mut DataBase, ()| d.s().info()))
             .command(Cmd::new("ResetTimingValues").doc_out("none").run(|_: &mut DataBase, ()| Ok(())))

@@ -4,7 +4,7 @@
 //!
 //! - [`store`]: the SQLite connection and transactions; the `Db*` operations on it, one
 //!   module per family: [`devices`], [`aliases`], [`properties`], [`attribute_properties`],
-//!   [`pipes`], [`server_info`], [`server_cache`], [`sql`] (`DbMySqlSelect`), [`info`], over
+//!   [`pipes`], [`server_info`], [`events`], [`server_cache`], [`sql`] (`DbMySqlSelect`), [`info`], over
 //!   [`args`]' checks and [`prop_table`]'s shared property-table code; [`migrate`] imports
 //!   the JSON state of earlier releases,
 //! - [`device`]: the `DataBase` device class over the store,
@@ -17,6 +17,7 @@ pub mod attribute_properties;
 pub mod device;
 pub mod devices;
 pub mod dsconfig;
+pub mod events;
 pub mod info;
 pub mod migrate;
 pub mod pipes;

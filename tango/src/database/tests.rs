@@ -355,3 +355,14 @@ fn golden(pipes: bool) -> Vec<String> {
     g.extend(["CtrlSystem", "1", "Services", "1", "x/y"]);
     v(&g)
 }
+
+#[test]
+fn event_channels_are_kept() {
+    let mut s = Store::in_memory();
+    assert_eq!(reason(s.import_event("notifd/factory/vm")), "DB_DeviceNotDefined");
+    s.export_event(&v(&["notifd/factory/vm", "IOR:01", "vm", "12", "4"])).unwrap();
+    assert_eq!(s.import_event("notifd/factory/vm").unwrap(), (vec![1, 12], v(&["notifd/factory/vm", "IOR:01", "4", "vm"])));
+    s.unexport_event("notifd/factory/vm").unwrap();
+    assert_eq!(s.import_event("notifd/factory/vm").unwrap().0, vec![0, 12]);
+    assert_eq!(reason(s.export_event(&v(&["x", "IOR:01", "vm", "pid", "4"]))), "DB_IncorrectArguments");
+}
