@@ -164,8 +164,10 @@ impl Store {
         let refuse =
             |why: String| err("DB_SQLError", format!("{why}; DbMySqlSelect runs one read-only SELECT (query: {:?})", truncate(sql)), O);
         let translated = translate(sql).map_err(refuse)?;
-        let mut st =
-            self.conn.prepare(&translated).map_err(|e| refuse(format!("the query is not valid SQL here: {}", truncate(&e.to_string()))))?;
+        let mut st = self
+            .conn
+            .prepare_cached(&translated)
+            .map_err(|e| refuse(format!("the query is not valid SQL here: {}", truncate(&e.to_string()))))?;
         if !st.readonly() {
             return Err(refuse("the statement would change the database".into()));
         }
