@@ -4,7 +4,8 @@ run, each database pinned to cpu0 and the client to cpu1 (as `make bench`'s spli
 
 Per database: DbImportDevice, DbGetDeviceProperty, DbPutDeviceProperty and TangoGQL's device query
 through DbMySqlSelect (`SELECT name, alias, ... FROM device WHERE name IN (...)`, 10 names), each
-for DURATION seconds from one PyTango client (ops/s and p50 latency); then the time to load a
+for DURATION seconds from one PyTango client (ops/s, p50 latency, and the database processes'
+CPU per operation from /proc: for the C++ one DataBaseds plus mariadbd); then the time to load a
 5 000-device dsconfig file with `json2tango --write`. One JSON line per measurement on stdout
 (label "database"); bench/report.py tabulates them. Nothing here asserts a time.
 
@@ -37,9 +38,22 @@ def pin(pid, cpu):
         subprocess.run(["taskset", "-a", "-p", "-c", str(cpu), str(pid)], capture_output=True)
 
 
-def rate(fn, duration):
+TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_us(pids):
+    """User + system CPU of the database's processes (for MariaDB: DataBaseds and mariadbd)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total * TICK_US
+
+
+def rate(fn, duration, pids):
     fn()  # warm-up (connection, caches)
     lat = []
+    cpu0 = cpu_us(pids)
     end = time.perf_counter() + duration
     while True:
         t0 = time.perf_counter()
@@ -48,8 +62,10 @@ def rate(fn, duration):
         lat.append(t1 - t0)
         if t1 >= end:
             break
+    cpu = cpu_us(pids) - cpu0
     lat.sort()
-    return {"ops_per_s": round(len(lat) / sum(lat), 1), "p50_us": round(lat[len(lat) // 2] * 1e6, 1), "n": len(lat)}
+    return {"ops_per_s": round(len(lat) / sum(lat), 1), "p50_us": round(lat[len(lat) // 2] * 1e6, 1), "n": len(lat),
+            "server_cpu_us_per_op": round(cpu / len(lat), 1)}
 
 
 def dsconfig_file(path, n):
@@ -81,7 +97,8 @@ def measure(kind, duration, n_load):
             "DbMySqlSelect_tangogql_devices": lambda: dev.command_inout("DbMySqlSelect", gql),
         }
         for name, fn in scenarios.items():
-            print(json.dumps({"label": "database", "kind": kind, "scenario": name, **rate(fn, duration)}), flush=True)
+            pids = [p.pid for p in db.procs]
+            print(json.dumps({"label": "database", "kind": kind, "scenario": name, **rate(fn, duration, pids)}), flush=True)
         with tempfile.TemporaryDirectory() as d:
             cfg = Path(d) / "load.json"
             dsconfig_file(cfg, n_load)

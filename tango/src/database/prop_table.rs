@@ -74,10 +74,15 @@ impl PropTable {
     /// Values of the properties whose name matches `name` (Tango wildcard), in order.
     pub fn values(&self, conn: &Connection, owner: &str, sub: Option<&str>, name: &str) -> R<Vec<String>> {
         let (k, mut p) = key(self, owner, sub);
-        let pat = like(name);
+        let n = p.len() + 1;
+        // an exact name can use the (owner, name, count) index; a wildcard needs LIKE
+        let (cond, pat) = if name.contains('*') {
+            (format!("name LIKE ?{n} ESCAPE '\\'"), like(name))
+        } else {
+            (format!("name = ?{n}"), name.to_string())
+        };
         p.push(&pat);
-        let n = p.len();
-        let sql = format!("SELECT value FROM {} WHERE {k} AND name LIKE ?{n} ESCAPE '\\' ORDER BY name, count", self.table);
+        let sql = format!("SELECT value FROM {} WHERE {k} AND {cond} ORDER BY name, count", self.table);
         column(conn, &sql, &params(&p))
     }
 
