@@ -64,7 +64,8 @@ def rate(fn, duration, pids):
             break
     cpu = cpu_us(pids) - cpu0
     lat.sort()
-    return {"ops_per_s": round(len(lat) / sum(lat), 1), "p50_us": round(lat[len(lat) // 2] * 1e6, 1), "n": len(lat),
+    return {"ops_per_s": round(len(lat) / sum(lat), 1), "p50_us": round(lat[len(lat) // 2] * 1e6, 1),
+            "p99_us": round(lat[len(lat) * 99 // 100] * 1e6, 1), "n": len(lat),
             "server_cpu_us_per_op": round(cpu / len(lat), 1)}
 
 

@@ -62,7 +62,7 @@ def database_table(rows):
                 cells.append("–")
             elif "ops_per_s" in r:
                 cpu = f", {r['server_cpu_us_per_op']:.0f} µs CPU" if "server_cpu_us_per_op" in r else ""
-                cells.append(f"{r['ops_per_s']:.0f} ops/s (p50 {r['p50_us']:.0f} µs{cpu})")
+                cells.append(f"{r['ops_per_s']:.0f} ops/s mean (p50 {r['p50_us']:.0f} µs{cpu})")
             else:
                 cells.append(f"{r['seconds']} s" + ("" if r.get("complete", True) else " (incomplete)"))
         us, cpp = by.get(("embedded", sc)), by.get(("mariadb", sc))
