@@ -13,9 +13,10 @@ PORT      ?= 45450
 # (apt-deps installs without recommends, and protobuf-compiler only recommends them).
 # g++: the zmq crate compiles its own libzmq (C++; no libzmq headers or pkg-config needed).
 # procps: pgrep and kill, used by tests/ and fresh-check. libtango-tools: tango_admin
-# (tests/database; also a dependency of tango-db). g++ and procps are on the usual machine
+# (tests/database; also a dependency of tango-db). libtango-dev: the cppTango 9.3 client library
+# tests/database/test_cpp_client.py builds against. g++ and procps are on the usual machine
 # image already, but not on a minimal Debian.
-APT_PKGS  := protobuf-compiler libprotobuf-dev g++ procps etcd-server etcd-client openssl tango-test mariadb-server dbconfig-no-thanks tango-db libtango-tools
+APT_PKGS  := protobuf-compiler libprotobuf-dev g++ procps etcd-server etcd-client openssl tango-test mariadb-server dbconfig-no-thanks tango-db libtango-tools libtango-dev
 # the server the interop suite drives: rust (our binary) or pytango (reference_device.py)
 TANGO_SERVER      ?= rust
 TANGO_TEST_BINARY ?= target/debug/TestDevice
@@ -152,13 +153,19 @@ fresh-check:
 	bash "$(FRESH_MACHINE)" --no-login -e CI=true --timeout $(FRESH_TIMEOUT) "$(CURDIR)" -- bash .ci/fresh-up.sh
 
 ## bench: ours vs cppTango TangoTest vs PyTango, same client and run -> bench/results.md + .png
-.PHONY: bench
+.PHONY: bench bench-polling
 bench: deps
 	@dpkg-query -W -f='$${Status}' tango-test 2>/dev/null | grep -q "install ok installed" || \
 	  { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq tango-test; }
 	$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install -q matplotlib
 	cargo build --release -p tango --bins
 	bench/run.sh
+	$(PY) bench/polling_cpu.py
+
+## bench-polling: server CPU for polling 100 attributes at 100 ms, our TestDevice vs TangoTest
+bench-polling:
+	cargo build --release -p tango --bin TestDevice
+	$(PY) bench/polling_cpu.py
 
 # ---- Kubernetes: Helm charts and container images (charts/, Dockerfile, docs/kubernetes.md) ----
 # deploy_all/delete_all/show/images need helm, kubectl and docker with a cluster;

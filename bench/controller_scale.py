@@ -8,7 +8,9 @@ settle, then PBs are created one at a time and for each one:
   * the controller's CPU (utime + stime from /proc, summed over the measured PBs, per PB), and
   * PB -> deployment latency: between the PB and its deployment arriving on one `etcdctl watch`
     of both (the same path for both events, so etcdctl's own start-up does not count).
-One JSON line per level on stdout; `--markdown` prints a table too.
+One JSON line per level on stdout. Then the cascade: every PB deleted with one
+`sdpcfg delete -R /pb` (its time), and the time until the controller has deleted every
+deployment and ownership record the PBs owned (one more JSON line). `--markdown` prints tables too.
 
     python3 bench/controller_scale.py [--levels 100,1000,10000] [--per-level 200] [--sdp target/release/sdp]
 """
@@ -144,6 +146,20 @@ def main():
                    "latency_p50_ms": round(pct(lat, 50), 2), "latency_p99_ms": round(pct(lat, 99), 2)}
             rows.append(row)
             print(json.dumps(row), flush=True)
+        # The cascade: all PBs at once, then their deployments and ownership records.
+        t0 = time.monotonic()
+        r = subprocess.run([str(Path(a.sdp).with_name("sdpcfg")), "delete", "-R", "/pb"], env=env,
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        deleted = time.monotonic() - t0
+        deadline = time.monotonic() + 1200
+        while etcd.count("2/deploy/") or etcd.count("2/ownership/"):
+            if time.monotonic() > deadline or ctl.poll() is not None:
+                raise SystemExit("the controller did not finish the cascade")
+            time.sleep(0.2)
+        cascade = {"label": "controller-cascade", "pbs": have, "sdpcfg_delete_s": round(deleted, 2),
+                   "cascade_s": round(time.monotonic() - t0, 2)}
+        print(json.dumps(cascade), flush=True)
     finally:
         ctl.terminate()
         watcher.terminate()
@@ -152,6 +168,8 @@ def main():
         print("\n| PBs in the database | controller CPU per PB | PB → deployment p50 | p99 |\n|---|---|---|---|")
         for r in rows:
             print(f"| {r['pbs']} | {r['cpu_ms_per_pb']} ms | {r['latency_p50_ms']} ms | {r['latency_p99_ms']} ms |")
+        print(f"\nCascade: {cascade['pbs']} PBs deleted by `sdpcfg delete -R /pb` in {cascade['sdpcfg_delete_s']} s; "
+              f"every deployment and ownership record gone {cascade['cascade_s']} s after the delete started")
 
 
 if __name__ == "__main__":

@@ -39,8 +39,10 @@ def load(path):
     loadgen = list(grouped([r for r in rows if r.get("label") == "tango-loadgen"], lambda r: r["placement"]).values())
     config_path = [r for r in rows if r.get("label") == "config-path"]
     controller = [r for r in rows if r.get("label") == "controller-scale"]
+    cascade = [r for r in rows if r.get("label") == "controller-cascade"]
+    cluster = [r for r in rows if r.get("label") == "cluster-path"]
     database = [r for r in rows if r.get("label") == "database"]
-    return startup, runs, loadgen, config_path, controller, database
+    return startup, runs, loadgen, config_path, controller, cascade, cluster, database
 
 
 def database_table(rows):
@@ -101,7 +103,8 @@ def fmt(v, nd=0):
 
 
 def main(src, md_path, png_path):
-    startup, runs, loadgen, config_path, controller, database = load(src)
+    startup, runs, loadgen, config_path, controller, cascade, cluster, database = load(src)
+    scale_png = png_path[:-4] + "-scale.png" if png_path.endswith(".png") else png_path + "-scale.png"
     placements = sorted({k[1] for k in runs} | {k[1] for k in startup})
     procs = sorted({k[3] for k in runs})
     out = ["# Benchmark: our Tango server vs cppTango TangoTest and PyTango", "",
@@ -176,6 +179,19 @@ def main(src, md_path, png_path):
         for r in controller:
             out.append(f"| {r['pbs']} | {r['measured']} | {r['cpu_ms_per_pb']} ms | {r['latency_p50_ms']} ms | {r['latency_p99_ms']} ms |")
         out.append("")
+        for r in cascade:
+            out += [f"Cascade: {r['pbs']} PBs deleted by one `sdpcfg delete -R /pb` in {r['sdpcfg_delete_s']} s; the controller "
+                    f"had deleted every deployment and ownership record they owned {r['cascade_s']} s after the delete started.", ""]
+    if cluster:
+        out += ["## Config path on one etcd and on a three-member cluster (`bench/cluster_path.py`)", "",
+                "configure_16_ms: all 16 subarrays' Configure at once (a barrier per round); configure_1_ms: one alone; "
+                "etcd_* (etcd-baseline, given every member): a read, a create-if-absent, a put until the client's own watch delivers it.", "",
+                "| measurement | members | n | p50 ms | p99 ms | max ms |", "|---|---|---|---|---|---|"]
+        for r in sorted(cluster, key=lambda r: (r["scenario"], r["members"])):
+            out.append(f"| {r['scenario']} | {r['members']} | {r['n']} | {r['p50']} | {fmt(r.get('p99'), 2)} | {r['max']} |")
+        out.append("")
+    if controller or cluster:
+        out += [f"![controller scale and cluster latencies]({scale_png.split('/')[-1]})", ""]
     if database:
         out += database_table(database)
     out.append(f"![server CPU per operation]({png_path.split('/')[-1]})")
@@ -203,6 +219,41 @@ def main(src, md_path, png_path):
         ax.legend()
     fig.tight_layout()
     fig.savefig(png_path, dpi=100)
+    if controller or cluster:
+        plot_scale(plt, controller, cluster, scale_png)
+
+
+def plot_scale(plt, controller, cluster, path):
+    """Left: controller CPU per PB and PB -> deployment latency against the PBs in the database.
+    Right: p50/p99 of each cluster-path measurement, one member against three."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    if controller:
+        pbs = [r["pbs"] for r in controller]
+        left.plot(pbs, [r["cpu_ms_per_pb"] for r in controller], "o-", label="controller CPU per PB")
+        left.plot(pbs, [r["latency_p50_ms"] for r in controller], "s-", label="PB → deployment p50")
+        left.plot(pbs, [r["latency_p99_ms"] for r in controller], "^-", label="PB → deployment p99")
+        left.set_xscale("log")
+        left.set_xlabel("PBs in the database")
+        left.set_ylabel("ms")
+        left.set_title("processing controller")
+        left.legend()
+    if cluster:
+        scen = sorted({r["scenario"] for r in cluster})
+        members = sorted({r["members"] for r in cluster})
+        width = 0.8 / (2 * len(members))
+        i = 0
+        for m in members:
+            for q in ("p50", "p99"):
+                vals = [next((r.get(q) or 0 for r in cluster if r["scenario"] == sc and r["members"] == m), 0) for sc in scen]
+                right.bar([x - 0.4 + (i + 0.5) * width for x in range(len(scen))], vals, width, label=f"{m} member(s) {q}")
+                i += 1
+        right.set_xticks(range(len(scen)))
+        right.set_xticklabels(scen, rotation=20)
+        right.set_ylabel("ms")
+        right.set_title("config path: one etcd vs three members")
+        right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,9 @@ cargo build --release --workspace --bins -q
 "$PY" bench/config_path.py 20 >> "$OUT"
 # the processing controller as the database grows (issue #20): CPU per PB, PB -> deployment
 "$PY" bench/controller_scale.py --levels "${CONTROLLER_LEVELS:-100,1000,10000}" >> "$OUT"
+# the config path with 16 subarrays commanded at once, and watch latency, one etcd vs three members
+"$PY" bench/cluster_path.py --members "${CLUSTER_MEMBERS:-1,3}" >> "$OUT"
 # the Tango database (issue #18): embedded vs the C++ DataBaseds on MariaDB vs PyTango's sqlite
 "$PY" bench/database.py --duration "$DURATION" --devices "${DB_LOAD_DEVICES:-5000}" >> "$OUT"
 "$PY" bench/report.py "$OUT" bench/results.md bench/results.png
-echo "wrote bench/results.md and bench/results.png" >&2
+echo "wrote bench/results.md, bench/results.png and bench/results-scale.png" >&2

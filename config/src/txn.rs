@@ -73,6 +73,8 @@ pub struct Txn {
     on_commit: Vec<Callback>,
     loop_request: Option<LoopRequest>,
     last_watch: (Vec<String>, Vec<String>),
+    /// The revision of this transaction's last commit that wrote something.
+    written_at: Option<i64>,
     /// Global prefix of the high-level (entity) API.
     pub(crate) prefix: String,
     pub(crate) owner: serde_json::Value,
@@ -96,6 +98,7 @@ impl Txn {
             on_commit: Vec::new(),
             loop_request: None,
             last_watch: (Vec::new(), Vec::new()),
+            written_at: None,
             prefix: String::new(),
             owner: serde_json::Value::Null,
         }
@@ -115,6 +118,12 @@ impl Txn {
     /// The revision this attempt reads at, once something was read.
     pub fn revision(&self) -> Option<i64> {
         self.revision
+    }
+
+    /// The revision of the last commit of this transaction that wrote something: every key
+    /// it wrote has exactly this mod revision, and no other writer's key does.
+    pub fn written_at(&self) -> Option<i64> {
+        self.written_at
     }
 
     /// What the last `repeat(wait = true)` watched: (keys, listed prefixes), logical paths.
@@ -318,6 +327,7 @@ impl Txn {
                 return Ok(false);
             }
             self.retries = 0;
+            self.written_at = Some(resp.revision);
             for cb in std::mem::take(&mut self.on_commit) {
                 cb();
             }

@@ -1,5 +1,5 @@
 //! Reading the CBF output link map from a CSP subarray attribute (`cspCbfOutlinkAddress`),
-//! with the `tango` crate's blocking client: one `read_attributes_3`, bounded by a timeout,
+//! with the `tango` crate's blocking client: one `read_attributes_5`, bounded by a timeout,
 //! no polling (the 2019 device polled for up to 20 s inside Configure).
 //!
 //! Addresses: `domain/family/member/attribute` (device looked up in the Tango database at
@@ -8,81 +8,36 @@
 
 use std::time::Duration;
 
-use tango::any::{decode_any, CmdValue};
 use tango::client::Connection;
-use tango::dbclient::{Database, TangoHost};
-use tango::idl::DevSource;
-use tango::ior::{object_key_for, Ior};
+use tango::dbclient::{locate_device, DeviceUrl};
+use tango::idl::AttrData;
 
-/// Where an attribute lives.
+/// Where an attribute lives: a device URL and the attribute's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttributeAddress {
-    /// `host:port` of a Tango database, or of the server itself when `nodb`.
-    pub host: Option<String>,
-    pub nodb: bool,
-    pub device: String,
+    pub device: DeviceUrl,
     pub attribute: String,
 }
 
 impl AttributeAddress {
     pub fn parse(s: &str) -> Result<AttributeAddress, String> {
-        let bad =
-            || format!("{s:?} is not an attribute address (domain/family/member/attribute, optionally tango://host:port/… [#dbase=no])");
-        let (rest, nodb) = match s.trim().strip_suffix("#dbase=no") {
-            Some(r) => (r, true),
-            None => (s.trim(), false),
-        };
-        let (host, path) = match rest.strip_prefix("tango://") {
-            Some(r) => {
-                let (h, p) = r.split_once('/').ok_or_else(bad)?;
-                (Some(h.to_string()), p)
-            }
-            None => (None, rest),
-        };
-        let parts: Vec<&str> = path.split('/').collect();
-        if parts.len() != 4 || parts.iter().any(|p| p.is_empty()) || (nodb && host.is_none()) {
-            return Err(bad());
-        }
-        Ok(AttributeAddress { host, nodb, device: parts[..3].join("/"), attribute: parts[3].to_string() })
+        let (device, mut tail) = DeviceUrl::parse_with(s, 1).map_err(|e| {
+            format!("{s:?} is not an attribute address (domain/family/member/attribute, optionally tango://host:port/… [#dbase=no]): {e}")
+        })?;
+        Ok(AttributeAddress { device, attribute: tail.remove(0) })
     }
 }
 
 /// Read a string attribute once; errors say what could not be reached or read.
 pub fn read_string_attribute(address: &str, timeout: Duration) -> Result<String, String> {
     let a = AttributeAddress::parse(address)?;
-    let (endpoint, key) = if a.nodb {
-        (a.host.clone().unwrap_or_default(), object_key_for(&a.device))
-    } else {
-        let host = match &a.host {
-            Some(h) => TangoHost::parse(h)?,
-            None => TangoHost::from_env().map_err(|e| format!("cannot look up {}: {e}", a.device))?,
-        };
-        let db = Database::new(host).with_timeout(timeout);
-        let info = db.import_device(&a.device).map_err(|e| format!("cannot import {} from the Tango database: {e}", a.device))?;
-        if !info.exported {
-            return Err(format!("device {} is not running (not exported in the Tango database)", a.device));
-        }
-        let ior = Ior::parse(&info.ior).map_err(|e| format!("bad IOR for {}: {e}", a.device))?;
-        let p = ior.iiop().ok_or_else(|| format!("IOR of {} has no IIOP profile", a.device))?;
-        (format!("{}:{}", p.host, p.port), p.object_key.clone())
-    };
-    let mut conn = Connection::connect(&endpoint, timeout).map_err(|e| format!("cannot reach {}: {e}", a.device))?;
-    let reply = conn
-        .invoke(&key, "read_attributes_3", |w| {
-            w.write_len(1);
-            w.write_string(&a.attribute);
-            w.write(&DevSource::DEV);
-        })
-        .map_err(|e| format!("cannot read {}/{}: {e}", a.device, a.attribute))?;
-    let mut r = reply.body();
-    let n = r.read_len(1).map_err(|e| e.to_string())?;
-    if n == 0 {
-        return Err(format!("{}/{}: empty reply", a.device, a.attribute));
-    }
-    match decode_any(&mut r).map_err(|e| format!("{}/{}: {e}", a.device, a.attribute))? {
-        CmdValue::String(s) => Ok(s),
-        CmdValue::StringArray(v) if !v.is_empty() => Ok(v[0].clone()),
-        other => Err(format!("{}/{} is not a string attribute (got {:?})", a.device, a.attribute, other.arg_type())),
+    let (endpoint, key) = locate_device(&a.device.to_url(), None, timeout)?;
+    let mut conn = Connection::connect(&endpoint, timeout).map_err(|e| format!("cannot reach {}: {e}", a.device.device))?;
+    let v = conn.read_attribute(&key, &a.attribute).map_err(|e| format!("cannot read {}/{}: {e}", a.device.device, a.attribute))?;
+    match v.value {
+        AttrData::String(mut s) if !s.is_empty() => Ok(s.swap_remove(0)),
+        AttrData::String(_) => Err(format!("{}/{}: empty value", a.device.device, a.attribute)),
+        _ => Err(format!("{}/{} is not a string attribute (its Tango data type number is {})", a.device.device, a.attribute, v.data_type)),
     }
 }
 
@@ -93,9 +48,14 @@ mod tests {
     #[test]
     fn addresses() {
         let a = AttributeAddress::parse("mid_csp/elt/subarray01/cbfOutLink").unwrap();
-        assert_eq!((a.host, a.nodb, a.device.as_str(), a.attribute.as_str()), (None, false, "mid_csp/elt/subarray01", "cbfOutLink"));
+        let d = &a.device;
+        assert_eq!(
+            (d.host.clone(), d.nodb, d.device.as_str(), a.attribute.as_str()),
+            (None, false, "mid_csp/elt/subarray01", "cbfOutLink")
+        );
         let a = AttributeAddress::parse("tango://127.0.0.1:1234/a/b/c/x#dbase=no").unwrap();
-        assert_eq!((a.host.as_deref(), a.nodb, a.device.as_str()), (Some("127.0.0.1:1234"), true, "a/b/c"));
+        assert_eq!((a.device.host.as_deref(), a.device.nodb, a.device.device.as_str()), (Some("127.0.0.1:1234"), true, "a/b/c"));
+        assert_eq!(a.device.to_url(), "tango://127.0.0.1:1234/a/b/c#dbase=no");
         assert!(AttributeAddress::parse("a/b/c").is_err());
         assert!(AttributeAddress::parse("a/b/c/x#dbase=no").is_err());
     }

@@ -4,9 +4,10 @@
 //! ownership records: four ranged reads, however many PBs there are) and decides what
 //! is missing or left over; each decision is then carried out in its own small
 //! transaction that re-checks its premise, so the controller never needs one
-//! transaction as large as the whole database. A pass that acted is followed at once by
-//! another (which normally finds nothing to do), so the controller's own writes never
-//! have to wake it. Between passes it sleeps on one long-lived watch of the ranges it
+//! transaction as large as the whole database. The controller's own writes never wake it:
+//! their events are known by the revision of the commit that made them. A full pass that
+//! acted is followed at once by another (which normally finds nothing to do); a targeted
+//! one is not, as anything else that changed since its snapshot comes on the watch. Between passes it sleeps on one long-lived watch of the ranges it
 //! reads, and wakes only for changes that can alter a decision: PBs, deployments and
 //! ownership records appearing, changing or going, and the state key of a PB that is
 //! not running (orphaned, or failed by the controller). A workflow reporting its state
@@ -29,6 +30,7 @@ use definitions::Definitions;
 use sdp_config::backend::{Event, KeyRange, WatchStream};
 use sdp_config::{json, path, Config, Deployment, Txn};
 use serde_json::{json, Value};
+use futures_util::StreamExt;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -145,6 +147,44 @@ fn wakes(view: &View, key: &str) -> bool {
     logical.starts_with("/deploy/") || logical.starts_with(sdp_config::ownership::OWNERSHIP)
 }
 
+/// Which PB owns which deployment, both ways: a change to an engine deployment is traced to
+/// its PB, and a targeted pass replaces what it knew of its own PBs without going through
+/// everyone else's (with 10 000 PBs, a scan per pass was the cost that still grew).
+#[derive(Debug, Default)]
+struct Owners {
+    pb_of: HashMap<String, String>,
+    deploys_of: HashMap<String, BTreeSet<String>>,
+}
+
+impl Owners {
+    fn from_records<'a>(records: impl IntoIterator<Item = &'a (String, String)>) -> Self {
+        let mut o = Owners::default();
+        for (pb, d) in records {
+            o.insert(pb, d);
+        }
+        o
+    }
+
+    fn insert(&mut self, pb: &str, deploy: &str) {
+        if let Some(old) = self.pb_of.insert(deploy.to_string(), pb.to_string()) {
+            if old != pb {
+                self.deploys_of.get_mut(&old).map(|d| d.remove(deploy));
+            }
+        }
+        self.deploys_of.entry(pb.to_string()).or_default().insert(deploy.to_string());
+    }
+
+    fn forget_pb(&mut self, pb: &str) {
+        for d in self.deploys_of.remove(pb).unwrap_or_default() {
+            self.pb_of.remove(&d);
+        }
+    }
+
+    fn owner(&self, deploy: &str) -> Option<&String> {
+        self.pb_of.get(deploy)
+    }
+}
+
 /// What one snapshot showed of the PBs a pass looks at (all, or those changes touched).
 #[derive(Debug, Default)]
 struct Facts {
@@ -177,6 +217,9 @@ enum Scope {
 /// A targeted pass reads a few keys per PB; beyond this many PBs one full pass (four ranged
 /// reads) is cheaper.
 const MAX_TARGETED: usize = 64;
+
+/// How many decisions of a pass are carried out at once.
+const EXECUTE_AT_ONCE: usize = 16;
 
 /// Read the snapshot and decide (a full pass, as the tests look at it).
 #[cfg(test)]
@@ -313,8 +356,9 @@ async fn decide(txn: &mut Txn, s: &Settings, facts: &Facts) -> Vec<Action> {
     actions
 }
 
-/// Carry out one decision in its own transaction, re-checking its premise.
-async fn execute(config: &Config, action: &Action) -> Result<()> {
+/// Carry out one decision in its own transaction, re-checking its premise. Returns the
+/// revision of what it wrote, `None` when the premise no longer held.
+async fn execute(config: &Config, action: &Action) -> Result<Option<i64>> {
     let mut txn = config.txn();
     loop {
         let mut log: Option<String> = None;
@@ -389,7 +433,7 @@ async fn execute(config: &Config, action: &Action) -> Result<()> {
                     tracing::info!("{l}");
                 }
             }
-            return Ok(());
+            return Ok(txn.written_at());
         }
     }
 }
@@ -428,7 +472,10 @@ async fn control(
     let mut view = View::default();
     let mut covered: HashMap<String, i64> = HashMap::new();
     // deploy_id → owning PB: which PB a change to an engine deployment concerns.
-    let mut owners: HashMap<String, String> = HashMap::new();
+    let mut owners = Owners::default();
+    // Revisions of the controller's own commits not yet seen on the watch: their events are
+    // the controller's own writes, which never need a pass.
+    let mut own: BTreeSet<i64> = BTreeSet::new();
     let mut scope = Scope::All;
     loop {
         // A pass and its actions are work: one stuck past the stall limit is a hang.
@@ -443,7 +490,8 @@ async fn control(
                 Scope::All => {
                     view = View { revision, running: facts.running().cloned().collect() };
                     covered.clear();
-                    owners = facts.owned.iter().map(|(pb, d)| (d.clone(), pb.clone())).collect();
+                    owners = Owners::from_records(&facts.owned);
+                    own.retain(|r| *r > revision);
                 }
                 Scope::Pbs(ids) => {
                     for id in ids {
@@ -451,15 +499,37 @@ async fn control(
                         view.running.remove(id);
                     }
                     view.running.extend(facts.running().cloned());
-                    owners.retain(|_, pb| !ids.contains(pb));
-                    owners.extend(facts.owned.iter().map(|(pb, d)| (d.clone(), pb.clone())));
+                    for id in ids {
+                        owners.forget_pb(id);
+                    }
+                    for (pb, d) in &facts.owned {
+                        owners.insert(pb, d);
+                    }
                 }
             }
+            // Each decision concerns its own keys and re-checks its premise: a few at once,
+            // so a full pass with thousands to do (all PBs deleted) is not one round trip
+            // after another.
+            let results: Vec<(usize, Result<Option<i64>>)> = futures_util::stream::iter(0..actions.len())
+                .map(|i| {
+                    let a = &actions[i];
+                    async move { (i, execute(config, a).await) }
+                })
+                .buffer_unordered(EXECUTE_AT_ONCE)
+                .collect()
+                .await;
             let mut all_done = true;
-            for a in &actions {
-                if let Err(e) = execute(config, a).await {
-                    tracing::warn!("{a:?} failed: {e}");
-                    all_done = false;
+            for (i, result) in results {
+                let a = &actions[i];
+                match result {
+                    Ok(Some(written)) => {
+                        own.insert(written);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!("{a:?} failed: {e}");
+                        all_done = false;
+                    }
                 }
             }
             // After a failed action, or the same decisions twice in a row (they changed
@@ -468,7 +538,12 @@ async fn control(
             if repeated {
                 tracing::warn!("the same {} decision(s) twice in a row changed nothing; waiting for a change", actions.len());
             }
-            let settled = actions.is_empty() || !all_done || repeated;
+            // A targeted pass whose actions all went through needs no confirming pass: its
+            // own writes are known by revision, and any other change since its snapshot
+            // (one that made a premise fail included) comes on the watch. Retiring a
+            // deployment is the one decision whose outcome calls for another (failing the PB).
+            let confirmed = matches!(scope, Scope::Pbs(_)) && !actions.iter().any(|a| matches!(a, Action::Retire { .. }));
+            let settled = actions.is_empty() || !all_done || repeated || confirmed;
             last_actions = actions;
             Ok(settled)
         }
@@ -501,7 +576,7 @@ async fn control(
         }
         let wait = if watch.is_some() { s.resync } else { Duration::from_secs(1) };
         scope = tokio::select! {
-            woken = next_changes(&mut watch, &view, &covered, &mut owners, relevant) => match woken {
+            woken = next_changes(&mut watch, &view, &covered, &mut owners, &mut own, relevant) => match woken {
                 Ok(ids) if ids.len() <= MAX_TARGETED => Scope::Pbs(ids),
                 Ok(_) => Scope::All,
                 Err(e) => {
@@ -527,7 +602,7 @@ async fn control(
 
 /// The PB a change (of the raw key `key`) concerns, if any: `/pb/<id>[/..]`,
 /// `/ownership/<id>/..`, `/deploy/<id>-workflow`, or a deployment `owners` knows.
-fn pb_of(key: &str, owners: &HashMap<String, String>) -> Option<String> {
+fn pb_of(key: &str, owners: &Owners) -> Option<String> {
     let logical = path::untag(key)?;
     if let Some(rest) = logical.strip_prefix("/pb/") {
         return Some(rest.split('/').next().unwrap_or(rest).to_string());
@@ -536,7 +611,7 @@ fn pb_of(key: &str, owners: &HashMap<String, String>) -> Option<String> {
         return rest.split_once('/').map(|(pb, _)| pb.to_string());
     }
     let deploy_id = logical.strip_prefix("/deploy/")?;
-    owners.get(deploy_id).cloned().or_else(|| deploy_id.strip_suffix("-workflow").map(str::to_string))
+    owners.owner(deploy_id).cloned().or_else(|| deploy_id.strip_suffix("-workflow").map(str::to_string))
 }
 
 /// Wait for changes that `relevant` says can alter a decision and that no pass has seen yet
@@ -547,7 +622,8 @@ async fn next_changes(
     watch: &mut Option<WatchStream>,
     view: &View,
     covered: &HashMap<String, i64>,
-    owners: &mut HashMap<String, String>,
+    owners: &mut Owners,
+    own: &mut BTreeSet<i64>,
     relevant: fn(&View, &str) -> bool,
 ) -> Result<BTreeSet<String>> {
     let Some(stream) = watch.as_mut() else { return std::future::pending().await };
@@ -559,10 +635,14 @@ async fn next_changes(
                 .and_then(|r| r.split_once('/'))
             {
                 if e.kind == sdp_config::backend::EventKind::Put {
-                    owners.insert(d.to_string(), pb.to_string());
+                    owners.insert(pb, d);
                 }
             }
-            if e.kv.mod_revision <= view.revision || !relevant(view, &e.kv.key) {
+            // Events come in revision order: own commits older than this one will not be seen.
+            if own.first().is_some_and(|r| *r < e.kv.mod_revision) {
+                *own = own.split_off(&e.kv.mod_revision);
+            }
+            if own.contains(&e.kv.mod_revision) || e.kv.mod_revision <= view.revision || !relevant(view, &e.kv.key) {
                 continue;
             }
             if let Some(pb) = pb_of(&e.kv.key, owners) {
@@ -787,7 +867,7 @@ mod tests {
 
     #[test]
     fn changes_are_traced_to_their_pb() {
-        let owners: HashMap<String, String> = [("p-1-dask".to_string(), "p-1".to_string())].into_iter().collect();
+        let owners = Owners::from_records(&[("p-1".to_string(), "p-1-dask".to_string())]);
         let pb = |logical: &str| pb_of(&path::tag(logical), &owners);
         assert_eq!(pb("/pb/p-1").as_deref(), Some("p-1"));
         assert_eq!(pb("/pb/p-1/state").as_deref(), Some("p-1"));
@@ -795,6 +875,13 @@ mod tests {
         assert_eq!(pb("/deploy/p-3-workflow").as_deref(), Some("p-3"));
         assert_eq!(pb("/deploy/p-1-dask").as_deref(), Some("p-1"), "an engine, through its owner");
         assert_eq!(pb("/deploy/someone-elses"), None, "a deployment nobody owns concerns no PB");
+        let mut owners = owners;
+        owners.insert("p-2", "p-1-dask");
+        assert_eq!(pb_of(&path::tag("/deploy/p-1-dask"), &owners).as_deref(), Some("p-2"), "owned by another PB now");
+        owners.forget_pb("p-1");
+        assert_eq!(owners.owner("p-1-dask").map(String::as_str), Some("p-2"), "forgetting p-1 leaves p-2's");
+        owners.forget_pb("p-2");
+        assert_eq!(owners.owner("p-1-dask"), None);
     }
 
     /// With no periodic pass to help, changes alone drive targeted passes: a PB deleted takes
@@ -826,6 +913,34 @@ mod tests {
         stop.send(true).unwrap();
         task.await.unwrap().unwrap();
         assert!(decide(&config, &settings(DeployMode::Process)).await.is_empty(), "converged");
+    }
+
+    /// A targeted pass settles without looking again, except after retiring a deployment: a PB
+    /// changed in place to a workflow that cannot be deployed loses its deployment and is then
+    /// failed, with only the watch to drive the passes (the retire is the controller's own write).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_retired_deployment_is_followed_by_failing_its_pb() {
+        let config = std::sync::Arc::new(Config::memory());
+        let mut s = settings(DeployMode::Process);
+        s.resync = Duration::from_secs(3600);
+        let (stop, task) = spawn_controller(&config, s, wakes);
+        tokio::time::sleep(Duration::from_millis(100)).await; // the first full pass is over
+        add_pb(&config, "r-1", "realtime:testdask:0.1.0").await;
+        eventually_deployed(&config, &["r-1".to_string()]).await;
+        let pb = sdp_config::ProcessingBlock::new("r-1", Value::Null, sdp_config::Workflow::new("realtime", "nosuch", "1")).unwrap();
+        let db = config.db();
+        db.update("/pb/r-1", &pb.to_json(), None).await.unwrap();
+        let failed = || async { db.get("/pb/r-1/state", None).await.unwrap().0.is_some_and(|v| v.contains("FAILED")) };
+        for _ in 0..200 {
+            if failed().await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(failed().await, "the PB is failed once its deployment is retired");
+        assert!(db.get("/deploy/r-1-workflow", None).await.unwrap().0.is_none(), "retired");
+        stop.send(true).unwrap();
+        task.await.unwrap().unwrap();
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! A small blocking GIOP client: enough to talk to a Tango database (and to our own devices in
 //! tests) the way real clients do: a corbaloc-style object key (`database`, or a device name),
-//! GIOP 1.0 (the corbaloc default), `command_inout_4` with a typed `any`.
+//! GIOP 1.0 (the corbaloc default), `command_inout_4` with a typed `any`, `read_attributes_5`.
 //!
 //! The byte work is the sans-IO codec of [`giop`](crate::giop), [`cdr`](crate::cdr) and
 //! [`any`](crate::any); this module only adds a socket with timeouts and request ids.
@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::any::{decode_any, encode_any, CmdValue};
 use crate::cdr::{CdrError, CdrWriter};
 use crate::giop::{self, Assembler, FrameSplitter, Message, Reply, ReplyStatus, Version};
-use crate::idl::{ClntIdent, DevError, DevFailed, DevSource, DEV_FAILED_ID};
+use crate::idl::{AttributeValue_5, ClntIdent, DevError, DevFailed, DevSource, DEV_FAILED_ID};
 
 /// Default time allowed for connecting and for each reply.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -97,6 +97,16 @@ pub fn encode_command_inout_4(w: &mut CdrWriter, cmd: &str, arg: &CmdValue) {
     w.write(&ClntIdent::Cpp(std::process::id()));
 }
 
+/// The body of a `read_attributes_5` request (source DEV, this process as the client).
+pub fn encode_read_attributes_5(w: &mut CdrWriter, names: &[&str]) {
+    w.write_len(names.len());
+    for n in names {
+        w.write_string(n);
+    }
+    w.write(&DevSource::DEV);
+    w.write(&ClntIdent::Cpp(std::process::id()));
+}
+
 /// One connection to one server.
 pub struct Connection {
     stream: TcpStream,
@@ -163,6 +173,21 @@ impl Connection {
     pub fn command_inout(&mut self, object_key: &[u8], cmd: &str, arg: &CmdValue) -> Result<CmdValue, ClientError> {
         let reply = self.invoke(object_key, "command_inout_4", |w| encode_command_inout_4(w, cmd, arg))?;
         Ok(decode_any(&mut reply.body())?)
+    }
+
+    /// `read_attributes_5([attr], DEV)` on the object `object_key`: the attribute's value, or
+    /// the error the device reported for it.
+    pub fn read_attribute(&mut self, object_key: &[u8], attr: &str) -> Result<AttributeValue_5, ClientError> {
+        let reply = self.invoke(object_key, "read_attributes_5", |w| encode_read_attributes_5(w, &[attr]))?;
+        let mut values: Vec<AttributeValue_5> = reply.body().read_seq()?;
+        if values.len() != 1 {
+            return Err(ClientError::Protocol(format!("read_attributes_5 of one attribute answered {} values", values.len())));
+        }
+        let v = values.remove(0);
+        if !v.err_list.is_empty() {
+            return Err(ClientError::DevFailed(DevFailed { errors: v.err_list }));
+        }
+        Ok(v)
     }
 
     fn io_error(&self, what: &str, e: std::io::Error) -> ClientError {

@@ -147,7 +147,7 @@ fn serve_connection(mut sock: TcpStream, peer: SocketAddr, d: &Dispatcher, write
     let splitter = FrameSplitter::new(limits.max_message);
     let mut assembler = Assembler::new(limits.max_message);
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
-    let peer_info = Peer { host: if peer.ip().is_loopback() { Arc::from("localhost") } else { Arc::from(peer.ip().to_string()) } };
+    let peer_info = Peer::from_socket(peer);
     let _ = sock.set_nodelay(true);
     // A client that stops reading its replies for as long as the idle timeout is treated as
     // gone too: the send times out and the connection closes instead of holding the thread.

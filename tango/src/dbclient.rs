@@ -199,6 +199,42 @@ impl Database {
         self.void("DbPutClassProperty", CmdValue::StringArray(flatten_properties(class, props)))
     }
 
+    /// `DbDeleteDeviceProperty([device, names...])`.
+    pub fn delete_device_property(&self, device: &str, names: &[String]) -> Result<(), ClientError> {
+        self.void("DbDeleteDeviceProperty", sa_with(device, names))
+    }
+
+    /// `DbGetDeviceAttributeProperty2([device, attrs...])`: attribute → its properties
+    /// (attributes without properties are left out).
+    pub fn get_device_attribute_property(&self, device: &str, attrs: &[String]) -> Result<BTreeMap<String, Properties>, ClientError> {
+        let r = self.strings("DbGetDeviceAttributeProperty2", sa_with(device, attrs))?;
+        parse_attribute_properties(&r).map_err(|e| ClientError::Protocol(format!("DbGetDeviceAttributeProperty2: {e}")))
+    }
+
+    /// `DbGetClassAttributeProperty2([class, attrs...])`.
+    pub fn get_class_attribute_property(&self, class: &str, attrs: &[String]) -> Result<BTreeMap<String, Properties>, ClientError> {
+        let r = self.strings("DbGetClassAttributeProperty2", sa_with(class, attrs))?;
+        parse_attribute_properties(&r).map_err(|e| ClientError::Protocol(format!("DbGetClassAttributeProperty2: {e}")))
+    }
+
+    /// `DbPutDeviceAttributeProperty2([device, 1, attr, n, (name, n_values, values...)*])`.
+    pub fn put_device_attribute_property(&self, device: &str, attr: &str, props: &[(String, Vec<String>)]) -> Result<(), ClientError> {
+        let mut v = vec![device.to_string(), "1".into(), attr.to_string(), props.len().to_string()];
+        for (name, values) in props {
+            v.push(name.clone());
+            v.push(values.len().to_string());
+            v.extend(values.iter().cloned());
+        }
+        self.void("DbPutDeviceAttributeProperty2", CmdValue::StringArray(v))
+    }
+
+    /// `DbDeleteDeviceAttributeProperty([device, attr, names...])`.
+    pub fn delete_device_attribute_property(&self, device: &str, attr: &str, names: &[String]) -> Result<(), ClientError> {
+        let mut v = vec![device.to_string(), attr.to_string()];
+        v.extend(names.iter().cloned());
+        self.void("DbDeleteDeviceAttributeProperty", CmdValue::StringArray(v))
+    }
+
     /// `DbAddDevice([server, device, class])`.
     pub fn add_device(&self, server: &str, device: &str, class: &str) -> Result<(), ClientError> {
         self.void("DbAddDevice", sa(&[server, device, class]))
@@ -248,6 +284,31 @@ fn sa_with(first: &str, rest: &[String]) -> CmdValue {
 }
 
 /// `[object, n, name, n_values, values...]` from a property map.
+/// Parse `[object, n_attr, (attr, n_props, (name, n_values, values...)*)*]`.
+pub fn parse_attribute_properties(r: &[String]) -> Result<BTreeMap<String, Properties>, String> {
+    let mut it = r.iter();
+    let mut next = |what: &str| it.next().cloned().ok_or_else(|| format!("reply ends before the {what}"));
+    let count = |s: String, what: &str| s.trim().parse::<usize>().map_err(|_| format!("{what} {s:?} is not a count"));
+    let _object = next("object name")?;
+    let n_attr = count(next("attribute count")?, "attribute count")?;
+    let mut out = BTreeMap::new();
+    for _ in 0..n_attr {
+        let attr = next("attribute name")?;
+        let n_props = count(next("property count")?, "property count")?;
+        let mut props = Properties::new();
+        for _ in 0..n_props {
+            let name = next("property name")?;
+            let n = count(next("value count")?, "value count")?;
+            let values = (0..n).map(|_| next("property value")).collect::<Result<Vec<_>, _>>()?;
+            props.insert(name, values);
+        }
+        if !props.is_empty() {
+            out.insert(attr, props);
+        }
+    }
+    Ok(out)
+}
+
 pub fn flatten_properties(object: &str, props: &Properties) -> Vec<String> {
     let mut v = vec![object.to_string(), props.len().to_string()];
     for (name, values) in props {
@@ -317,4 +378,78 @@ mod tests {
         assert_eq!(flat, s(&["d/e/f", "1", "b", "2", "x", "y"]));
         assert!(parse_properties(&s(&["d", "1", "a", "3", "x"])).is_err());
     }
+}
+
+/// A Tango device URL: `domain/family/member`, `tango://host:port/domain/family/member`
+/// (the database at host:port), or the same with `#dbase=no` (the server itself at host:port).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceUrl {
+    /// `host:port` of a Tango database, or of the server itself when `nodb`.
+    pub host: Option<String>,
+    pub nodb: bool,
+    pub device: String,
+}
+
+impl DeviceUrl {
+    /// Parse a URL whose path has `extra` more components after the device name (e.g. 1 for
+    /// an attribute address); they are returned apart.
+    pub fn parse_with(url: &str, extra: usize) -> Result<(DeviceUrl, Vec<String>), String> {
+        let (rest, nodb) = match url.trim().strip_suffix("#dbase=no") {
+            Some(r) => (r, true),
+            None => (url.trim(), false),
+        };
+        let (host, path) = match rest.strip_prefix("tango://") {
+            Some(r) => r.split_once('/').map(|(h, p)| (Some(h.to_string()), p)).ok_or("no path after the host")?,
+            None => (None, rest),
+        };
+        let parts: Vec<&str> = path.split('/').collect();
+        if parts.len() != 3 + extra || parts.iter().any(|p| p.is_empty()) {
+            return Err(format!("expected domain/family/member{} in the path", "/…".repeat(extra)));
+        }
+        if nodb && host.is_none() {
+            return Err("#dbase=no needs tango://host:port/".into());
+        }
+        let tail = parts[3..].iter().map(|p| p.to_string()).collect();
+        Ok((DeviceUrl { host, nodb, device: parts[..3].join("/") }, tail))
+    }
+
+    /// The URL again, in its canonical form.
+    pub fn to_url(&self) -> String {
+        match (&self.host, self.nodb) {
+            (Some(h), true) => format!("tango://{h}/{}#dbase=no", self.device),
+            (Some(h), false) => format!("tango://{h}/{}", self.device),
+            (None, _) => self.device.clone(),
+        }
+    }
+}
+
+/// Where to reach a device named by a Tango device URL ([`DeviceUrl`]); a plain name is looked
+/// up in `db`, or in the database at `TANGO_HOST` when `db` is `None`.
+/// Returns the `host:port` to connect to and the object key.
+pub fn locate_device(url: &str, db: Option<&Database>, timeout: Duration) -> Result<(String, Vec<u8>), String> {
+    let (u, _) = DeviceUrl::parse_with(url, 0)
+        .map_err(|e| format!("{url:?} is not a device address (domain/family/member, optionally tango://host:port/… [#dbase=no]): {e}"))?;
+    let device = u.device.as_str();
+    if u.nodb {
+        return Ok((u.host.clone().unwrap_or_default(), crate::ior::object_key_for(device)));
+    }
+    let own;
+    let db = match (&u.host, db) {
+        (Some(h), _) => {
+            own = Database::new(TangoHost::parse(h)?).with_timeout(timeout);
+            &own
+        }
+        (None, Some(db)) => db,
+        (None, None) => {
+            own = Database::new(TangoHost::from_env().map_err(|e| format!("cannot look up {device}: {e}"))?).with_timeout(timeout);
+            &own
+        }
+    };
+    let info = db.import_device(device).map_err(|e| format!("cannot import {device} from the Tango database: {e}"))?;
+    if !info.exported {
+        return Err(format!("device {device} is not running (not exported in the Tango database)"));
+    }
+    let ior = crate::ior::Ior::parse(&info.ior).map_err(|e| format!("bad IOR for {device}: {e}"))?;
+    let p = ior.iiop().ok_or_else(|| format!("IOR of {device} has no IIOP profile"))?;
+    Ok((format!("{}:{}", p.host, p.port), p.object_key.clone()))
 }

@@ -623,11 +623,20 @@ pub struct DeviceClass<D> {
     pub(crate) description: String,
     pub(crate) attributes: Vec<AttrEntry<D>>,
     pub(crate) commands: Vec<CmdDef<D>>,
+    pub(crate) device_properties: Vec<crate::services::PropertyDecl>,
+    pub(crate) class_properties: Vec<crate::services::PropertyDecl>,
 }
 
 impl<D> DeviceClass<D> {
     pub fn new(name: &str) -> Self {
-        DeviceClass { name: name.into(), description: "A Tango device".into(), attributes: Vec::new(), commands: Vec::new() }
+        DeviceClass {
+            name: name.into(),
+            description: "A Tango device".into(),
+            attributes: Vec::new(),
+            commands: Vec::new(),
+            device_properties: Vec::new(),
+            class_properties: Vec::new(),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -647,6 +656,19 @@ impl<D> DeviceClass<D> {
             a.info.name
         );
         self.attributes.push(AttrEntry { info: a.info, read: a.read, write: a.write });
+        self
+    }
+
+    /// Declare a device property (what Jive's wizard shows, `QueryWizardDevProperty`);
+    /// `default` values, if any, are what the device uses when the database has none.
+    pub fn device_property(mut self, name: &str, description: &str, default: &[&str]) -> Self {
+        self.device_properties.push(crate::services::PropertyDecl::new(name, description, default));
+        self
+    }
+
+    /// Declare a class property (`QueryWizardClassProperty`).
+    pub fn class_property(mut self, name: &str, description: &str, default: &[&str]) -> Self {
+        self.class_properties.push(crate::services::PropertyDecl::new(name, description, default));
         self
     }
 

@@ -276,7 +276,7 @@ impl EventHub {
 
     /// Register (or renew) a subscription; returns the topic the client must use.
     pub fn subscribe(&self, device: &str, attr: &str, kind: EventKind, client_idl: i32) -> String {
-        let idl5 = client_idl >= 5 && crate::dispatch::IDL_VERSION >= 5;
+        let idl5 = client_idl >= 5 && crate::idl::IDL_VERSION >= 5;
         let topic = self.naming.event_topic(device, attr, kind, idl5);
         let mut st = self.lock();
         st.started = true;
@@ -459,7 +459,7 @@ impl EventHub {
 
     /// `lvalue` of the subscription reply.
     pub fn reply_numbers(&self) -> Vec<i32> {
-        vec![TANGO_RELEASE, crate::dispatch::IDL_VERSION, HWM, 0, 0, self.zmq_version]
+        vec![TANGO_RELEASE, crate::idl::IDL_VERSION, HWM, 0, 0, self.zmq_version]
     }
 }
 

@@ -6,6 +6,10 @@
 use crate::cdr::{CdrError, CdrReader, CdrWriter, Decode, Encode, Result};
 use crate::{cdr_enum, cdr_struct};
 
+/// The IDL version we implement: `_is_a` answers true up to `Device_5`, IORs name
+/// `IDL:Tango/Device_5:1.0`, the database records it at export.
+pub const IDL_VERSION: i32 = 5;
+
 cdr_enum! {
     /// Device state (`Tango::DevState`).
     pub enum DevState {
@@ -330,6 +334,22 @@ cdr_struct! {
         pub value: AttrData, pub quality: AttrQuality, pub data_format: AttrDataFormat,
         pub time: TimeVal, pub name: String, pub r_dim: AttributeDim, pub w_dim: AttributeDim,
         pub err_list: Vec<DevError>,
+    }
+}
+
+/// An IDL 5 value as IDL 4 clients get it (without `data_type`).
+impl From<AttributeValue_5> for AttributeValue_4 {
+    fn from(v: AttributeValue_5) -> Self {
+        AttributeValue_4 {
+            value: v.value,
+            quality: v.quality,
+            data_format: v.data_format,
+            time: v.time,
+            name: v.name,
+            r_dim: v.r_dim,
+            w_dim: v.w_dim,
+            err_list: v.err_list,
+        }
     }
 }
 

@@ -12,6 +12,8 @@ pub mod idl;
 pub mod ior;
 
 pub mod admin;
+pub(crate) mod attr_config;
+pub mod blackbox;
 pub mod client;
 pub mod connection;
 pub mod database;
@@ -19,9 +21,15 @@ pub mod dbclient;
 pub mod device;
 pub mod dispatch;
 pub mod events;
+pub mod locking;
+pub mod logging;
+pub mod logging_sink;
 pub mod object;
+pub mod ops;
+pub mod polling;
 pub mod registration;
 pub mod server;
+pub mod services;
 pub mod test_device;
 
 pub use device::{Attr, Cmd, Device, DeviceClass, TangoEnum};

@@ -2,14 +2,17 @@
 //! commands in Tango's terms, serialising every request to one device (Tango's default
 //! "by device" serialisation model) behind a mutex.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use crate::any::CmdValue;
-use crate::device::{AttrEntry, AttrInfo, Device, DeviceClass, Pushed};
+use crate::attr_config::{self, check_enum, check_finite, check_limits, initial_config, state_config};
+pub use crate::blackbox::{BlackBox, BlackBoxEntry, Detail};
+use crate::device::{AttrEntry, Device, DeviceClass, Pushed};
 use crate::events::{Criteria, EventHub, EventKind};
 use crate::idl::*;
+use crate::polling::{Origin, PollKind};
+pub use crate::services::{DeviceServices, PropertyDecl};
 
 /// What the protocol layer needs from a device.
 pub trait DeviceObject: Send + Sync {
@@ -34,91 +37,17 @@ pub trait DeviceObject: Send + Sync {
     fn black_box(&self) -> &BlackBox;
     /// Connect the device to the server's event system.
     fn attach_events(&self, hub: Arc<EventHub>);
-    /// Attributes read on a timer, with their period.
-    fn polled_attributes(&self) -> Vec<(String, Duration)>;
-    /// One polling cycle of `attr`: read it and feed the event system (only when somebody
+    /// The lock, polling, logging and database of the device.
+    fn services(&self) -> &DeviceServices;
+    /// A value the polling thread just read: feed the event system with it (when somebody
     /// listens).
-    fn poll(&self, attr: &str);
+    fn publish_polled(&self, v: &AttributeValue_5);
+    /// The device properties the class declares (for `QueryWizardDevProperty`).
+    fn device_property_decls(&self) -> &[PropertyDecl];
+    /// The class properties the class declares (for `QueryWizardClassProperty`).
+    fn class_property_decls(&self) -> &[PropertyDecl];
     /// Subscribe a client to `kind` events of `attr`; returns the topic to listen to.
     fn subscribe(&self, attr: &str, kind: EventKind, client_idl: i32) -> Result<String, DevFailed>;
-}
-
-/// The last requests a device received, newest first (`black_box(n)`).
-///
-/// Entries are recorded raw and formatted only when somebody reads the black box: recording
-/// is on every request's path, reading almost never happens.
-#[derive(Default)]
-pub struct BlackBox {
-    entries: Mutex<VecDeque<BlackBoxEntry>>,
-}
-
-/// One request as the black box remembers it.
-#[derive(Debug, Clone)]
-pub struct BlackBoxEntry {
-    pub at: std::time::SystemTime,
-    /// `Operation ping`, `Attribute state`, ...
-    pub what: &'static str,
-    /// The IDL operation name.
-    pub op: &'static str,
-    /// Command name or attribute names, if the operation has them.
-    pub detail: Detail,
-    pub host: Arc<str>,
-    pub client: Option<ClntIdent>,
-}
-
-#[derive(Debug, Clone)]
-pub enum Detail {
-    None,
-    Cmd(String, bool),
-    Attrs(Vec<String>),
-}
-
-impl BlackBoxEntry {
-    fn format(&self) -> String {
-        let mut s = format!("{} : {} {}", crate::dispatch::black_box_time(self.at), self.what, self.op);
-        match &self.detail {
-            Detail::None => {}
-            Detail::Cmd(c, from_cache) => {
-                s += &format!(" (cmd = {c})");
-                if *from_cache {
-                    s += " from cache_device";
-                }
-            }
-            Detail::Attrs(a) => s += &format!(" (attr = {})", a.join(", ")),
-        }
-        s += &format!(" requested from {}", self.host);
-        if let Some(c) = &self.client {
-            s += &format!(" ({})", c.describe());
-        }
-        s
-    }
-}
-
-const BLACK_BOX_DEPTH: usize = 50;
-
-impl BlackBox {
-    pub fn record(&self, e: BlackBoxEntry) {
-        let mut q = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if q.len() == BLACK_BOX_DEPTH {
-            q.pop_back();
-        }
-        q.push_front(e);
-    }
-
-    pub fn last(&self, n: i32) -> Result<Vec<String>, DevFailed> {
-        if n <= 0 {
-            return Err(DevFailed::new(
-                "API_BlackBoxArgument",
-                format!("Cannot return {n} black box entries: the number must be positive"),
-                "BlackBox::read",
-            ));
-        }
-        let e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if e.is_empty() {
-            return Err(DevFailed::new("API_BlackBoxEmpty", "Nothing stored yet in black-box", "BlackBox::read"));
-        }
-        Ok(e.iter().take(n as usize).map(BlackBoxEntry::format).collect())
-    }
 }
 
 /// Builds a device from its name (the factory the server was given).
@@ -147,16 +76,27 @@ pub struct DeviceCell<D: Device> {
     events: OnceLock<Arc<EventHub>>,
     /// What [`DeviceObject::command_list`] returns (the class's commands are fixed).
     commands: Vec<DevCmdInfo_2>,
-    /// Polling configured outside the class (the `polled_attr` device property): attribute
-    /// (lower-cased) → period; a period of zero stops polling a class-polled attribute.
-    polling: Vec<(String, Duration)>,
+    services: DeviceServices,
+    /// Attribute properties from the database (class ones overridden by device ones), applied
+    /// over the class's defaults at start and at Init.
+    attr_properties: Mutex<AttrProperties>,
 }
+
+/// attribute name (lower-cased) → property → values.
+pub type AttrProperties = std::collections::BTreeMap<String, crate::dbclient::Properties>;
 
 impl<D: Device> DeviceCell<D> {
     pub fn new(name: &str, class: Arc<DeviceClass<D>>, factory: Factory<D>) -> Self {
         let device = factory(name);
         let attrs = class.attributes.iter().map(|a| AttrState { config: Arc::new(initial_config(&a.info)), set_point: None }).collect();
         let commands = command_list(&class);
+        let services = DeviceServices::new(name);
+        let now = std::time::Instant::now();
+        for a in &class.attributes {
+            if let Some(p) = a.info.polling {
+                let _ = services.polling.add(PollKind::Attribute, &a.info.name, p, Origin::Class, now);
+            }
+        }
         DeviceCell {
             name: name.to_string(),
             class,
@@ -165,35 +105,123 @@ impl<D: Device> DeviceCell<D> {
             black_box: BlackBox::default(),
             events: OnceLock::new(),
             commands,
-            polling: Vec::new(),
+            services,
+            attr_properties: Mutex::new(AttrProperties::new()),
         }
+    }
+
+    /// Apply attribute properties read from the database (class ones overridden by device
+    /// ones) over the class's defaults; kept for Init.
+    pub fn with_attribute_properties(self, props: AttrProperties) -> Self {
+        *self.attr_properties.lock().unwrap_or_else(|p| p.into_inner()) = props;
+        self.apply_attribute_properties();
+        self
+    }
+
+    fn apply_attribute_properties(&self) {
+        let props = self.attr_properties.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut g = self.lock();
+        for (i, a) in self.class.attributes.iter().enumerate() {
+            let mut cfg = initial_config(&a.info);
+            if let Some(p) = props.iter().find(|(k, _)| k.eq_ignore_ascii_case(&a.info.name)).map(|(_, p)| p) {
+                attr_config::apply_properties(&mut cfg, p);
+            }
+            g.attrs[i].config = Arc::new(cfg);
+        }
+    }
+
+    /// Keep what `set_attribute_config` changed in the database: properties that differ from
+    /// the class's defaults are put, those back at their default deleted.
+    fn persist_attribute_config(&self, changed: &[(usize, Arc<AttributeConfig_5>)]) -> Result<(), DevFailed> {
+        let Some(db) = self.services.db() else { return Ok(()) };
+        let mut kept = self.attr_properties.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, cfg) in changed {
+            let info = &self.class.attributes[*i].info;
+            let (put, delete) = attr_config::diff_properties(cfg, &initial_config(info));
+            if !put.is_empty() {
+                db.put_device_attribute_property(&self.name, &info.name, &put)?;
+            }
+            db.delete_device_attribute_property(&self.name, &info.name, &delete)?;
+            let entry = kept.entry(info.name.to_ascii_lowercase()).or_default();
+            entry.clear();
+            entry.extend(put);
+        }
+        Ok(())
+    }
+
+    /// Read the class and device attribute properties again (for Init). A database that
+    /// cannot be read leaves the properties read before.
+    fn reload_attribute_properties(&self) {
+        let Some(db) = self.services.db() else { return };
+        let names: Vec<String> = self.class.attributes.iter().map(|a| a.info.name.clone()).collect();
+        match crate::registration::attribute_properties(db, &self.class.name, &self.name, &names) {
+            Ok(p) => *self.attr_properties.lock().unwrap_or_else(|p| p.into_inner()) = p,
+            Err(e) => {
+                tracing::warn!(device = %self.name, error = %e, "Init: cannot re-read attribute properties; keeping the previous ones")
+            }
+        }
+    }
+
+    /// Apply the runtime's device properties: `polled_attr`, `polled_cmd`, `poll_ring_depth`,
+    /// `logging_level`, `logging_target`. Bad entries are logged and skipped.
+    pub fn with_runtime_properties(self, ctx: &crate::registration::DeviceContext) -> Self {
+        if let Some(Ok(depth)) = ctx.property_as::<usize>("poll_ring_depth") {
+            self.services.polling.set_depth(depth);
+        }
+        let mut me = self;
+        if let Some(p) = ctx.property("polled_attr") {
+            me = me.with_polled_attr(p);
+        }
+        if let Some(p) = ctx.property("polled_cmd") {
+            me = me.with_polled(PollKind::Command, p);
+        }
+        me.services.logger.configure(ctx.property_str("logging_level"), ctx.property("logging_target").unwrap_or(&[]));
+        me
     }
 
     /// Apply Tango's `polled_attr` device property: `[attr, period_ms, attr, period_ms, ...]`.
     /// Unknown attributes and bad periods are logged and skipped.
-    pub fn with_polled_attr(mut self, property: &[String]) -> Self {
+    /// A period of zero stops polling a class-polled attribute.
+    pub fn with_polled_attr(self, property: &[String]) -> Self {
+        self.with_polled(PollKind::Attribute, property)
+    }
+
+    fn with_polled(self, kind: PollKind, property: &[String]) -> Self {
+        let prop = if kind == PollKind::Attribute { "polled_attr" } else { "polled_cmd" };
+        let now = std::time::Instant::now();
         for pair in property.chunks(2) {
-            let [attr, period] = pair else {
-                tracing::warn!(device = %self.name, "polled_attr has an odd number of entries; ignoring the last one");
+            let [obj, period] = pair else {
+                tracing::warn!(device = %self.name, "{prop} has an odd number of entries; ignoring the last one");
                 break;
             };
-            match (self.find_attr(attr), period.trim().parse::<u64>()) {
-                (Some(_), Ok(ms)) => self.polling.push((attr.to_ascii_lowercase(), Duration::from_millis(ms))),
-                (None, _) => tracing::warn!(device = %self.name, %attr, "polled_attr names an attribute the device does not have"),
-                (_, Err(_)) => tracing::warn!(device = %self.name, %attr, %period, "polled_attr period is not a number of milliseconds"),
+            let name = match kind {
+                PollKind::Attribute => self.attr_name(obj),
+                PollKind::Command => self.commands.iter().find(|c| c.cmd_name.eq_ignore_ascii_case(obj)).map(|c| c.cmd_name.clone()),
+            };
+            match (name, period.trim().parse::<u64>()) {
+                (Some(n), Ok(0)) => {
+                    let _ = self.services.polling.remove(kind, &n, &self.name);
+                }
+                (Some(n), Ok(ms)) => {
+                    let ms = ms.max(crate::polling::MIN_POLL_PERIOD_MS as u64);
+                    self.services.polling.configure(kind, &n, Duration::from_millis(ms), now);
+                }
+                (None, _) => tracing::warn!(device = %self.name, %obj, "{prop} names something the device does not have"),
+                (_, Err(_)) => tracing::warn!(device = %self.name, %obj, %period, "{prop} period is not a number of milliseconds"),
             }
         }
         self
     }
 
-    /// The polling period of attribute `i`: the property's if set, else the class's.
-    fn polling_of(&self, i: usize) -> Option<Duration> {
-        let info = &self.class.attributes[i].info;
-        match self.polling.iter().find(|(a, _)| a.eq_ignore_ascii_case(&info.name)) {
-            Some((_, d)) if d.is_zero() => None,
-            Some((_, d)) => Some((*d).max(Duration::from_millis(10))),
-            None => info.polling,
+    /// An attribute's name as declared (State and Status included), from any case.
+    fn attr_name(&self, name: &str) -> Option<String> {
+        if name.eq_ignore_ascii_case("state") {
+            return Some("State".into());
         }
+        if name.eq_ignore_ascii_case("status") {
+            return Some("Status".into());
+        }
+        self.find_attr(name).map(|i| self.class.attributes[i].info.name.clone())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<D>> {
@@ -297,72 +325,6 @@ impl<D: Device> DeviceCell<D> {
     }
 }
 
-const NOT_SPECIFIED: &str = "Not specified";
-
-/// cppTango's default display format per type.
-fn default_display_format(t: CmdArgType) -> &'static str {
-    use CmdArgType as T;
-    match t {
-        T::DevFloat | T::DevDouble => "%6.2f",
-        T::DevString | T::DevEnum => "%s",
-        T::DevBoolean | T::DevState | T::DevEncoded => NOT_SPECIFIED,
-        _ => "%d",
-    }
-}
-
-/// The configuration cppTango reports for an attribute nobody has configured.
-fn initial_config(i: &AttrInfo) -> AttributeConfig_5 {
-    let writable = i.writable;
-    let ns = || NOT_SPECIFIED.to_string();
-    AttributeConfig_5 {
-        name: i.name.clone(),
-        writable,
-        data_format: i.format,
-        data_type: i.data_type as i32,
-        memorized: i.memorized,
-        mem_init: writable != AttrWriteType::READ,
-        max_dim_x: i.max_dim_x,
-        max_dim_y: 0,
-        description: i.description.clone().unwrap_or_else(|| "No description".into()),
-        label: i.label.clone().unwrap_or_else(|| i.name.clone()),
-        unit: i.unit.clone(),
-        standard_unit: "No standard unit".into(),
-        display_unit: "No display unit".into(),
-        format: i.display_format.clone().unwrap_or_else(|| default_display_format(i.data_type).into()),
-        min_value: i.min_value.clone().unwrap_or_else(ns),
-        max_value: i.max_value.clone().unwrap_or_else(ns),
-        writable_attr_name: if writable == AttrWriteType::READ { "None".into() } else { i.name.clone() },
-        level: i.level,
-        root_attr_name: ns(),
-        enum_labels: i.enum_labels.clone(),
-        att_alarm: AttributeAlarm {
-            min_alarm: ns(),
-            max_alarm: ns(),
-            min_warning: ns(),
-            max_warning: ns(),
-            delta_t: ns(),
-            delta_val: ns(),
-            extensions: vec![],
-        },
-        event_prop: EventProperties {
-            ch_event: ChangeEventProp {
-                rel_change: i.rel_change.clone().unwrap_or_else(ns),
-                abs_change: i.abs_change.clone().unwrap_or_else(ns),
-                extensions: vec![],
-            },
-            per_event: PeriodicEventProp { period: i.event_period.clone().unwrap_or_else(|| "1000".into()), extensions: vec![] },
-            arch_event: ArchiveEventProp {
-                rel_change: i.archive_rel_change.clone().unwrap_or_else(ns),
-                abs_change: i.archive_abs_change.clone().unwrap_or_else(ns),
-                period: i.archive_period.clone().unwrap_or_else(ns),
-                extensions: vec![],
-            },
-        },
-        extensions: vec![],
-        sys_extensions: vec![],
-    }
-}
-
 /// The class's commands and the built-in ones (Init, State, Status unless the class has its
 /// own), sorted by name: what [`DeviceObject::command_list`] returns.
 fn command_list<D: Device>(class: &DeviceClass<D>) -> Vec<DevCmdInfo_2> {
@@ -401,15 +363,12 @@ fn command_list<D: Device>(class: &DeviceClass<D>) -> Vec<DevCmdInfo_2> {
     v
 }
 
-fn state_config(name: &str, data_type: CmdArgType) -> AttributeConfig_5 {
-    initial_config(&AttrInfo::new(name, data_type, AttrDataFormat::SCALAR, AttrWriteType::READ))
-}
-
 pub(crate) fn attr_not_found(name: &str) -> DevFailed {
     DevFailed::new("API_AttrNotFound", format!("{name} attribute not found"), "MultiAttribute::get_attr_by_name")
 }
 
-fn error_value(name: &str, err: DevFailed) -> AttributeValue_5 {
+/// The value a failed read answers: no data, quality INVALID, the errors.
+pub(crate) fn error_value(name: &str, err: DevFailed) -> AttributeValue_5 {
     AttributeValue_5 {
         value: AttrData::NoData,
         quality: AttrQuality::ATTR_INVALID,
@@ -450,60 +409,6 @@ fn zero_set_point(t: CmdArgType) -> AttrData {
     }
 }
 
-fn outside_limit(desc: String) -> DevFailed {
-    DevFailed::new("API_WAttrOutsideLimit", desc, "WAttribute::check_written_value")
-}
-
-/// cppTango refuses NaN and infinities in written floating-point values.
-fn check_finite(name: &str, data: &AttrData) -> Result<(), DevFailed> {
-    let bad = match data {
-        AttrData::Float(v) => v.iter().position(|x| !x.is_finite()),
-        AttrData::Double(v) => v.iter().position(|x| !x.is_finite()),
-        _ => None,
-    };
-    match bad {
-        Some(i) => Err(outside_limit(format!("Set value for attribute {name} is a NaN or INF value (at least element {i})"))),
-        None => Ok(()),
-    }
-}
-
-fn check_enum(name: &str, n_labels: usize, data: &AttrData) -> Result<(), DevFailed> {
-    if let AttrData::Short(v) = data {
-        if let Some(i) = v.iter().position(|&x| x < 0 || x as usize >= n_labels) {
-            // (sic: cppTango's spelling)
-            return Err(outside_limit(format!(
-                "Set value for attribute {name} is negative or above the maximun authorized ({n_labels}) for at least element {i}"
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn check_limits(cfg: &AttributeConfig_5, data: &AttrData) -> Result<(), DevFailed> {
-    let limit = |s: &str| if s == NOT_SPECIFIED { None } else { s.trim().parse::<f64>().ok() };
-    let (min, max) = (limit(&cfg.min_value), limit(&cfg.max_value));
-    if min.is_none() && max.is_none() {
-        return Ok(());
-    }
-    for x in data.to_f64s().unwrap_or_default() {
-        if let Some(m) = min.filter(|&m| x < m) {
-            return Err(DevFailed::new(
-                "API_WAttrOutsideLimit",
-                format!("Set value for attribute {} is below the minimum authorized ({m}): {x}", cfg.name),
-                "WAttribute::check_written_value",
-            ));
-        }
-        if let Some(m) = max.filter(|&m| x > m) {
-            return Err(DevFailed::new(
-                "API_WAttrOutsideLimit",
-                format!("Set value for attribute {} is above the maximum authorized ({m}): {x}", cfg.name),
-                "WAttribute::check_written_value",
-            ));
-        }
-    }
-    Ok(())
-}
-
 impl<D: Device> DeviceObject for DeviceCell<D> {
     fn name(&self) -> &str {
         &self.name
@@ -541,7 +446,8 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
                 }
                 // DevVoid commands ignore whatever the client put in the any.
                 let arg = if c.in_type == CmdArgType::DevVoid { CmdValue::Void } else { arg };
-                let result = (c.handler)(&mut g.device, arg);
+                self.services.logger.log_with(crate::logging::Level::Debug, || format!("command {} received", c.name));
+                let result = crate::logging::with_logger(&self.services.logger, || (c.handler)(&mut g.device, arg));
                 let pushed = self.drain_outbox(&mut g);
                 (result, pushed)
             };
@@ -662,7 +568,7 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
                 }
                 check_limits(&g.attrs[i].config, &v.value)?;
                 let data = v.value;
-                write(&mut g.device, data.clone())?;
+                crate::logging::with_logger(&self.services.logger, || write(&mut g.device, data.clone()))?;
                 g.attrs[i].set_point = Some(data);
                 Ok(())
             })();
@@ -714,38 +620,17 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
                 continue;
             }
             let i = self.find_attr(&c.name).ok_or_else(|| attr_not_found(&c.name))?;
-            for (what, v) in [("min_value", &c.min_value), ("max_value", &c.max_value)] {
-                if !v.is_empty() && v != NOT_SPECIFIED && v.trim().parse::<f64>().is_err() {
-                    return Err(DevFailed::new(
-                        "API_AttrOptProp",
-                        format!(
-                            "Device {}-> Attribute : {}\nThe property {what} is defined in an unsupported format: {v:?} (expected a number or \"{NOT_SPECIFIED}\")",
-                            self.name, c.name
-                        ),
-                        "Attribute::set_properties",
-                    ));
-                }
-            }
+            attr_config::validate(&self.name, c)?;
             idx.push(Some(i));
         }
+        let mut changed = Vec::new();
         for (c, i) in cfgs.into_iter().zip(idx) {
             let Some(i) = i else { continue };
-            let cur = Arc::make_mut(&mut g.attrs[i].config);
-            // Only the user-settable properties change; type, format and name stay.
-            let keep_or = |new: String, default: &str| if new.is_empty() || new == NOT_SPECIFIED { default.to_string() } else { new };
-            cur.description = c.description;
-            cur.label = keep_or(c.label, &self.class.attributes[i].info.name);
-            cur.unit = c.unit;
-            cur.standard_unit = c.standard_unit;
-            cur.display_unit = c.display_unit;
-            cur.format = c.format;
-            cur.min_value = keep_or(c.min_value, NOT_SPECIFIED);
-            cur.max_value = keep_or(c.max_value, NOT_SPECIFIED);
-            cur.att_alarm = c.att_alarm;
-            cur.event_prop = c.event_prop;
-            cur.extensions = c.extensions;
+            attr_config::apply(Arc::make_mut(&mut g.attrs[i].config), c, &self.class.attributes[i].info.name);
+            changed.push((i, g.attrs[i].config.clone()));
         }
-        Ok(())
+        drop(g);
+        self.persist_attribute_config(&changed)
     }
 
     fn init(&self) -> Result<(), DevFailed> {
@@ -757,6 +642,8 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
                 a.set_point = None;
             }
         }
+        self.reload_attribute_properties();
+        self.apply_attribute_properties();
         self.after_request(vec![]);
         Ok(())
     }
@@ -769,20 +656,25 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
         let _ = self.events.set(hub);
     }
 
-    fn polled_attributes(&self) -> Vec<(String, Duration)> {
-        (0..self.class.attributes.len())
-            .filter_map(|i| self.polling_of(i).map(|p| (self.class.attributes[i].info.name.clone(), p)))
-            .collect()
+    fn services(&self) -> &DeviceServices {
+        &self.services
     }
 
-    fn poll(&self, attr: &str) {
+    fn publish_polled(&self, v: &AttributeValue_5) {
         let Some(hub) = self.events.get() else { return };
-        if ![EventKind::Change, EventKind::Archive, EventKind::Periodic].iter().any(|k| hub.is_subscribed(&self.name, attr, *k)) {
+        if ![EventKind::Change, EventKind::Archive, EventKind::Periodic].iter().any(|k| hub.is_subscribed(&self.name, &v.name, *k)) {
             return;
         }
-        let v = self.read_attributes(&[attr.to_string()]).remove(0);
-        let crit = self.criteria(&self.lock(), attr);
-        hub.observe(&self.name, &v, &crit, true);
+        let crit = self.criteria(&self.lock(), &v.name);
+        hub.observe(&self.name, v, &crit, true);
+    }
+
+    fn device_property_decls(&self) -> &[PropertyDecl] {
+        &self.class.device_properties
+    }
+
+    fn class_property_decls(&self) -> &[PropertyDecl] {
+        &self.class.class_properties
     }
 
     fn subscribe(&self, attr: &str, kind: EventKind, client_idl: i32) -> Result<String, DevFailed> {
@@ -805,7 +697,7 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
         } else {
             let i = self.find_attr(attr).ok_or_else(|| attr_not_found(attr))?;
             let a = &self.class.attributes[i].info;
-            if kind == EventKind::Periodic && self.polling_of(i).is_none() {
+            if kind == EventKind::Periodic && self.services.polling.period_of(PollKind::Attribute, &a.name).is_none() {
                 return Err(polling_needed(&a.name));
             }
             a.name.clone()

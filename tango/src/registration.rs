@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::client::ClientError;
 use crate::dbclient::{Database, Properties};
-use crate::dispatch::IDL_VERSION;
+use crate::idl::IDL_VERSION;
 use crate::ior::{object_key_for, Ior};
 
 /// What a device factory gets: the device's name, its class and its properties from the
@@ -20,11 +20,14 @@ pub struct DeviceContext {
     pub name: String,
     pub class: String,
     pub properties: Properties,
+    /// Attribute properties (class ones overridden by device ones), attribute name
+    /// lower-cased → properties.
+    pub attr_properties: BTreeMap<String, Properties>,
 }
 
 impl DeviceContext {
     pub fn new(name: &str, class: &str) -> DeviceContext {
-        DeviceContext { name: name.into(), class: class.into(), properties: Properties::new() }
+        DeviceContext { name: name.into(), class: class.into(), ..Default::default() }
     }
 
     /// The values of a property (names are case-insensitive, as in Tango).
@@ -59,7 +62,8 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 /// Ask the database for the devices of every class of `server` and their properties. A
 /// database that cannot be reached is retried with backoff (forever: servers usually start
 /// with, or before, their database); a database that answers with an error ends start-up.
-pub async fn learn_devices(db: Arc<Database>, server: &str, classes: &[String]) -> Result<Vec<DeviceContext>, String> {
+/// `classes` are the class names with their attributes' names (whose properties are read).
+pub async fn learn_devices(db: Arc<Database>, server: &str, classes: &[(String, Vec<String>)]) -> Result<Vec<DeviceContext>, String> {
     let mut delay = RETRY_FIRST;
     loop {
         let (db2, server2, classes2) = (db.clone(), server.to_string(), classes.to_vec());
@@ -79,17 +83,38 @@ pub async fn learn_devices(db: Arc<Database>, server: &str, classes: &[String]) 
     }
 }
 
-fn query_devices(db: &Database, server: &str, classes: &[String]) -> Result<Vec<DeviceContext>, ClientError> {
+fn query_devices(db: &Database, server: &str, classes: &[(String, Vec<String>)]) -> Result<Vec<DeviceContext>, ClientError> {
     let mut out = Vec::new();
     let mut class_props: BTreeMap<String, Properties> = BTreeMap::new();
-    for class in classes {
+    for (class, attrs) in classes {
         for name in db.get_device_list(server, class)? {
             if !class_props.contains_key(class) {
                 class_props.insert(class.clone(), db.class_properties(class)?);
             }
             let properties = merge(class_props[class].clone(), db.device_properties(&name)?);
-            out.push(DeviceContext { name, class: class.clone(), properties });
+            let attr_properties = attribute_properties(db, class, &name, attrs)?;
+            out.push(DeviceContext { name, class: class.clone(), properties, attr_properties });
         }
+    }
+    Ok(out)
+}
+
+/// The attribute properties of `device` for `attrs`: class ones overridden by device ones,
+/// keyed by lower-cased attribute name.
+pub fn attribute_properties(
+    db: &Database,
+    class: &str,
+    device: &str,
+    attrs: &[String],
+) -> Result<BTreeMap<String, Properties>, ClientError> {
+    if attrs.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let lower = |m: BTreeMap<String, Properties>| m.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect::<BTreeMap<_, _>>();
+    let mut out = lower(db.get_class_attribute_property(class, attrs)?);
+    for (attr, props) in lower(db.get_device_attribute_property(device, attrs)?) {
+        let merged = merge(out.remove(&attr).unwrap_or_default(), props);
+        out.insert(attr, merged);
     }
     Ok(out)
 }

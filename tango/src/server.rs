@@ -10,12 +10,13 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::admin::{admin_device, ServerControl};
+use crate::admin::{admin_device, AdminServices, ServerControl};
 use crate::connection::{ConnLimits, Connections};
 use crate::device::Device;
 use crate::dispatch::{Dispatcher, ServerIdentity};
 use crate::events::{EventHub, TopicNaming};
 use crate::object::{DeviceCell, DeviceObject, Factory};
+use crate::polling::Poller;
 use crate::registration::{self, DeviceContext};
 
 /// Default limit on one GIOP message (after fragment reassembly): cppTango's own default
@@ -123,6 +124,8 @@ type MakeObject = Box<dyn Fn(&DeviceContext, Option<Arc<crate::dbclient::Databas
 
 struct ClassReg {
     name: String,
+    /// The class's attribute names (their database properties are read at start).
+    attrs: Vec<String>,
     make: MakeObject,
 }
 
@@ -151,11 +154,14 @@ impl Server {
     pub fn class_with<D: Device>(mut self, factory: impl Fn(&DeviceContext) -> D + Send + Sync + 'static) -> Self {
         let class = Arc::new(D::class());
         let name = class.name().to_string();
+        let attrs = class.attributes.iter().map(|a| a.info.name.clone()).collect();
         let factory = Arc::new(factory);
         self.classes.push(ClassReg {
             name,
+            attrs,
             make: Box::new(move |ctx: &DeviceContext, db: Option<Arc<crate::dbclient::Database>>| {
                 let (current, factory) = (std::sync::Mutex::new(ctx.clone()), factory.clone());
+                let db_for_services = db.clone();
                 let first = std::sync::atomic::AtomicBool::new(true);
                 let per_device: Factory<D> = Arc::new(move |_: &str| {
                     let mut cur = current.lock().unwrap_or_else(|p| p.into_inner());
@@ -170,10 +176,10 @@ impl Server {
                     }
                     factory(&cur)
                 });
-                let mut cell = DeviceCell::new(&ctx.name, class.clone(), per_device);
-                if let Some(p) = ctx.property("polled_attr") {
-                    cell = cell.with_polled_attr(p);
-                }
+                let cell = DeviceCell::new(&ctx.name, class.clone(), per_device)
+                    .with_runtime_properties(ctx)
+                    .with_attribute_properties(ctx.attr_properties.clone());
+                cell.services().connect(db_for_services);
                 Arc::new(cell) as Arc<dyn DeviceObject>
             }),
         });
@@ -271,7 +277,8 @@ impl Server {
             None => opts.dlist.iter().map(|d| DeviceContext::new(d, &self.classes[0].name)).collect(),
             Some(db) => {
                 let classes: Vec<String> = self.classes.iter().map(|c| c.name.clone()).collect();
-                let v = registration::learn_devices(db.clone(), &identity.server_id(), &classes).await?;
+                let with_attrs: Vec<(String, Vec<String>)> = self.classes.iter().map(|c| (c.name.clone(), c.attrs.clone())).collect();
+                let v = registration::learn_devices(db.clone(), &identity.server_id(), &with_attrs).await?;
                 if v.is_empty() {
                     tracing::warn!(
                         "no device of server {} is defined in the Tango database (classes {classes:?}): only the admin device runs; \
@@ -293,9 +300,18 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
         let control = Arc::new(Stopper(stop_tx.clone()));
         let events = start_events(&identity, &opts, addr, &devices)?;
-        let admin = admin_device(&identity.admin_name(), devices.clone(), control.clone(), Some(events));
+        let poller = Poller::new();
+        let admin = admin_device(
+            &identity.admin_name(),
+            devices.clone(),
+            control.clone(),
+            Some(events),
+            AdminServices { poller: poller.clone(), db: db.clone() },
+        );
+        admin.services().connect(db.clone());
         let mut objects = devices.clone();
         objects.push(admin);
+        poller.set_devices(objects.clone());
         let mut dispatcher = Dispatcher::new(identity.clone(), objects);
         for (key, device) in &self.aliases {
             dispatcher.add_alias(key, device);
@@ -331,11 +347,12 @@ impl Server {
                 device_names[0]
             );
         }
-        start_polling(&devices, stop_rx.clone());
+        poller.spawn();
         let serve = accept_loop(listener, dispatcher.clone(), stop_rx, limits);
         let server_id = identity.server_id();
         let task = tokio::spawn(async move {
             serve.await;
+            poller.shutdown();
             if let Some(db) = db {
                 registration::unexport(db, server_id).await;
             }
@@ -366,28 +383,6 @@ fn start_events(
         d.attach_events(hub.clone());
     }
     Ok(hub)
-}
-
-/// One timer per polled attribute; each reading feeds the event system.
-fn start_polling(devices: &[Arc<dyn DeviceObject>], stop: watch::Receiver<bool>) {
-    for d in devices {
-        for (attr, period) in d.polled_attributes() {
-            let (d, mut stop) = (d.clone(), stop.clone());
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(period);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tokio::select! {
-                        _ = tick.tick() => {
-                            let (d2, a2) = (d.clone(), attr.clone());
-                            let _ = tokio::task::spawn_blocking(move || d2.poll(&a2)).await;
-                        }
-                        _ = stop.changed() => return,
-                    }
-                }
-            });
-        }
-    }
 }
 
 struct Stopper(watch::Sender<bool>);

@@ -48,6 +48,8 @@ pub struct TestDevice {
     event_counter: i32,
     fail_reads: bool,
     outbox: Outbox,
+    /// What the `Log` command (log consumer interface) received: `LEVEL|device|message`.
+    logged: Vec<String>,
 }
 
 impl TestDevice {
@@ -78,6 +80,7 @@ impl TestDevice {
             event_counter: 0,
             fail_reads: false,
             outbox: Outbox::default(),
+            logged: Vec::new(),
         }
     }
 }
@@ -150,6 +153,8 @@ impl Device for TestDevice {
                     Ok(42.0f64)
                 }
             }))
+            .device_property("Greeting", "Text the device greets with", &["hello"])
+            .class_property("Site", "Where the devices of this class run", &["lab"])
             .command(Cmd::new("AssignResources").doc_in("JSON resources").run(|d: &mut TestDevice, _cfg: String| {
                 d.obs_state = ObsState::IDLE;
                 d.state = DevState::ON;
@@ -192,6 +197,32 @@ impl Device for TestDevice {
                 Ok(())
             }))
             .command(Cmd::new("DoNothing").run(|_: &mut TestDevice, ()| Ok(())))
+            .command(Cmd::new("Log").doc_in("log record: [ms, level, device, message, ndc, thread]").run(
+                |d: &mut TestDevice, r: Vec<String>| {
+                    if r.len() >= 4 {
+                        d.logged.push(format!("{}|{}|{}", r[1], r[2], r[3]));
+                    }
+                    Ok(())
+                },
+            ))
+            .command(
+                Cmd::new("LogRecords")
+                    .doc_out("LEVEL|device|message of every record received")
+                    .run(|d: &mut TestDevice, ()| Ok(d.logged.clone())),
+            )
+            .command(Cmd::new("LogMessage").doc_in("[level, message]: the device logs it").run(
+                |_: &mut TestDevice, a: Vec<String>| match (a.first().and_then(|l| crate::logging::Level::parse(l)), a.get(1)) {
+                    (Some(level), Some(msg)) => {
+                        crate::logging::log(level, msg);
+                        Ok(())
+                    }
+                    _ => Err(DevFailed::new(
+                        "API_WrongNumberOfArgs",
+                        "LogMessage takes [level (FATAL..DEBUG), message]",
+                        "TestDevice::LogMessage",
+                    )),
+                },
+            ))
             .command(Cmd::new("StringSink").doc_in("any text").run(|_: &mut TestDevice, _s: String| Ok(())))
             .command(echo::<bool>("EchoBoolean"))
             .command(echo::<i16>("EchoShort"))
@@ -242,6 +273,12 @@ pub fn sans_io_dispatcher(exec: &str, instance: &str, device: &str, host: &str) 
     let dev: Arc<dyn crate::object::DeviceObject> =
         Arc::new(crate::object::DeviceCell::new(device, Arc::new(TestDevice::class()), Arc::new(TestDevice::new)));
     let identity = crate::dispatch::ServerIdentity { exec: exec.into(), instance: instance.into(), host: host.into(), tango_host: None };
-    let admin = crate::admin::admin_device(&identity.admin_name(), vec![dev.clone()], Arc::new(NoControl), None);
+    let admin = crate::admin::admin_device(
+        &identity.admin_name(),
+        vec![dev.clone()],
+        Arc::new(NoControl),
+        None,
+        crate::admin::AdminServices { poller: crate::polling::Poller::new(), db: None },
+    );
     crate::dispatch::Dispatcher::new(identity, vec![dev, admin])
 }

@@ -717,7 +717,7 @@ fn replay(name: &str, conn: u64, keys: &HashMap<Vec<u8>, String>, rep: &mut Repl
             rep.skipped.push(format!("{at}: no captured reply"));
             continue;
         };
-        let ours = d.handle(req, &Peer { host: "127.0.0.1".into() }).expect("reply expected");
+        let ours = d.handle(req, &Peer { host: "127.0.0.1".into(), address: "giop:tcp:127.0.0.1:1".into() }).expect("reply expected");
         let Message::Reply(ours) = giop::decode(ours).unwrap_or_else(|e| panic!("{at}: our reply does not decode: {e}")) else {
             panic!("{at}: we did not answer a Reply")
         };

@@ -97,16 +97,7 @@ fn value_5() -> impl Strategy<Value = AttributeValue_5> {
 }
 
 fn value_4() -> impl Strategy<Value = AttributeValue_4> {
-    value_5().prop_map(|v| AttributeValue_4 {
-        value: v.value,
-        quality: v.quality,
-        data_format: v.data_format,
-        time: v.time,
-        name: v.name,
-        r_dim: v.r_dim,
-        w_dim: v.w_dim,
-        err_list: v.err_list,
-    })
+    value_5().prop_map(AttributeValue_4::from)
 }
 
 fn strings() -> impl Strategy<Value = Vec<String>> {

@@ -16,9 +16,10 @@ file name), so the admin device is ``dserver/TestDevice/test`` as for the Rust s
 
 import enum
 import sys
+import time
 
-from tango import AttrWriteType, DevState, DispLevel, Except
-from tango.server import Device, attribute, command, run
+from tango import AttrWriteType, DevFailed, DevState, DispLevel, Except
+from tango.server import Device, attribute, class_property, command, device_property, run
 
 
 class ObsState(enum.IntEnum):
@@ -121,6 +122,13 @@ def _echo(name, dtype):
     return command(fn, dtype_in=dtype, dtype_out=dtype, doc_in="value", doc_out="same value")
 
 
+def _pushed_error():
+    try:
+        Except.throw_exception("SDP_PushedError", "error pushed as an event", "TestDevice.PushError()")
+    except DevFailed as e:
+        return e
+
+
 class TestDevice(Device):
     """Interop test device (PyTango reference of the Rust TestDevice)."""
 
@@ -146,8 +154,25 @@ class TestDevice(Device):
     del _n, _t
     del _v, _m
 
+    # changes on its own every 500 ms: events come from polling
+    counter = attribute(dtype="DevLong", access=R, polling_period=500, abs_change="1", period="1000")
+    # pushed by PushCounter
+    eventCounter = attribute(dtype="DevLong", access=R)
+    # fails to read while SetReadFailure(true)
+    failingValue = attribute(dtype=float, access=R)
+
+    Greeting = device_property(dtype=str, default_value="hello", doc="Text the device greets with")
+    Site = class_property(dtype=str, default_value="lab", doc="Where the devices of this class run")
+
     def init_device(self):
         super().init_device()
+        self._logged = []
+        self._created = time.monotonic()
+        self._event_counter = 0
+        self._fail_reads = False
+        self.set_change_event("eventCounter", True, False)
+        self.set_change_event("doubleValue", True, False)
+        self.set_change_event("stringScalar", True, False)
         self._obs_state = ObsState.EMPTY
         self._admin_mode = AdminMode.OFFLINE
         self._double = 1.5
@@ -197,6 +222,17 @@ class TestDevice(Device):
     def read_stringSpectrum(self):
         return ["a", "bc"]
 
+    def read_counter(self):
+        return int((time.monotonic() - self._created) / 0.5)
+
+    def read_eventCounter(self):
+        return self._event_counter
+
+    def read_failingValue(self):
+        if self._fail_reads:
+            Except.throw_exception("TEST_ReadFailure", "failingValue cannot be read now", "TestDevice.read_failingValue")
+        return 42.0
+
     def read_doubleSpectrum(self):
         return self._spectrum
 
@@ -238,6 +274,39 @@ class TestDevice(Device):
     @command(dtype_in=str)
     def StringSink(self, text):
         pass
+
+    @command(dtype_in="DevLong", doc_in="number of change events to push")
+    def PushCounter(self, n):
+        for _ in range(max(n, 0)):
+            self._event_counter += 1
+            self.push_change_event("eventCounter", self._event_counter)
+
+    @command(dtype_in=str, doc_in="value of the user event")
+    def PushUserEvent(self, text):
+        self.push_event("stringScalar", [], [], text)
+
+    @command
+    def PushError(self):
+        self.push_change_event("doubleValue", _pushed_error())
+
+    @command(dtype_in=bool, doc_in="true: failingValue reads fail")
+    def SetReadFailure(self, on):
+        self._fail_reads = on
+
+    @command(dtype_in=(str,), doc_in="log record: [ms, level, device, message, ndc, thread]")
+    def Log(self, record):
+        if len(record) >= 4:
+            self._logged.append(f"{record[1]}|{record[2]}|{record[3]}")
+
+    @command(dtype_out=(str,), doc_out="LEVEL|device|message of every record received")
+    def LogRecords(self):
+        return self._logged
+
+    @command(dtype_in=(str,), doc_in="[level, message]: the device logs it")
+    def LogMessage(self, arg):
+        streams = {"FATAL": self.fatal_stream, "ERROR": self.error_stream, "WARN": self.warn_stream,
+                   "INFO": self.info_stream, "DEBUG": self.debug_stream}
+        streams[arg[0].upper()](arg[1])
 
 
 if __name__ == "__main__":

@@ -46,11 +46,14 @@ def test_query_sub_device(adm):
 
 
 def test_polled_device(adm):
-    assert list(adm.command_inout("PolledDevice")) == []
+    # the class polls `counter` (every 500 ms): the device is polled from the start
+    assert list(adm.command_inout("PolledDevice")) == ["test/device/1"]
 
 
 def test_dev_poll_status(adm):
-    assert list(adm.command_inout("DevPollStatus", "test/device/1")) == []
+    status = list(adm.command_inout("DevPollStatus", "test/device/1"))
+    assert [s.split("\n")[:3] for s in status] == [
+        ["Polled attribute name = counter", "Polling period (mS) = 500", "Polling ring buffer depth = 10"]]
 
 
 def test_dev_poll_status_unknown_device(adm):

@@ -50,6 +50,9 @@ COMMANDS = {
     "PushUserEvent": (T.DevString, T.DevVoid),
     "PushError": (T.DevVoid, T.DevVoid),
     "SetReadFailure": (T.DevBoolean, T.DevVoid),
+    "Log": (T.DevVarStringArray, T.DevVoid),
+    "LogRecords": (T.DevVoid, T.DevVarStringArray),
+    "LogMessage": (T.DevVarStringArray, T.DevVoid),
     **{name: (t, t) for name, t in ECHO_TYPES.items()},
 }
 
