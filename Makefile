@@ -56,10 +56,11 @@ apt-deps:
 
 venv: $(VENV)/.deps-stamp
 
-$(VENV)/.deps-stamp: tests/interop/requirements.txt tests/workflows/requirements.txt
+$(VENV)/.deps-stamp: tests/interop/requirements.txt tests/workflows/requirements.txt tests/database/requirements.txt
 	@test -x $(PY) && $(PY) -c 'import sys' 2>/dev/null || { rm -rf $(VENV); python3 -m venv $(VENV); }
 	$(PY) -m pip install -q -r tests/interop/requirements.txt
 	$(PY) -m pip install -q -r tests/workflows/requirements.txt  # Dask for the testdask workflow tests
+	$(PY) -m pip install -q -r tests/database/requirements.txt   # dsconfig, TangoGQL for the database suite
 	@$(PY) -c 'import tango; assert tango.__version__ == "10.3.1", tango.__version__'
 	@touch $@
 

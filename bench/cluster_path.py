@@ -23,27 +23,17 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+from config_path import free_port, pct  # the same helpers as the one-subarray config path
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = REPO / os.environ.get("SDP_BENCH_BIN", "target/release")
 SUBARRAYS = 16
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pct(v, p):
-    v = sorted(v)
-    return round(v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))], 2)
 
 
 def row(members, scenario, samples):

@@ -41,7 +41,44 @@ def load(path):
     controller = [r for r in rows if r.get("label") == "controller-scale"]
     cascade = [r for r in rows if r.get("label") == "controller-cascade"]
     cluster = [r for r in rows if r.get("label") == "cluster-path"]
-    return startup, runs, loadgen, config_path, controller, cascade, cluster
+    database = [r for r in rows if r.get("label") == "database"]
+    return startup, runs, loadgen, config_path, controller, cascade, cluster, database
+
+
+def database_table(rows):
+    """Issue #18: one PyTango client against each database; the embedded one relative to the C++
+    one by median latency (robust to the other builds sharing this VM's two CPUs) and by the
+    database processes' CPU per operation (what bounds the rate a database can serve)."""
+    kinds = ["embedded", "mariadb", "pytango"]
+    by = {(r["kind"], r["scenario"]): r for r in rows}
+    scenarios = list(dict.fromkeys(r["scenario"] for r in rows))
+    out = ["## Tango database (`bench/database.py`: embedded vs C++ DataBaseds on MariaDB vs PyTango sqlite; "
+           "one client on cpu1, database on cpu0)", "",
+           "| command | embedded | C++ DataBaseds + MariaDB | PyTango sqlite | embedded vs C++: p50 rate | : CPU per op |",
+           "|---|---|---|---|---|---|"]
+    for sc in scenarios:
+        cells = []
+        for k in kinds:
+            r = by.get((k, sc))
+            if r is None:
+                cells.append("–")
+            elif "ops_per_s" in r:
+                cpu = f", {r['server_cpu_us_per_op']:.0f} µs CPU" if "server_cpu_us_per_op" in r else ""
+                cells.append(f"{r['ops_per_s']:.0f} ops/s mean (p50 {r['p50_us']:.0f} µs{cpu})")
+            else:
+                cells.append(f"{r['seconds']} s" + ("" if r.get("complete", True) else " (incomplete)"))
+        us, cpp = by.get(("embedded", sc)), by.get(("mariadb", sc))
+        fast = cpu = "–"
+        if us and cpp and "p50_us" in us:
+            fast = f"{cpp['p50_us'] / us['p50_us']:.2f}×"
+            if us.get("server_cpu_us_per_op"):
+                cpu = f"{cpp['server_cpu_us_per_op'] / us['server_cpu_us_per_op']:.2f}×"
+        elif us and cpp:
+            fast = f"{cpp['seconds'] / us['seconds']:.2f}×"
+        out.append(f"| {sc} | " + " | ".join(cells) + f" | {fast} | {cpu} |")
+    out += ["", "(> 1× = the embedded database is faster / uses less CPU. µs CPU = user + system time of the "
+            "database's processes per operation, from /proc; for the C++ one DataBaseds and mariadbd together.)", ""]
+    return out
 
 
 def ratio(a, b):
@@ -66,7 +103,7 @@ def fmt(v, nd=0):
 
 
 def main(src, md_path, png_path):
-    startup, runs, loadgen, config_path, controller, cascade, cluster = load(src)
+    startup, runs, loadgen, config_path, controller, cascade, cluster, database = load(src)
     scale_png = png_path[:-4] + "-scale.png" if png_path.endswith(".png") else png_path + "-scale.png"
     placements = sorted({k[1] for k in runs} | {k[1] for k in startup})
     procs = sorted({k[3] for k in runs})
@@ -155,6 +192,8 @@ def main(src, md_path, png_path):
         out.append("")
     if controller or cluster:
         out += [f"![controller scale and cluster latencies]({scale_png.split('/')[-1]})", ""]
+    if database:
+        out += database_table(database)
     out.append(f"![server CPU per operation]({png_path.split('/')[-1]})")
     open(md_path, "w").write("\n".join(out) + "\n")
 

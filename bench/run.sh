@@ -68,6 +68,8 @@ cargo build --release --workspace --bins -q
 "$PY" bench/controller_scale.py --levels "${CONTROLLER_LEVELS:-100,1000,10000}" >> "$OUT"
 # the config path with 16 subarrays commanded at once, and watch latency, one etcd vs three members
 "$PY" bench/cluster_path.py --members "${CLUSTER_MEMBERS:-1,3}" >> "$OUT"
+# the Tango database (issue #18): embedded vs the C++ DataBaseds on MariaDB vs PyTango's sqlite
+"$PY" bench/database.py --duration "$DURATION" --devices "${DB_LOAD_DEVICES:-5000}" >> "$OUT"
 # TMC's observing sequence against the ADR-8 profile, 1 and 16 subarrays at once (issue #19)
 "$PY" bench/tmc_sequence.py --sizes 1,16 >> "$OUT"
 "$PY" bench/report.py "$OUT" bench/results.md bench/results.png

@@ -5,8 +5,9 @@
 //!
 //! Input: the SQL text as it arrives in a CDR string (ISO-8859-1 bytes; a CDR string cannot
 //! hold a NUL, so the text stops at the first one). The result must be well formed (one flag
-//! per cell, then rows and columns) and a refusal a `DB_SQLError` that says what is accepted.
-//! Panics are bugs.
+//! per cell, then rows and columns), a refusal a `DB_SQLError` that says what is accepted, and
+//! whatever the query, the database holds the same devices afterwards (DbMySqlSelect is read
+//! only). Panics are bugs.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -36,9 +37,19 @@ fn database() -> &'static DeviceCell<DataBase> {
     })
 }
 
+/// Every device row, through the command itself.
+fn devices() -> CmdValue {
+    let all = "SELECT name, alias, server, class, exported FROM device ORDER BY name";
+    database().command("DbMySqlSelect", CmdValue::String(all.into())).expect("the device table reads")
+}
+
 pub fn run(data: &[u8]) {
+    static BEFORE: OnceLock<String> = OnceLock::new();
+    let before = BEFORE.get_or_init(|| format!("{:?}", devices()));
     let text = data.split(|&b| b == 0).next().unwrap_or_default();
-    match database().command("DbMySqlSelect", CmdValue::String(latin1_to_string(text))) {
+    let reply = database().command("DbMySqlSelect", CmdValue::String(latin1_to_string(text)));
+    assert_eq!(&format!("{:?}", devices()), before, "DbMySqlSelect changed the database");
+    match reply {
         Ok(CmdValue::LongStringArray(flags, cells)) => {
             let n = flags.len();
             assert!(n >= 2, "no rows/columns trailer: {flags:?}");
@@ -52,7 +63,7 @@ pub fn run(data: &[u8]) {
         Err(e) => {
             let first = &e.errors[0];
             assert_eq!(first.reason, "DB_SQLError", "{e:?}");
-            assert!(first.desc.contains("accepts only"), "the refusal says what is allowed: {}", first.desc);
+            assert!(first.desc.contains("DbMySqlSelect runs one read-only SELECT"), "the refusal says what is allowed: {}", first.desc);
             assert!(first.desc.len() < 2000, "the refusal echoes a bounded part of the query: {} bytes", first.desc.len());
         }
     }

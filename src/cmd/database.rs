@@ -13,7 +13,7 @@ pub struct DatabaseArgs {
     /// Address to listen on (0.0.0.0 = every interface; the exported host is then this machine's name).
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Directory of the state file (tango-db.json); without it the database lives in memory.
+    /// Directory of the database file (tango-db.sqlite; a tango-db.json of an earlier release is migrated); without it the database lives in memory.
     #[arg(long)]
     state_dir: Option<PathBuf>,
     /// Log more (-v info, -vv debug, -vvv trace).

@@ -141,7 +141,10 @@ fn db_mysql_select_runs_over_its_seeds_and_artifacts() {
 fn db_mysql_select_harness_sees_both_outcomes() {
     db_mysql_select::run(b"SELECT name, alias, server, class FROM device order by name");
     db_mysql_select::run(b"select name, alias from attribute_alias order by alias;");
+    db_mysql_select::run(b"SELECT CONCAT(server, '/', class), IFNULL(alias, '') FROM device WHERE name LIKE 'mid\\_sdp/%'");
     db_mysql_select::run(b"DROP TABLE device");
+    db_mysql_select::run(b"SELECT 1; DELETE FROM device");
+    db_mysql_select::run(b"WITH d AS (SELECT 1) DELETE FROM device");
     db_mysql_select::run(&[0xff; 4000]);
 }
 

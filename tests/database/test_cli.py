@@ -70,6 +70,11 @@ def test_database_refuses_a_busy_port_and_a_damaged_state_file():
         r = sdp("database", "--port", str(free_port()), "--state-dir", d)
         assert r.returncode == 1 and "tango-db.json is not valid" in r.stderr
         assert (Path(d) / "tango-db.json").read_text() == "{ damaged", "a damaged state is never overwritten"
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "tango-db.sqlite").write_bytes(b"not a database" * 100)
+        r = sdp("database", "--port", str(free_port()), "--state-dir", d)
+        assert r.returncode == 1 and "tango-db.sqlite" in r.stderr and "not a database" in r.stderr
+        assert (Path(d) / "tango-db.sqlite").read_bytes() == b"not a database" * 100
 
 
 @only_embedded
@@ -79,3 +84,37 @@ def test_server_without_tango_host_says_what_to_do():
     r = subprocess.run([str(TEST_DEVICE), "test"], capture_output=True, text=True, timeout=30, env=env)
     assert r.returncode == 1
     assert "TANGO_HOST is not set" in r.stderr and "-nodb" in r.stderr
+
+
+@only_embedded
+def test_a_json_state_dir_of_an_earlier_release_is_migrated(tmp_path):
+    """`tango-db.json` (the JSON state of earlier releases) is imported into SQLite on the first
+    start and kept as `tango-db.json.migrated`; the second start does not import it again."""
+    import tango
+    from conftest import port_open, stop_process, wait_for
+    state = tmp_path / "state"
+    state.mkdir()
+    legacy = {"format": 1, "state": {
+        "devices": {
+            "old/dev/1": {"name": "old/dev/1", "server": "Old/1", "class": "OldClass", "alias": "olddev", "exported": False,
+                          "ior": "nada", "version": "0", "host": "nada", "pid": 0},
+            "dserver/old/1": {"name": "dserver/Old/1", "server": "Old/1", "class": "DServer", "exported": False,
+                              "ior": "nada", "version": "0", "host": "nada", "pid": 0}},
+        "device_props": {"old/dev/1": {"limit": {"name": "Limit", "values": ["5", "6"]}}},
+        "class_props": {"oldclass": {"mode": {"name": "Mode", "values": ["x"]}}}}}
+    (state / "tango-db.json").write_text(json.dumps(legacy))
+    for start in range(2):
+        port = free_port()
+        proc = subprocess.Popen([str(SDP), "database", "--port", str(port), "--state-dir", str(state)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: port_open(port), "sdp database did not start", proc=proc)
+            db = tango.Database("127.0.0.1", port)
+            assert list(db.get_device_name("Old/1", "OldClass")) == ["old/dev/1"], f"start {start}"
+            assert db.get_device_alias("olddev") == "old/dev/1"
+            assert list(db.get_device_property("old/dev/1", "Limit")["Limit"]) == ["5", "6"]
+            assert list(db.get_class_property("OldClass", "Mode")["Mode"]) == ["x"]
+        finally:
+            stop_process(proc)
+        assert not (state / "tango-db.json").exists()
+        assert json.loads((state / "tango-db.json.migrated").read_text()) == legacy

@@ -133,15 +133,6 @@ def test_bad_device_name_is_refused(database):
 
 
 @only_embedded
-def test_unsupported_sql_says_what_is_allowed(database):
-    with pytest.raises(tango.DevFailed) as e:
-        database.command_inout("DbMySqlSelect", "SELECT * FROM property_device")
-    err = e.value.args[0]
-    assert err.reason == "DB_SQLError"
-    assert "accepts only" in err.desc and "SELECT name, alias, server, class FROM device" in err.desc
-
-
-@only_embedded
 def test_malformed_property_list_changes_nothing(database):
     register(database, "PropServer/p", "PropClass", "test/prop/2")
     with pytest.raises(tango.DevFailed) as e:

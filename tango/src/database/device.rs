@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::device::{Attr, Cmd, CmdDef, Device, DeviceClass};
 use crate::idl::{DevFailed, DevState};
 
-use super::store::{err, Store};
+use super::store::Store;
 
 /// The value real DataBaseds report for `StoredProcedureRelease` (schema release).
 pub const STORED_PROCEDURE_RELEASE: &str = "release 1.8";
@@ -39,8 +39,8 @@ fn str_void(name: &str, doc: &str, f: fn(&mut Store, &str) -> Result<(), DevFail
 fn sa_sa(name: &str, doc_in: &str, doc_out: &str, f: fn(&Store, &[String]) -> Result<Sa, DevFailed>) -> CmdDef<DataBase> {
     Cmd::new(name).doc_in(doc_in).doc_out(doc_out).run(move |d: &mut DataBase, a: Sa| f(&d.s(), &a))
 }
-fn str_sa(name: &str, doc_in: &str, doc_out: &str, f: fn(&Store, &str) -> Sa) -> CmdDef<DataBase> {
-    Cmd::new(name).doc_in(doc_in).doc_out(doc_out).run(move |d: &mut DataBase, a: String| Ok(f(&d.s(), &a)))
+fn str_sa(name: &str, doc_in: &str, doc_out: &str, f: fn(&Store, &str) -> Result<Sa, DevFailed>) -> CmdDef<DataBase> {
+    Cmd::new(name).doc_in(doc_in).doc_out(doc_out).run(move |d: &mut DataBase, a: String| f(&d.s(), &a))
 }
 fn str_lsa(name: &str, doc_in: &str, doc_out: &str, f: fn(&Store, &str) -> Result<Lsa, DevFailed>) -> CmdDef<DataBase> {
     Cmd::new(name).doc_in(doc_in).doc_out(doc_out).run(move |d: &mut DataBase, a: String| f(&d.s(), &a))
@@ -51,6 +51,7 @@ fn str_str(name: &str, doc_in: &str, doc_out: &str, f: fn(&Store, &str) -> Resul
 
 const WILDCARD: &str = "The wildcard";
 const PROPS_IN: &str = "Str[0] = Object name\nStr[1] = Property number\nStr[2] = Property name\nStr[3] = Property value number\nStr[4] = Property value 1\nStr[n] = Property value n\n....";
+const HIST_OUT: &str = "Per version, oldest first: ([attribute or pipe,] property name, date, value count, values...)";
 const PROPS_OUT: &str = "Str[0] = Object name\nStr[1] = Property number\nStr[2] = Property name\nStr[3] = Property value number (array case)\nStr[4] = Property value 1\nStr[n] = Property value n (array case)\n.....";
 
 impl Device for DataBase {
@@ -112,16 +113,55 @@ impl Device for DataBase {
             .command(sa_sa("DbGetClassAttributeProperty2", "Str[0] = Tango class name\nStr[1] = Attribute name\nStr[n] = Attribute name", PROPS_OUT, |s, a| s.get_class_attribute_property2(a)))
             .command(sa_void("DbPutClassAttributeProperty2", PROPS_IN, |s, a| s.put_class_attribute_property2(a)))
             .command(sa_void("DbDeleteClassAttributeProperty", "str[0] = Tango class name\nStr[1] = Attribute name\nStr[2] = Property name\nStr[n] = Property name", |s, a| s.delete_class_attribute_property(a)))
-            .command(sa_sa("DbGetDevicePipeProperty", "Str[0] = Device name\nStr[1] = Pipe name\nStr[n] = Pipe name", PROPS_OUT, |s, a| s.get_pipe_property(a)))
-            .command(sa_sa("DbGetClassPipeProperty", "Str[0] = Tango class name\nStr[1] = Pipe name\nStr[n] = Pipe name", PROPS_OUT, |s, a| s.get_pipe_property(a)))
-            // events (notifd era): nothing is stored
-            .command(str_lsa("DbImportEvent", "name of event channel or factory", "export information e.g. IOR", |_, a| {
-                Err(err("DB_DeviceNotDefined", format!("event {a} not defined in the database !"), "ImportEvent()"))
-            }))
-            .command(sa_void("DbExportEvent", "event channel or factory name\nIOR\nhost\npid\nversion", |_, _| Ok(())))
-            .command(str_void("DbUnExportEvent", "Event channel name (or factory name)", |_, _| Ok(())))
+            .command(sa_sa("DbGetDeviceAttributeProperty", "Str[0] = Device name\nStr[1] = Attribute name\nStr[n] = Attribute name", PROPS_OUT, |s, a| s.get_device_attribute_property(a)))
+            .command(sa_void("DbPutDeviceAttributeProperty", PROPS_IN, |s, a| s.put_device_attribute_property(a)))
+            .command(sa_void("DbDeleteDeviceAttribute", "Str[0] = Device name\nStr[1] = Attribute name", |s, a| s.delete_device_attribute(a)))
+            .command(sa_sa("DbGetDeviceAttributePropertyHist", "Str[0] = Device name\nStr[1] = Attribute name\nStr[2] = Property name", HIST_OUT, |s, a| s.device_attribute_property_hist(a)))
+            .command(sa_sa("DbGetClassAttributeProperty", "Str[0] = Tango class name\nStr[1] = Attribute name\nStr[n] = Attribute name", PROPS_OUT, |s, a| s.get_class_attribute_property(a)))
+            .command(sa_void("DbPutClassAttributeProperty", PROPS_IN, |s, a| s.put_class_attribute_property(a)))
+            .command(sa_void("DbDeleteClassAttribute", "Str[0] = Tango class name\nStr[1] = Attribute name", |s, a| s.delete_class_attribute(a)))
+            .command(sa_sa("DbGetClassAttributeList", "Str[0] = Tango class name\nStr[1] = Filter", "attribute name list", |s, a| s.class_attribute_list(a)))
+            .command(sa_sa("DbGetClassAttributePropertyHist", "Str[0] = Tango class name\nStr[1] = Attribute name\nStr[2] = Property name", HIST_OUT, |s, a| s.class_attribute_property_hist(a)))
+            // property history
+            .command(sa_sa("DbGetDevicePropertyHist", "Str[0] = Device name\nStr[1] = Property name", HIST_OUT, |s, a| s.device_property_hist(a)))
+            .command(sa_sa("DbGetClassPropertyHist", "Str[0] = Tango class\nStr[1] = Property name", HIST_OUT, |s, a| s.class_property_hist(a)))
+            .command(sa_sa("DbGetPropertyHist", "Str[0] = Object name\nStr[2] = Property name", HIST_OUT, |s, a| s.property_hist(a)))
+            // pipes
+            .command(sa_sa("DbGetDevicePipeProperty", "Str[0] = Device name\nStr[1] = Pipe name\nStr[n] = Pipe name", PROPS_OUT, |s, a| s.get_device_pipe_property(a)))
+            .command(sa_sa("DbGetClassPipeProperty", "Str[0] = Tango class name\nStr[1] = Pipe name\nStr[n] = Pipe name", PROPS_OUT, |s, a| s.get_class_pipe_property(a)))
+            .command(sa_void("DbPutDevicePipeProperty", PROPS_IN, |s, a| s.put_device_pipe_property(a)))
+            .command(sa_void("DbPutClassPipeProperty", PROPS_IN, |s, a| s.put_class_pipe_property(a)))
+            .command(sa_void("DbDeleteDevicePipeProperty", "Str[0] = Device name\nStr[1] = Pipe name\nStr[2] = Property name\nStr[n] = Property name", |s, a| s.delete_device_pipe_property(a)))
+            .command(sa_void("DbDeleteClassPipeProperty", "Str[0] = Tango class name\nStr[1] = Pipe name\nStr[2] = Property name\nStr[n] = Property name", |s, a| s.delete_class_pipe_property(a)))
+            .command(sa_void("DbDeleteDevicePipe", "Str[0] = Device name\nStr[1] = Pipe name", |s, a| s.delete_device_pipe(a)))
+            .command(sa_void("DbDeleteClassPipe", "Str[0] = Tango class name\nStr[1] = Pipe name", |s, a| s.delete_class_pipe(a)))
+            .command(sa_void("DbDeleteAllDevicePipeProperty", "str[0] = device name\nStr[1]...str[n] = pipe name(s)", |s, a| s.delete_all_device_pipe_property(a)))
+            .command(sa_sa("DbGetDevicePipeList", "Str[0] = Device name\nStr[1] = Filter", "Pipe name list", |s, a| s.device_pipe_list(a)))
+            .command(sa_sa("DbGetClassPipeList", "Str[0] = Tango class name\nStr[1] = Filter", "Pipe name list", |s, a| s.class_pipe_list(a)))
+            .command(sa_sa("DbGetDevicePipePropertyHist", "Str[0] = Device name\nStr[1] = Pipe name\nStr[2] = Property name", HIST_OUT, |s, a| s.device_pipe_property_hist(a)))
+            .command(sa_sa("DbGetClassPipePropertyHist", "Str[0] = Tango class name\nStr[1] = Pipe name\nStr[2] = Property name", HIST_OUT, |s, a| s.class_pipe_property_hist(a)))
+            // attribute aliases
+            .command(sa_void("DbPutAttributeAlias", "Str[0] = attribute name\nStr[1] = attribute alias", |s, a| s.put_attribute_alias(a)))
+            .command(str_void("DbDeleteAttributeAlias", "alias name.", |s, a| s.delete_attribute_alias(a)))
+            .command(str_str("DbGetAttributeAlias", "The attribute alias name", "The attribute name (device/attribute)", |s, a| s.alias_attribute(a)))
+            .command(str_str("DbGetAliasAttribute", "The attribute alias", "The attribute name (dev_name/att_name)", |s, a| s.alias_attribute(a)))
+            .command(str_str("DbGetAttributeAlias2", "The attribute name (dev_name/att_name)", "The attribute alias name (or empty string)", |s, a| s.attribute_alias2(a)))
+            .command(str_sa("DbGetAttributeAliasList", "attribute alias filter string (eg: att*)", "attribute aliases", |s, a| s.attribute_alias_list(a)))
+            // server information (Starter, Astor) and renaming
+            .command(sa_void("DbPutServerInfo", "server info", |s, a| s.put_server_info(a)))
+            .command(str_sa("DbGetServerInfo", "server name", "server info", |s, a| s.server_info(a)))
+            .command(str_void("DbDeleteServerInfo", "Device server name", |s, a| s.delete_server_info(a)))
+            .command(str_sa("DbGetHostServersInfo", "Host name", "Server info for all servers running on specified host", |s, a| s.host_servers_info(a)))
+            .command(sa_void("DbRenameServer", "s[0] = old device server name (exec/instance)\ns[1] = new device server name (exec/instance)", |s, a| s.rename_server(a)))
+            .command(str_sa("DbGetClassInheritanceForDevice", "Device name", "Classes off the specified device.\n[0] - is the class of the device.\n[1] - is the class from the device class is inherited.\n........and so on", |s, a| s.class_inheritance_for_device(a)))
+            .command(str_sa("DbGetForwardedAttributeListForDevice", "Device name", "Device forwarded attributes", |s, a| s.forwarded_attribute_list(a)))
+            // events (notifd era)
+            .command(str_lsa("DbImportEvent", "name of event channel or factory", "export information e.g. IOR", |s, a| s.import_event(a)))
+            .command(sa_void("DbExportEvent", "event channel or factory name\nIOR\nhost\npid\nversion", |s, a| s.export_event(a)))
+            .command(str_void("DbUnExportEvent", "Event channel name (or factory name)", |s, a| s.unexport_event(a)))
             // miscellaneous
-            .command(Cmd::new("DbInfo").doc_out("Miscellaneous info like:\n- Device defined in database\n- Device marked as exported in database\n- Device server process defined in database\n- Device server process marked as exported in database\n- Device properties defined in database\n- Class properties defined in database\n- Device attribute properties defined in database\n- Class attribute properties defined in database\n- Object properties defined in database").run(|d: &mut DataBase, ()| Ok(d.s().info())))
+            .command(Cmd::new("DbInfo").doc_out("Miscellaneous info like:\n- Device defined in database\n- Device marked as exported in database\n- Device server process defined in database\n- Device server process marked as exported in database\n- Device properties defined in database\n- Class properties defined in database\n- Device attribute properties defined in database\n- Class attribute properties defined in database\n- Object properties defined in database").run(|d: &mut DataBase, ()| d.s().info()))
+            .command(Cmd::new("ResetTimingValues").doc_out("none").run(|_: &mut DataBase, ()| Ok(())))
             .command(Cmd::new("DbGetCSDbServerList").doc_out("List of host:port with one element for each database server").run(|d: &mut DataBase, ()| Ok(d.s().cs_db_server_list())))
             .command(str_lsa("DbMySqlSelect", "MySql Select command", "MySql Select command result\n - svalues : select results\n - lvalue[n] : =0 if svalue[n] is null else =1\n (last lvalue -1) is number of rows, (last lvalue) is number of fields", |s, a| s.sql_select(a)))
             .command(sa_sa(

@@ -21,7 +21,7 @@ use crate::any::CmdValue;
 use crate::client::ClientError;
 use crate::dbclient::{flatten_properties, Database, Properties};
 
-use super::store::{check_device_name, check_server_name};
+use super::args::{check_device_name, check_server_name};
 
 /// One device to register.
 #[derive(Debug, Clone, PartialEq)]

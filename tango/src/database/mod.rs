@@ -1,15 +1,34 @@
 //! An embedded Tango database: the device `sys/database/2` (class `DataBase`, server
 //! `DataBaseds/2`) served by our own runtime under the object keys `database` and
-//! `sys/database/2`, with its state in a JSON file written crash-safely.
+//! `sys/database/2`, with its state in SQLite (the C++ DataBaseds' tables), one transaction per command.
 //!
-//! - [`store`]: the data and the `Db*` operations (pure, unit-tested),
+//! - [`store`]: the SQLite connection and transactions; the `Db*` operations on it, one
+//!   module per family: [`devices`], [`aliases`], [`properties`], [`attribute_properties`],
+//!   [`pipes`], [`server_info`], [`events`], [`server_cache`], [`sql`] (`DbMySqlSelect`), [`info`], over
+//!   [`args`]' checks and [`prop_table`]'s shared property-table code; [`migrate`] imports
+//!   the JSON state of earlier releases,
 //! - [`device`]: the `DataBase` device class over the store,
 //! - [`dsconfig`]: loading dsconfig-style JSON (servers, classes, devices, properties),
 //! - [`start`]: run it.
 
+pub mod aliases;
+pub mod args;
+pub mod attribute_properties;
 pub mod device;
+pub mod devices;
 pub mod dsconfig;
+pub mod events;
+pub mod info;
+pub mod migrate;
+pub mod pipes;
+pub mod prop_table;
+pub mod properties;
+pub mod server_cache;
+pub mod server_info;
+pub mod sql;
 pub mod store;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
