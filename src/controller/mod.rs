@@ -31,7 +31,7 @@ use sdp_config::backend::{Event, KeyRange, WatchStream};
 use sdp_config::{json, keys, path, Config, Deployment, Txn};
 use serde_json::{json, Value};
 use futures_util::StreamExt;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 /// What the controller needs to know.
@@ -69,6 +69,21 @@ enum Action {
     DropRecord { pb_id: String, deploy_id: String },
     /// The PB is gone but its state key is not.
     DropState { pb_id: String },
+}
+
+impl Action {
+    /// The PB the decision is about.
+    fn pb_id(&self) -> &str {
+        match self {
+            Action::Deploy { pb_id, .. }
+            | Action::Adopt { pb_id, .. }
+            | Action::Fail { pb_id, .. }
+            | Action::DeleteOwned { pb_id, .. }
+            | Action::Retire { pb_id, .. }
+            | Action::DropRecord { pb_id, .. }
+            | Action::DropState { pb_id } => pb_id,
+        }
+    }
 }
 
 /// The state the controller gives a PB it cannot run.
@@ -119,6 +134,16 @@ struct View {
     revision: i64,
     /// PBs whose workflow deployment exists: their state keys are the workflow's business.
     running: BTreeSet<String>,
+    /// Batch scripts not deployed yet → the PBs they depend on: a dependency's state
+    /// changing (FINISHED, FAILED) is worth a pass for them, running or not.
+    waiting: BTreeMap<String, Vec<String>>,
+}
+
+impl View {
+    /// The batch scripts waiting on PB `pb_id`.
+    fn dependents<'a>(&'a self, pb_id: &'a str) -> impl Iterator<Item = &'a String> + 'a {
+        self.waiting.iter().filter(move |(_, deps)| deps.iter().any(|d| d == pb_id)).map(|(b, _)| b)
+    }
 }
 
 /// The ranges a pass reads (raw keys): PBs and the keys below them, deployments,
@@ -138,8 +163,9 @@ fn wakes(view: &View, key: &str) -> bool {
             // A PB created, changed or deleted.
             None => true,
             // The state of a PB without a running workflow: orphaned (to drop) or
-            // written by the controller as FAILED (to keep so).
-            Some((pb_id, "state")) => !view.running.contains(pb_id),
+            // written by the controller as FAILED (to keep so). Or the state of a PB a
+            // batch script waits for.
+            Some((pb_id, "state")) => !view.running.contains(pb_id) || view.dependents(pb_id).next().is_some(),
             // Owner records and the like are the workflows' business.
             Some(_) => false,
         };
@@ -226,7 +252,7 @@ const EXECUTE_AT_ONCE: usize = 16;
 async fn pass(txn: &mut Txn, s: &Settings) -> Result<(Vec<Action>, View)> {
     let facts = gather(txn, &Scope::All).await?;
     let actions = decide(txn, s, &facts).await;
-    let view = View { revision: txn.revision().unwrap_or(0), running: facts.running().cloned().collect() };
+    let view = View { revision: txn.revision().unwrap_or(0), running: facts.running().cloned().collect(), waiting: BTreeMap::new() };
     Ok((actions, view))
 }
 
@@ -414,6 +440,22 @@ async fn dependencies_done(txn: &mut Txn, pb: &sdp_config::ProcessingBlock) -> D
     }
 }
 
+/// The batch scripts of these facts that are neither deployed nor acted on: those waiting for
+/// their dependencies (or failed because of one), with what they depend on.
+async fn waiting_batch_scripts(txn: &mut Txn, facts: &Facts, actions: &[Action]) -> BTreeMap<String, Vec<String>> {
+    let acted: BTreeSet<&str> = actions.iter().map(Action::pb_id).collect();
+    let running: BTreeSet<&String> = facts.running().collect();
+    let mut out = BTreeMap::new();
+    for pb_id in facts.pbs.iter().filter(|p| !running.contains(p) && !acted.contains(p.as_str())) {
+        if let Ok(Some(pb)) = txn.get_processing_block(pb_id).await {
+            if pb.layout == sdp_config::PbLayout::Script && pb.workflow.kind == "batch" && !pb.dependencies.is_empty() {
+                out.insert(pb_id.clone(), pb.dependencies.iter().map(|d| d.pb_id.clone()).collect());
+            }
+        }
+    }
+    out
+}
+
 /// Carry out one decision in its own transaction, re-checking its premise. Returns the
 /// revision of what it wrote, `None` when the premise no longer held.
 async fn execute(config: &Config, action: &Action) -> Result<Option<i64>> {
@@ -542,11 +584,12 @@ async fn control(
             let mut txn = config.txn();
             let facts = gather(&mut txn, &scope).await?;
             let actions = decide(&mut txn, s, &facts).await;
+            let waiting = waiting_batch_scripts(&mut txn, &facts, &actions).await;
             let revision = txn.revision().unwrap_or(0);
             txn.commit().await?; // read-only: no round trip
             match &scope {
                 Scope::All => {
-                    view = View { revision, running: facts.running().cloned().collect() };
+                    view = View { revision, running: facts.running().cloned().collect(), waiting };
                     covered.clear();
                     owners = Owners::from_records(&facts.owned);
                     own.retain(|r| *r > revision);
@@ -559,7 +602,9 @@ async fn control(
                     view.running.extend(facts.running().cloned());
                     for id in ids {
                         owners.forget_pb(id);
+                        view.waiting.remove(id);
                     }
+                    view.waiting.extend(waiting);
                     for (pb, d) in &facts.owned {
                         owners.insert(pb, d);
                     }
@@ -704,6 +749,8 @@ async fn next_changes(
                 continue;
             }
             if let Some(pb) = pb_of(&e.kv.key, owners) {
+                // A batch script waiting on this PB: its dependency moved on.
+                ids.extend(view.dependents(&pb).cloned());
                 if covered.get(&pb).is_none_or(|seen| e.kv.mod_revision > *seen) {
                     ids.insert(pb);
                 }
@@ -829,6 +876,42 @@ mod tests {
         assert!(wf(db.get("/deploy/pb-b-workflow", None).await.unwrap().0).ends_with("workflow-testdask:0.1.0"));
         // stable: the batch deployment is kept (not retired as "not realtime")
         assert!(decide(&config, &s).await.is_empty());
+    }
+
+    /// The running controller starts a batch script as soon as its dependency reports
+    /// FINISHED, woken by that state change (no periodic full pass to help).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_script_starts_when_its_dependency_finishes() {
+        let config = std::sync::Arc::new(Config::memory());
+        let mut s = settings(DeployMode::Process);
+        s.resync = Duration::from_secs(3600);
+        let (stop, task) = spawn_controller(&config, s, wakes);
+        tokio::time::sleep(Duration::from_millis(100)).await; // the first full pass is over
+        let rt = sdp_config::ProcessingBlock::for_script("w-rt", "eb-w", sdp_config::Workflow::new("realtime", "vis_receive", "0.1.0"), json!({}), vec![])
+            .unwrap();
+        let dep = vec![sdp_config::Dependency { pb_id: "w-rt".into(), kind: vec!["visibilities".into()] }];
+        let b = sdp_config::ProcessingBlock::for_script("w-b", "eb-w", sdp_config::Workflow::new("batch", "testdask", "0.1.0"), json!({}), dep)
+            .unwrap();
+        let mut txn = config.txn();
+        loop {
+            txn.create_execution_block(&json!({"eb_id": "eb-w", "scan_types": []}), &[rt.clone(), b.clone()]).await.unwrap();
+            if txn.commit().await.unwrap() {
+                break;
+            }
+        }
+        eventually_deployed(&config, &["w-rt".to_string()]).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!deployed(&config, &["w-b".to_string()]).await, "waits for w-rt");
+        let mut txn = config.txn();
+        loop {
+            txn.create_processing_block_state("w-rt", &json!({"status": "FINISHED"})).await.unwrap();
+            if txn.commit().await.unwrap() {
+                break;
+            }
+        }
+        eventually_deployed(&config, &["w-b".to_string()]).await;
+        stop.send(true).unwrap();
+        task.await.unwrap().unwrap();
     }
 
     #[tokio::test]
@@ -968,7 +1051,11 @@ mod tests {
 
     #[test]
     fn only_changes_that_can_alter_a_decision_wake_the_controller() {
-        let view = View { revision: 7, running: ["p-run".to_string()].into_iter().collect() };
+        let view = View {
+            revision: 7,
+            running: ["p-run".to_string(), "p-dep".to_string()].into_iter().collect(),
+            waiting: [("p-batch".to_string(), vec!["p-dep".to_string()])].into_iter().collect(),
+        };
         let wake = |logical: &str| wakes(&view, &path::tag(logical));
         assert!(wake("/pb/p-new"), "a PB created, changed or deleted");
         assert!(wake("/pb/p-run"));
@@ -976,6 +1063,7 @@ mod tests {
         assert!(!wake("/pb/p-run/owner"), "a workflow claiming its PB");
         assert!(!wake("/pb/p-other/owner"));
         assert!(wake("/pb/p-failed/state"), "the state of a PB without a running workflow (failed, orphaned)");
+        assert!(wake("/pb/p-dep/state"), "the state of a running PB a batch script waits for");
         assert!(wake("/deploy/p-run-workflow"));
         assert!(wake("/ownership/p-run/p-run-dask"));
         assert!(!wakes(&view, "not-depth-tagged"));
