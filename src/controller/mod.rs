@@ -627,6 +627,20 @@ async fn control(
                 match result {
                     Ok(Some(written)) => {
                         own.insert(written);
+                        // No pass looks again after a targeted one: what it changed of the
+                        // running set is noted here (a workflow's own state reports then
+                        // wake nothing, as after a full pass).
+                        match a {
+                            Action::Deploy { pb_id, .. } => {
+                                view.running.insert(pb_id.clone());
+                            }
+                            Action::Retire { pb_id, deploy_id } | Action::DeleteOwned { pb_id, deploy_id }
+                                if *deploy_id == workflow_deploy_id(pb_id) =>
+                            {
+                                view.running.remove(pb_id);
+                            }
+                            _ => {}
+                        }
                     }
                     Ok(None) => {}
                     Err(e) => {
