@@ -42,7 +42,8 @@ def load(path):
     cascade = [r for r in rows if r.get("label") == "controller-cascade"]
     cluster = [r for r in rows if r.get("label") == "cluster-path"]
     database = [r for r in rows if r.get("label") == "database"]
-    return startup, runs, loadgen, config_path, controller, cascade, cluster, database
+    tmc = [r for r in rows if r.get("label") == "tmc-sequence"]
+    return startup, runs, loadgen, config_path, controller, cascade, cluster, database, tmc
 
 
 def database_table(rows):
@@ -103,7 +104,7 @@ def fmt(v, nd=0):
 
 
 def main(src, md_path, png_path):
-    startup, runs, loadgen, config_path, controller, cascade, cluster, database = load(src)
+    startup, runs, loadgen, config_path, controller, cascade, cluster, database, tmc = load(src)
     scale_png = png_path[:-4] + "-scale.png" if png_path.endswith(".png") else png_path + "-scale.png"
     placements = sorted({k[1] for k in runs} | {k[1] for k in startup})
     procs = sorted({k[3] for k in runs})
@@ -192,6 +193,14 @@ def main(src, md_path, png_path):
         out.append("")
     if controller or cluster:
         out += [f"![controller scale and cluster latencies]({scale_png.split('/')[-1]})", ""]
+    if tmc:
+        out += ["## TMC's command sequence on the ADR-8 profile (`bench/tmc_sequence.py`)", "",
+                "From sending each command to the obsState change event of its final state, as TMC's SDP subarray "
+                "leaf node waits for it; 16 = all subarrays commanded at once.", "",
+                "| subarrays | command | n | p50 ms | p99 ms | max ms |", "|---|---|---|---|---|---|"]
+        for r in tmc:
+            out.append(f"| {r['subarrays']} | {r['command']} | {r['n']} | {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} |")
+        out.append("")
     if database:
         out += database_table(database)
     out.append(f"![server CPU per operation]({png_path.split('/')[-1]})")
