@@ -119,9 +119,7 @@ class Stack:
         self.state_dir = Path(tempfile.mkdtemp(prefix="sdp-adr8-"))
         self.env = dict({k: v for k, v in os.environ.items() if not k.startswith(("SDP_", "TOGGLE_", "ETCD"))},
                         **self.etcd.env, SDP_DEPLOY_MODE="process", SDP_PROCESS_STATE_DIR=str(self.state_dir / "processes"),
-                        SDP_RECEIVE_OUTPUT=str(self.state_dir / "receive"), SDP_EXE=binary("sdp"),
-                        # the periodic full pass notices finished dependencies of batch scripts
-                        SDP_CONTROLLER_RESYNC="2")
+                        SDP_RECEIVE_OUTPUT=str(self.state_dir / "receive"), SDP_EXE=binary("sdp"))
         self.controller = self.deployer = None
         self.parts = []
         try:
