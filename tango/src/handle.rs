@@ -128,19 +128,34 @@ mod tests {
     use std::sync::mpsc;
 
     use super::*;
-    use crate::device::{Attr, DeviceClass};
-    use crate::idl::AttrData;
+    use crate::any::CmdValue;
+    use crate::device::{Attr, Cmd, DeviceClass, Outbox};
+    use crate::events::{EventHub, EventKind, TopicNaming};
+    use crate::idl::{AttrData, AttributeValue_5};
     use crate::object::{DeviceObject, HandleFactory};
 
     /// A device with one number, built with its handle.
     struct Tally {
         n: i32,
+        outbox: Outbox,
     }
 
     impl Device for Tally {
         fn class() -> DeviceClass<Self> {
-            DeviceClass::new("Tally").attribute(Attr::new("n").read(|d: &Tally| d.n))
+            DeviceClass::new("Tally").attribute(Attr::new("n").read(|d: &Tally| d.n)).command(Cmd::new("Next").run(|d: &mut Tally, ()| {
+                d.n += 1;
+                d.outbox.push_change("n", d.n);
+                Ok(())
+            }))
         }
+
+        fn outbox(&mut self) -> Option<&mut Outbox> {
+            Some(&mut self.outbox)
+        }
+    }
+
+    fn tally(n: i32) -> Tally {
+        Tally { n, outbox: Outbox::default() }
     }
 
     fn shared(factory: HandleFactory<Tally>) -> Arc<DeviceCell<Tally>> {
@@ -148,7 +163,7 @@ mod tests {
     }
 
     fn plain() -> Arc<DeviceCell<Tally>> {
-        shared(Arc::new(|_: &str, _| Tally { n: 0 }))
+        shared(Arc::new(|_: &str, _| tally(0)))
     }
 
     fn n(cell: &DeviceCell<Tally>) -> i32 {
@@ -172,7 +187,7 @@ mod tests {
         let cell = shared(Arc::new(move |_: &str, handle: DeviceHandle<Tally>| {
             let tx = tx.lock().unwrap().clone();
             std::thread::spawn(move || tx.send(handle.run(|d| d.n += 1)).unwrap());
-            Tally { n: 10 }
+            tally(10)
         }));
         assert_eq!(rx.recv().unwrap(), Ok(()));
         assert_eq!(n(&cell), 11);
@@ -195,7 +210,7 @@ mod tests {
         let kept = handles.clone();
         let cell = shared(Arc::new(move |_: &str, handle: DeviceHandle<Tally>| {
             kept.lock().unwrap().push(handle);
-            Tally { n: 0 }
+            tally(0)
         }));
         cell.init().unwrap();
         let (old, new) = {
@@ -238,5 +253,60 @@ mod tests {
         });
         assert_eq!(got, Ok(10));
         assert_eq!(n(&cell), 5);
+    }
+
+    /// The values of the change events of `n` a ZMQ subscriber receives, `count` of them.
+    fn received(sub: &zmq::Socket, count: usize) -> Vec<i32> {
+        (0..count)
+            .map(|_| {
+                let frames = sub.recv_multipart(0).expect("an event (or the receive timeout)");
+                // the CDR value starts after cppTango's 4-byte filler
+                let mut r = crate::cdr::CdrReader::new(&frames[3][4..], 0, true);
+                match r.read::<AttributeValue_5>().unwrap().value {
+                    AttrData::Long(v) => v[0],
+                    other => panic!("n published as {other:?}"),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn events_of_one_device_go_out_in_the_order_its_handlers_ran_under_concurrent_requests_and_runs() {
+        let cell = plain();
+        let naming = TopicNaming { prefix: "tango://127.0.0.1:1/".into(), nodb: true, admin: "dserver/tally/1".into() };
+        let hub = EventHub::start(naming, "127.0.0.1", "127.0.0.1").unwrap();
+        cell.attach_events(hub.clone());
+        let topic = cell.subscribe("n", EventKind::Change, 6).unwrap();
+        let ctx = zmq::Context::new();
+        let sub = ctx.socket(zmq::SUB).unwrap();
+        sub.set_rcvtimeo(30_000).unwrap();
+        sub.connect(&hub.endpoints().event).unwrap();
+        sub.set_subscribe(topic.as_bytes()).unwrap();
+        // two threads of client requests and two of handle runs, all pushing the next value
+        let (per_thread, threads) = (300, 4);
+        let workers: Vec<_> = (0..threads)
+            .map(|i| {
+                let (cell, handle) = (cell.clone(), cell.handle());
+                std::thread::spawn(move || {
+                    for _ in 0..per_thread {
+                        if i % 2 == 0 {
+                            cell.command("Next", CmdValue::Void).unwrap();
+                        } else {
+                            handle
+                                .run(|d| {
+                                    d.n += 1;
+                                    d.outbox.push_change("n", d.n);
+                                })
+                                .unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        let total = per_thread * threads;
+        assert_eq!(received(&sub, total), (1..=total as i32).collect::<Vec<_>>());
     }
 }
