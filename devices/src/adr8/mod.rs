@@ -15,7 +15,6 @@
 pub mod args;
 pub mod controller;
 pub mod subarray;
-pub mod wake;
 
 use std::sync::Arc;
 
