@@ -469,31 +469,10 @@ impl<D: Device> DeviceCell<D> {
             .iter()
             .map(|n| {
                 if n.eq_ignore_ascii_case("state") {
-                    let s = g.device.state();
-                    return AttributeValue_5 {
-                        value: AttrData::DeviceState(s),
-                        quality: AttrQuality::ATTR_VALID,
-                        data_format: AttrDataFormat::SCALAR,
-                        data_type: CmdArgType::DevState as i32,
-                        time: TimeVal::now(),
-                        name: "State".into(),
-                        r_dim: AttributeDim { dim_x: 1, dim_y: 0 },
-                        w_dim: AttributeDim::default(),
-                        err_list: vec![],
-                    };
+                    return builtin_value("State", AttrData::DeviceState(g.device.state()), CmdArgType::DevState);
                 }
                 if n.eq_ignore_ascii_case("status") {
-                    return AttributeValue_5 {
-                        value: AttrData::String(vec![g.device.status()]),
-                        quality: AttrQuality::ATTR_VALID,
-                        data_format: AttrDataFormat::SCALAR,
-                        data_type: CmdArgType::DevString as i32,
-                        time: TimeVal::now(),
-                        name: "Status".into(),
-                        r_dim: AttributeDim { dim_x: 1, dim_y: 0 },
-                        w_dim: AttributeDim::default(),
-                        err_list: vec![],
-                    };
+                    return builtin_value("Status", AttrData::String(vec![g.device.status()]), CmdArgType::DevString);
                 }
                 let Some(i) = self.find_attr(n) else { return error_value(n, attr_not_found(n)) };
                 let a: &AttrEntry<D> = &self.class.attributes[i];
@@ -581,6 +560,21 @@ pub(crate) fn error_value(name: &str, err: DevFailed) -> AttributeValue_5 {
         r_dim: AttributeDim::default(),
         w_dim: AttributeDim::default(),
         err_list: err.errors,
+    }
+}
+
+/// The value of State or Status (scalars every device has).
+fn builtin_value(name: &str, value: AttrData, data_type: CmdArgType) -> AttributeValue_5 {
+    AttributeValue_5 {
+        value,
+        quality: AttrQuality::ATTR_VALID,
+        data_format: AttrDataFormat::SCALAR,
+        data_type: data_type as i32,
+        time: TimeVal::now(),
+        name: name.into(),
+        r_dim: AttributeDim { dim_x: 1, dim_y: 0 },
+        w_dim: AttributeDim::default(),
+        err_list: vec![],
     }
 }
 

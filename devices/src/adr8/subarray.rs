@@ -210,7 +210,8 @@ impl Subarray {
             watch: None,
             outbox: Outbox::default(),
             health_pushed: None,
-            _health_watch: Self::watch_health(&ctx.name, services, handle),
+            // when the DB stops or starts answering
+            _health_watch: services.follow_health(&ctx.name, crate::health::subarray, handle, |d, _| d.publish_observed()),
         };
         let db = services.db();
         match restore::begin(db.as_ref(), &lmc_key(&d.id), first, |v| Some(Obs::from_json(v)), |_| async {}) {
@@ -291,27 +292,6 @@ impl Subarray {
                 db.persist(&lmc_key(&self.id), self.lock().to_json(&self.name));
             }
         }
-    }
-
-    /// When the DB's health verdict changes (it stops or starts answering), publish it:
-    /// healthState events come from the device, like the others.
-    fn watch_health(name: &str, services: &Arc<Services>, handle: DeviceHandle<Subarray>) -> Option<Follow> {
-        let db = services.db()?;
-        let (mut seen, name) = (services.link.seen.clone(), name.to_string());
-        Some(db.spawn(async move {
-            let mut last = crate::health::subarray(&seen.borrow_and_update());
-            while seen.changed().await.is_ok() {
-                let now = crate::health::subarray(&seen.borrow_and_update());
-                if now != last {
-                    last = now;
-                    // an error means the server stopped or Init replaced this instance
-                    if let Err(e) = handle.run_async(|d: &mut Subarray| d.publish_observed()).await {
-                        tracing::debug!("{name}: health no longer followed ({e})");
-                        break;
-                    }
-                }
-            }
-        }))
     }
 
     /// Push healthState and healthInfo if they differ from what was last pushed.
