@@ -142,11 +142,18 @@ mod tests {
 
     impl Device for Tally {
         fn class() -> DeviceClass<Self> {
-            DeviceClass::new("Tally").attribute(Attr::new("n").read(|d: &Tally| d.n)).command(Cmd::new("Next").run(|d: &mut Tally, ()| {
-                d.n += 1;
-                d.outbox.push_change("n", d.n);
-                Ok(())
-            }))
+            DeviceClass::new("Tally")
+                .attribute(Attr::new("n").read(|d: &Tally| d.n).abs_change(1))
+                .command(Cmd::new("Next").run(|d: &mut Tally, ()| {
+                    d.n += 1;
+                    d.outbox.push_change("n", d.n);
+                    Ok(())
+                }))
+                // changes n without pushing: the runtime detects the change after the request
+                .command(Cmd::new("Bump").run(|d: &mut Tally, ()| {
+                    d.n += 1;
+                    Ok(())
+                }))
         }
 
         fn outbox(&mut self) -> Option<&mut Outbox> {
@@ -270,18 +277,23 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn events_of_one_device_go_out_in_the_order_its_handlers_ran_under_concurrent_requests_and_runs() {
+    /// A device publishing to a ZMQ subscriber of the change events of `n`.
+    fn subscribed() -> (Arc<DeviceCell<Tally>>, zmq::Socket) {
         let cell = plain();
         let naming = TopicNaming { prefix: "tango://127.0.0.1:1/".into(), nodb: true, admin: "dserver/tally/1".into() };
         let hub = EventHub::start(naming, "127.0.0.1", "127.0.0.1").unwrap();
         cell.attach_events(hub.clone());
         let topic = cell.subscribe("n", EventKind::Change, 6).unwrap();
-        let ctx = zmq::Context::new();
-        let sub = ctx.socket(zmq::SUB).unwrap();
+        let sub = zmq::Context::new().socket(zmq::SUB).unwrap();
         sub.set_rcvtimeo(30_000).unwrap();
         sub.connect(&hub.endpoints().event).unwrap();
         sub.set_subscribe(topic.as_bytes()).unwrap();
+        (cell, sub)
+    }
+
+    #[test]
+    fn events_of_one_device_go_out_in_the_order_its_handlers_ran_under_concurrent_requests_and_runs() {
+        let (cell, sub) = subscribed();
         // two threads of client requests and two of handle runs, all pushing the next value
         let (per_thread, threads) = (300, 4);
         let workers: Vec<_> = (0..threads)
@@ -308,5 +320,36 @@ mod tests {
         }
         let total = per_thread * threads;
         assert_eq!(received(&sub, total), (1..=total as i32).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_polled_value_is_never_published_after_a_newer_value_a_request_published() {
+        let (cell, sub) = subscribed();
+        let total = 2000;
+        let bumper = {
+            let cell = cell.clone();
+            std::thread::spawn(move || {
+                for _ in 0..total {
+                    cell.command("Bump", CmdValue::Void).unwrap();
+                }
+            })
+        };
+        // polling meanwhile: each value it reads was published by its request already, so it
+        // detects no change (a stale read published late would go back, or repeat a value)
+        let pollers: Vec<_> = (0..2)
+            .map(|_| {
+                let cell = cell.clone();
+                std::thread::spawn(move || {
+                    while cell.handle().run(|d| d.n).unwrap() < total {
+                        cell.poll_attributes(&["n".to_string()]);
+                    }
+                })
+            })
+            .collect();
+        bumper.join().unwrap();
+        for p in pollers {
+            p.join().unwrap();
+        }
+        assert_eq!(received(&sub, total as usize), (1..=total).collect::<Vec<_>>());
     }
 }

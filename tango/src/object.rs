@@ -6,7 +6,8 @@
 //! ends in [`DeviceCell::finish`]: the pushes are taken and the watched attributes read while
 //! the device is still locked, and a per-device publication guard is taken before the device
 //! is released. So the events of one device go out in the order its handlers ran, even when
-//! two clients call it at once.
+//! two clients call it at once; the polling thread's reads take the same guard, so a value
+//! polled before a request is never published after the request's newer one.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -48,9 +49,9 @@ pub trait DeviceObject: Send + Sync {
     fn attach_events(&self, hub: Arc<EventHub>);
     /// The lock, polling, logging and database of the device.
     fn services(&self) -> &DeviceServices;
-    /// A value the polling thread just read: feed the event system with it (when somebody
-    /// listens).
-    fn publish_polled(&self, v: &AttributeValue_5);
+    /// What the polling thread does: read `names` and feed the event system with the values
+    /// (when somebody listens), in order with the events of requests and handle runs.
+    fn poll_attributes(&self, names: &[String]) -> Vec<AttributeValue_5>;
     /// The device properties the class declares (for `QueryWizardDevProperty`).
     fn device_property_decls(&self) -> &[PropertyDecl];
     /// The class properties the class declares (for `QueryWizardClassProperty`).
@@ -799,13 +800,23 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
         &self.services
     }
 
-    fn publish_polled(&self, v: &AttributeValue_5) {
-        let Some(hub) = self.events.get() else { return };
-        if ![EventKind::Change, EventKind::Archive, EventKind::Periodic].iter().any(|k| hub.is_subscribed(&self.name, &v.name, *k)) {
-            return;
+    fn poll_attributes(&self, names: &[String]) -> Vec<AttributeValue_5> {
+        let g = self.lock();
+        let values = self.read_locked(&g, names);
+        let Some(hub) = self.events.get() else { return values };
+        let listened = |v: &AttributeValue_5| {
+            [EventKind::Change, EventKind::Archive, EventKind::Periodic].iter().any(|k| hub.is_subscribed(&self.name, &v.name, *k))
+        };
+        let observed: Vec<(&AttributeValue_5, Criteria)> =
+            values.iter().filter(|v| listened(v)).map(|v| (v, self.criteria(&g, &v.name))).collect();
+        // as in `finish`: a value read before a request's must not be published after it
+        let _in_order = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
+        drop(g);
+        for (v, crit) in observed {
+            hub.observe(&self.name, v, &crit, true);
         }
-        let crit = self.criteria(&self.lock(), &v.name);
-        hub.observe(&self.name, v, &crit, true);
+        drop(_in_order);
+        values
     }
 
     fn server_stopped(&self) {
