@@ -26,8 +26,8 @@ pub enum HandleError {
     Stopped,
     /// `Init` re-created the device after this handle was made; the new instance has its own.
     Replaced,
-    /// Called from code running with the device locked (a handler of the same device): it
-    /// would wait for itself. Push through the outbox there instead.
+    /// Called from code running with the device locked (a handler of the same device), or
+    /// from a device factory: it would wait for itself. Push through the outbox there instead.
     InsideRequest,
 }
 
@@ -36,7 +36,7 @@ impl std::fmt::Display for HandleError {
         f.write_str(match self {
             HandleError::Stopped => "the device server has stopped",
             HandleError::Replaced => "the device was re-created by Init since this handle was made",
-            HandleError::InsideRequest => "called from a request of the same device (it would wait for itself)",
+            HandleError::InsideRequest => "called from a request of the same device or from a factory (it would wait for itself)",
         })
     }
 }
@@ -86,9 +86,12 @@ impl<D: Device> DeviceHandle<D> {
     /// order, before any later request or run of this device publishes. Blocks while another
     /// request holds the device. Two devices whose handlers call each other's handles can
     /// still deadlock; only the same-device case is detected. Called before the device is
-    /// built (from a task the factory started), it waits until it is: never call it from the
-    /// factory itself.
+    /// built (from a task the factory started), it waits until it is; called from the
+    /// factory itself, it answers [`HandleError::InsideRequest`].
     pub fn run<R>(&self, f: impl FnOnce(&mut D) -> R) -> Result<R, HandleError> {
+        if crate::object::building_here() {
+            return Err(HandleError::InsideRequest);
+        }
         self.built.wait();
         let cell = self.cell.upgrade().ok_or(HandleError::Stopped)?;
         cell.run_from_handle(self.instance, f)
@@ -209,6 +212,19 @@ mod tests {
         let other = plain();
         assert_eq!(cell.with_device(|_| other.handle().run(|d| d.n = 2)), Ok(()));
         assert_eq!((n(&cell), n(&other)), (0, 2));
+    }
+
+    #[test]
+    fn a_run_from_the_factory_itself_is_refused_not_deadlocked() {
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let kept = answers.clone();
+        let cell = shared(Arc::new(move |_: &str, handle: DeviceHandle<Tally>| {
+            kept.lock().unwrap().push(handle.run(|d| d.n = 1));
+            tally(0)
+        }));
+        cell.init().unwrap();
+        assert_eq!(*answers.lock().unwrap(), vec![Err(HandleError::InsideRequest); 2]);
+        assert_eq!(n(&cell), 0);
     }
 
     #[test]

@@ -89,6 +89,30 @@ thread_local! {
     static LOCKED_HERE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
+thread_local! {
+    /// This thread is running a device factory: a handle run here would wait for the device
+    /// being built.
+    static BUILDING_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Run a device factory, marked in [`BUILDING_HERE`].
+fn building<T>(factory: impl FnOnce() -> T) -> T {
+    struct Unmark;
+    impl Drop for Unmark {
+        fn drop(&mut self) {
+            BUILDING_HERE.with(|b| b.set(b.get() - 1));
+        }
+    }
+    BUILDING_HERE.with(|b| b.set(b.get() + 1));
+    let _unmark = Unmark;
+    factory()
+}
+
+/// Whether this thread is inside a device factory.
+pub(crate) fn building_here() -> bool {
+    BUILDING_HERE.with(|b| b.get() > 0)
+}
+
 /// The device locked by this thread; remembered in [`LOCKED_HERE`] while held.
 struct Locked<'a, D> {
     guard: MutexGuard<'a, Inner<D>>,
@@ -168,7 +192,7 @@ impl<D: Device> DeviceCell<D> {
     }
 
     fn build(name: &str, class: Arc<DeviceClass<D>>, factory: HandleFactory<D>, this: Weak<Self>, this_built: Arc<Built>) -> Self {
-        let device = factory(name, DeviceHandle::new(this.clone(), this_built.clone(), 1));
+        let device = building(|| factory(name, DeviceHandle::new(this.clone(), this_built.clone(), 1)));
         let attrs = class.attributes.iter().map(|a| AttrState { config: Arc::new(initial_config(&a.info)), set_point: None }).collect();
         let commands = command_list(&class);
         let services = DeviceServices::new(name);
@@ -772,7 +796,7 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
 
     fn init(&self) -> Result<(), DevFailed> {
         let instance = self.built.fetch_add(1, Ordering::SeqCst) + 1;
-        let fresh = (self.factory)(&self.name, DeviceHandle::new(self.this.clone(), self.this_built.clone(), instance));
+        let fresh = building(|| (self.factory)(&self.name, DeviceHandle::new(self.this.clone(), self.this_built.clone(), instance)));
         {
             let mut g = self.lock();
             g.device = fresh;
