@@ -519,7 +519,7 @@ impl<D: Device> DeviceCell<D> {
                 };
                 match read(&g.device) {
                     Err(e) => error_value(&a.info.name, e),
-                    Ok(value) => self.attribute_value(&g, i, value),
+                    Ok(value) => self.attribute_value(g, i, value),
                 }
             })
             .collect()
