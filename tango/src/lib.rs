@@ -21,6 +21,7 @@ pub mod dbclient;
 pub mod device;
 pub mod dispatch;
 pub mod events;
+pub mod handle;
 pub mod locking;
 pub mod logging;
 pub mod logging_sink;

@@ -1,8 +1,17 @@
 //! A device instance as the runtime sees it: a type-erased object that reads, writes and runs
 //! commands in Tango's terms, serialising every request to one device (Tango's default
 //! "by device" serialisation model) behind a mutex.
+//!
+//! Whatever ran the device's code — a command, a write, `Init`, a [`DeviceHandle`] run —
+//! ends in [`DeviceCell::finish`]: the pushes are taken and the watched attributes read while
+//! the device is still locked, and a per-device publication guard is taken before the device
+//! is released. So the events of one device go out in the order its handlers ran, even when
+//! two clients call it at once; the polling thread's reads take the same guard, so a value
+//! polled before a request is never published after the request's newer one.
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use crate::any::CmdValue;
@@ -10,6 +19,7 @@ use crate::attr_config::{self, check_enum, check_finite, check_limits, initial_c
 pub use crate::blackbox::{BlackBox, BlackBoxEntry, Detail};
 use crate::device::{AttrEntry, Device, DeviceClass, Pushed};
 use crate::events::{Criteria, EventHub, EventKind};
+use crate::handle::{Built, DeviceHandle, HandleError};
 use crate::idl::*;
 use crate::polling::{Origin, PollKind};
 pub use crate::services::{DeviceServices, PropertyDecl};
@@ -39,19 +49,24 @@ pub trait DeviceObject: Send + Sync {
     fn attach_events(&self, hub: Arc<EventHub>);
     /// The lock, polling, logging and database of the device.
     fn services(&self) -> &DeviceServices;
-    /// A value the polling thread just read: feed the event system with it (when somebody
-    /// listens).
-    fn publish_polled(&self, v: &AttributeValue_5);
+    /// What the polling thread does: read `names` and feed the event system with the values
+    /// (when somebody listens), in order with the events of requests and handle runs.
+    fn poll_attributes(&self, names: &[String]) -> Vec<AttributeValue_5>;
     /// The device properties the class declares (for `QueryWizardDevProperty`).
     fn device_property_decls(&self) -> &[PropertyDecl];
     /// The class properties the class declares (for `QueryWizardClassProperty`).
     fn class_property_decls(&self) -> &[PropertyDecl];
     /// Subscribe a client to `kind` events of `attr`; returns the topic to listen to.
     fn subscribe(&self, attr: &str, kind: EventKind, client_idl: i32) -> Result<String, DevFailed>;
+    /// The server stopped serving: background work must not change the device any more.
+    fn server_stopped(&self) {}
 }
 
 /// Builds a device from its name (the factory the server was given).
 pub type Factory<D> = Arc<dyn Fn(&str) -> D + Send + Sync>;
+
+/// Builds a device from its name and the handle its background work can run code on it with.
+pub type HandleFactory<D> = Arc<dyn Fn(&str, DeviceHandle<D>) -> D + Send + Sync>;
 
 /// Per-attribute state that lives beside the device: its current configuration and the last
 /// written (set-point) value.
@@ -63,15 +78,89 @@ struct AttrState {
 
 struct Inner<D> {
     device: D,
+    /// Which instance `device` is (1 = built with the cell; every `Init` builds the next).
+    instance: u64,
     attrs: Vec<AttrState>,
+}
+
+thread_local! {
+    /// The device cells this thread holds locked (by address): a handle run from inside one
+    /// of their handlers would wait for itself.
+    static LOCKED_HERE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+thread_local! {
+    /// This thread is running a device factory: a handle run here would wait for the device
+    /// being built.
+    static BUILDING_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Run a device factory, marked in [`BUILDING_HERE`].
+fn building<T>(factory: impl FnOnce() -> T) -> T {
+    struct Unmark;
+    impl Drop for Unmark {
+        fn drop(&mut self) {
+            BUILDING_HERE.with(|b| b.set(b.get() - 1));
+        }
+    }
+    BUILDING_HERE.with(|b| b.set(b.get() + 1));
+    let _unmark = Unmark;
+    factory()
+}
+
+/// Whether this thread is inside a device factory.
+pub(crate) fn building_here() -> bool {
+    BUILDING_HERE.with(|b| b.get() > 0)
+}
+
+/// The device locked by this thread; remembered in [`LOCKED_HERE`] while held.
+struct Locked<'a, D> {
+    guard: MutexGuard<'a, Inner<D>>,
+    key: usize,
+}
+
+impl<D> Drop for Locked<'_, D> {
+    fn drop(&mut self) {
+        LOCKED_HERE.with(|l| {
+            let mut l = l.borrow_mut();
+            if let Some(i) = l.iter().rposition(|k| *k == self.key) {
+                l.remove(i);
+            }
+        });
+    }
+}
+
+impl<D> std::ops::Deref for Locked<'_, D> {
+    type Target = Inner<D>;
+    fn deref(&self) -> &Inner<D> {
+        &self.guard
+    }
+}
+
+impl<D> std::ops::DerefMut for Locked<'_, D> {
+    fn deref_mut(&mut self) -> &mut Inner<D> {
+        &mut self.guard
+    }
 }
 
 /// A device of type `D` with its class description.
 pub struct DeviceCell<D: Device> {
     name: String,
     class: Arc<DeviceClass<D>>,
-    factory: Factory<D>,
+    factory: HandleFactory<D>,
     inner: Mutex<Inner<D>>,
+    /// Signalled when `Init` installs a new instance (handles of it wait for that).
+    installed: Condvar,
+    /// How many instances the factory has built.
+    built: AtomicU64,
+    /// This cell, for the handles the factory gets (empty for cells not built shared).
+    this: Weak<Self>,
+    this_built: Arc<Built>,
+    /// The server stopped: handles answer [`HandleError::Stopped`].
+    stopped: AtomicBool,
+    /// Held from before the device is released until its events are out: publication in the
+    /// order the handlers ran.
+    publishing: Mutex<()>,
     black_box: BlackBox,
     events: OnceLock<Arc<EventHub>>,
     /// What [`DeviceObject::command_list`] returns (the class's commands are fixed).
@@ -86,8 +175,24 @@ pub struct DeviceCell<D: Device> {
 pub type AttrProperties = std::collections::BTreeMap<String, crate::dbclient::Properties>;
 
 impl<D: Device> DeviceCell<D> {
+    /// A cell whose device gets a handle that reaches nothing (see [`DeviceCell::shared`]).
     pub fn new(name: &str, class: Arc<DeviceClass<D>>, factory: Factory<D>) -> Self {
-        let device = factory(name);
+        let built = Arc::new(Built::default());
+        built.set();
+        Self::build(name, class, Arc::new(move |n: &str, _| factory(n)), Weak::new(), built)
+    }
+
+    /// A cell whose device (and every instance `Init` re-creates) gets a working
+    /// [`DeviceHandle`]; `configure` finishes the cell before the handles may use it.
+    pub fn shared(name: &str, class: Arc<DeviceClass<D>>, factory: HandleFactory<D>, configure: impl FnOnce(Self) -> Self) -> Arc<Self> {
+        let built = Arc::new(Built::default());
+        let cell = Arc::new_cyclic(|this| configure(Self::build(name, class, factory, this.clone(), built.clone())));
+        built.set();
+        cell
+    }
+
+    fn build(name: &str, class: Arc<DeviceClass<D>>, factory: HandleFactory<D>, this: Weak<Self>, this_built: Arc<Built>) -> Self {
+        let device = building(|| factory(name, DeviceHandle::new(this.clone(), this_built.clone(), 1)));
         let attrs = class.attributes.iter().map(|a| AttrState { config: Arc::new(initial_config(&a.info)), set_point: None }).collect();
         let commands = command_list(&class);
         let services = DeviceServices::new(name);
@@ -101,7 +206,13 @@ impl<D: Device> DeviceCell<D> {
             name: name.to_string(),
             class,
             factory,
-            inner: Mutex::new(Inner { device, attrs }),
+            inner: Mutex::new(Inner { device, instance: 1, attrs }),
+            installed: Condvar::new(),
+            built: AtomicU64::new(1),
+            this,
+            this_built,
+            stopped: AtomicBool::new(false),
+            publishing: Mutex::new(()),
             black_box: BlackBox::default(),
             events: OnceLock::new(),
             commands,
@@ -224,9 +335,58 @@ impl<D: Device> DeviceCell<D> {
         self.find_attr(name).map(|i| self.class.attributes[i].info.name.clone())
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner<D>> {
+    fn lock(&self) -> Locked<'_, D> {
         // A panicking handler must not take the device down for every later client.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        self.remember_locked(self.inner.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn remember_locked<'a>(&'a self, guard: MutexGuard<'a, Inner<D>>) -> Locked<'a, D> {
+        let key = self as *const Self as usize;
+        LOCKED_HERE.with(|l| l.borrow_mut().push(key));
+        Locked { guard, key }
+    }
+
+    fn locked_by_this_thread(&self) -> bool {
+        let key = self as *const Self as usize;
+        LOCKED_HERE.with(|l| l.borrow().contains(&key))
+    }
+
+    /// What [`DeviceHandle::run`] does: `f` on instance `instance` of the device, locked as
+    /// a command handler is, then its pushes published.
+    pub(crate) fn run_from_handle<R>(&self, instance: u64, f: impl FnOnce(&mut D) -> R) -> Result<R, HandleError> {
+        if self.stopped.load(Ordering::SeqCst) {
+            return Err(HandleError::Stopped);
+        }
+        if self.locked_by_this_thread() {
+            return Err(HandleError::InsideRequest);
+        }
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        // An instance `Init` is building but has not installed yet: wait for it.
+        while guard.instance < instance && !self.stopped.load(Ordering::SeqCst) {
+            guard = self.installed.wait(guard).unwrap_or_else(|p| p.into_inner());
+        }
+        let mut g = self.remember_locked(guard);
+        if self.stopped.load(Ordering::SeqCst) {
+            return Err(HandleError::Stopped);
+        }
+        if g.instance != instance {
+            return Err(HandleError::Replaced);
+        }
+        let result = crate::logging::with_logger(&self.services.logger, || f(&mut g.device));
+        self.finish(g);
+        Ok(result)
+    }
+
+    /// A handle on the current instance of the device (for code embedding the runtime); one
+    /// that reaches nothing unless the cell was built [`shared`](DeviceCell::shared).
+    pub fn handle(&self) -> DeviceHandle<D> {
+        DeviceHandle::new(self.this.clone(), self.this_built.clone(), self.lock().instance)
+    }
+
+    /// The server stopped: handles answer [`HandleError::Stopped`] from now on.
+    pub fn stop_handles(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.installed.notify_all();
     }
 
     fn find_attr(&self, name: &str) -> Option<usize> {
@@ -294,21 +454,29 @@ impl<D: Device> DeviceCell<D> {
             .collect()
     }
 
-    /// After a request: publish what the device pushed, then what changed.
-    fn after_request(&self, pushed: Vec<(EventKind, AttributeValue_5)>) {
+    /// After the device's code ran (a request or a handle's run), with the device still
+    /// locked: publish what the device pushed, then what changed. The pushes are taken and
+    /// the watched attributes read under the device's lock, and the publication guard is
+    /// taken before that lock is released, so the next handler's events follow these.
+    fn finish(&self, mut g: Locked<'_, D>) {
+        let pushed = self.drain_outbox(&mut g);
         let Some(hub) = self.events.get() else { return };
+        let watched = hub.watched(&self.name);
+        let observed: Vec<(AttributeValue_5, Criteria)> = self
+            .read_locked(&g, &watched)
+            .into_iter()
+            .map(|v| {
+                let crit = self.criteria(&g, &v.name);
+                (v, crit)
+            })
+            .collect();
+        let _in_order = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
+        drop(g);
         for (kind, v) in &pushed {
             hub.push(&self.name, v, *kind);
         }
-        let watched = hub.watched(&self.name);
-        if watched.is_empty() {
-            return;
-        }
-        let values = self.read_attributes(&watched);
-        let g = self.lock();
-        for v in values {
-            let crit = self.criteria(&g, &v.name);
-            hub.observe(&self.name, &v, &crit, false);
+        for (v, crit) in &observed {
+            hub.observe(&self.name, v, crit, false);
         }
     }
 
@@ -317,6 +485,44 @@ impl<D: Device> DeviceCell<D> {
             Some(i) => Criteria::from_config(&g.attrs[i].config),
             None => Criteria { period: Duration::from_millis(1000), ..Default::default() },
         }
+    }
+
+    /// Read `names` from the locked device (unknown names and failed reads become error
+    /// entries).
+    fn read_locked(&self, g: &Inner<D>, names: &[String]) -> Vec<AttributeValue_5> {
+        names
+            .iter()
+            .map(|n| {
+                if n.eq_ignore_ascii_case("state") {
+                    return builtin_value("State", AttrData::DeviceState(g.device.state()), CmdArgType::DevState);
+                }
+                if n.eq_ignore_ascii_case("status") {
+                    return builtin_value("Status", AttrData::String(vec![g.device.status()]), CmdArgType::DevString);
+                }
+                let Some(i) = self.find_attr(n) else { return error_value(n, attr_not_found(n)) };
+                let a: &AttrEntry<D> = &self.class.attributes[i];
+                let Some(read) = &a.read else {
+                    // WRITE-only attributes read back their set point.
+                    let sp = g.attrs[i].set_point.clone().unwrap_or_else(|| zero_set_point(a.info.data_type));
+                    let n = sp.len();
+                    return AttributeValue_5 {
+                        value: sp,
+                        quality: AttrQuality::ATTR_VALID,
+                        data_format: a.info.format,
+                        data_type: a.info.data_type as i32,
+                        time: TimeVal::now(),
+                        name: a.info.name.clone(),
+                        r_dim: AttributeDim::default(),
+                        w_dim: dims(a.info.format, n),
+                        err_list: vec![],
+                    };
+                };
+                match read(&g.device) {
+                    Err(e) => error_value(&a.info.name, e),
+                    Ok(value) => self.attribute_value(g, i, value),
+                }
+            })
+            .collect()
     }
 
     /// Run `f` with exclusive access to the device (for code embedding the runtime).
@@ -382,6 +588,21 @@ pub(crate) fn error_value(name: &str, err: DevFailed) -> AttributeValue_5 {
     }
 }
 
+/// The value of State or Status (scalars every device has).
+fn builtin_value(name: &str, value: AttrData, data_type: CmdArgType) -> AttributeValue_5 {
+    AttributeValue_5 {
+        value,
+        quality: AttrQuality::ATTR_VALID,
+        data_format: AttrDataFormat::SCALAR,
+        data_type: data_type as i32,
+        time: TimeVal::now(),
+        name: name.into(),
+        r_dim: AttributeDim { dim_x: 1, dim_y: 0 },
+        w_dim: AttributeDim::default(),
+        err_list: vec![],
+    }
+}
+
 fn dims(format: AttrDataFormat, n: usize) -> AttributeDim {
     match format {
         AttrDataFormat::SCALAR => AttributeDim { dim_x: if n == 0 { 0 } else { 1 }, dim_y: 0 },
@@ -439,19 +660,15 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
             if c.in_type != arg.arg_type() && !(c.in_type == CmdArgType::DevVoid) {
                 return Err(crate::device::incompatible_arg(&c.name, c.in_type, arg.arg_type()));
             }
-            let (result, pushed) = {
-                let mut g = self.lock();
-                if let Some(allowed) = &c.allowed {
-                    allowed(&g.device)?;
-                }
-                // DevVoid commands ignore whatever the client put in the any.
-                let arg = if c.in_type == CmdArgType::DevVoid { CmdValue::Void } else { arg };
-                self.services.logger.log_with(crate::logging::Level::Debug, || format!("command {} received", c.name));
-                let result = crate::logging::with_logger(&self.services.logger, || (c.handler)(&mut g.device, arg));
-                let pushed = self.drain_outbox(&mut g);
-                (result, pushed)
-            };
-            self.after_request(pushed);
+            let mut g = self.lock();
+            if let Some(allowed) = &c.allowed {
+                allowed(&g.device)?;
+            }
+            // DevVoid commands ignore whatever the client put in the any.
+            let arg = if c.in_type == CmdArgType::DevVoid { CmdValue::Void } else { arg };
+            self.services.logger.log_with(crate::logging::Level::Debug, || format!("command {} received", c.name));
+            let result = crate::logging::with_logger(&self.services.logger, || (c.handler)(&mut g.device, arg));
+            self.finish(g);
             return result;
         }
         let void_only = |arg: &CmdValue, cmd: &str, _: ()| -> Result<(), DevFailed> {
@@ -480,61 +697,7 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
     }
 
     fn read_attributes(&self, names: &[String]) -> Vec<AttributeValue_5> {
-        let g = self.lock();
-        names
-            .iter()
-            .map(|n| {
-                if n.eq_ignore_ascii_case("state") {
-                    let s = g.device.state();
-                    return AttributeValue_5 {
-                        value: AttrData::DeviceState(s),
-                        quality: AttrQuality::ATTR_VALID,
-                        data_format: AttrDataFormat::SCALAR,
-                        data_type: CmdArgType::DevState as i32,
-                        time: TimeVal::now(),
-                        name: "State".into(),
-                        r_dim: AttributeDim { dim_x: 1, dim_y: 0 },
-                        w_dim: AttributeDim::default(),
-                        err_list: vec![],
-                    };
-                }
-                if n.eq_ignore_ascii_case("status") {
-                    return AttributeValue_5 {
-                        value: AttrData::String(vec![g.device.status()]),
-                        quality: AttrQuality::ATTR_VALID,
-                        data_format: AttrDataFormat::SCALAR,
-                        data_type: CmdArgType::DevString as i32,
-                        time: TimeVal::now(),
-                        name: "Status".into(),
-                        r_dim: AttributeDim { dim_x: 1, dim_y: 0 },
-                        w_dim: AttributeDim::default(),
-                        err_list: vec![],
-                    };
-                }
-                let Some(i) = self.find_attr(n) else { return error_value(n, attr_not_found(n)) };
-                let a: &AttrEntry<D> = &self.class.attributes[i];
-                let Some(read) = &a.read else {
-                    // WRITE-only attributes read back their set point.
-                    let sp = g.attrs[i].set_point.clone().unwrap_or_else(|| zero_set_point(a.info.data_type));
-                    let n = sp.len();
-                    return AttributeValue_5 {
-                        value: sp,
-                        quality: AttrQuality::ATTR_VALID,
-                        data_format: a.info.format,
-                        data_type: a.info.data_type as i32,
-                        time: TimeVal::now(),
-                        name: a.info.name.clone(),
-                        r_dim: AttributeDim::default(),
-                        w_dim: dims(a.info.format, n),
-                        err_list: vec![],
-                    };
-                };
-                match read(&g.device) {
-                    Err(e) => error_value(&a.info.name, e),
-                    Ok(value) => self.attribute_value(&g, i, value),
-                }
-            })
-            .collect()
+        self.read_locked(&self.lock(), names)
     }
 
     fn write_attributes(&self, values: Vec<AttributeValue_4>) -> Result<(), Vec<(usize, String, DevFailed)>> {
@@ -576,9 +739,7 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
                 errors.push((idx, name, e));
             }
         }
-        let pushed = self.drain_outbox(g);
-        drop(guard);
-        self.after_request(pushed);
+        self.finish(guard);
         if errors.is_empty() {
             Ok(())
         } else {
@@ -634,17 +795,20 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
     }
 
     fn init(&self) -> Result<(), DevFailed> {
-        let fresh = (self.factory)(&self.name);
+        let instance = self.built.fetch_add(1, Ordering::SeqCst) + 1;
+        let fresh = building(|| (self.factory)(&self.name, DeviceHandle::new(self.this.clone(), self.this_built.clone(), instance)));
         {
             let mut g = self.lock();
             g.device = fresh;
+            g.instance = instance;
             for a in g.attrs.iter_mut() {
                 a.set_point = None;
             }
         }
+        self.installed.notify_all();
         self.reload_attribute_properties();
         self.apply_attribute_properties();
-        self.after_request(vec![]);
+        self.finish(self.lock());
         Ok(())
     }
 
@@ -660,13 +824,27 @@ impl<D: Device> DeviceObject for DeviceCell<D> {
         &self.services
     }
 
-    fn publish_polled(&self, v: &AttributeValue_5) {
-        let Some(hub) = self.events.get() else { return };
-        if ![EventKind::Change, EventKind::Archive, EventKind::Periodic].iter().any(|k| hub.is_subscribed(&self.name, &v.name, *k)) {
-            return;
+    fn poll_attributes(&self, names: &[String]) -> Vec<AttributeValue_5> {
+        let g = self.lock();
+        let values = self.read_locked(&g, names);
+        let Some(hub) = self.events.get() else { return values };
+        let listened = |v: &AttributeValue_5| {
+            [EventKind::Change, EventKind::Archive, EventKind::Periodic].iter().any(|k| hub.is_subscribed(&self.name, &v.name, *k))
+        };
+        let observed: Vec<(&AttributeValue_5, Criteria)> =
+            values.iter().filter(|v| listened(v)).map(|v| (v, self.criteria(&g, &v.name))).collect();
+        // as in `finish`: a value read before a request's must not be published after it
+        let _in_order = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
+        drop(g);
+        for (v, crit) in observed {
+            hub.observe(&self.name, v, &crit, true);
         }
-        let crit = self.criteria(&self.lock(), &v.name);
-        hub.observe(&self.name, v, &crit, true);
+        drop(_in_order);
+        values
+    }
+
+    fn server_stopped(&self) {
+        self.stop_handles();
     }
 
     fn device_property_decls(&self) -> &[PropertyDecl] {

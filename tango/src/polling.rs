@@ -452,10 +452,9 @@ impl Poller {
             let attrs: Vec<String> = due.iter().filter(|(k, _)| *k == PollKind::Attribute).map(|(_, n)| n.clone()).collect();
             if !attrs.is_empty() {
                 let started = Instant::now();
-                let values = d.read_attributes(&attrs);
+                let values = d.poll_attributes(&attrs);
                 let needed = started.elapsed();
                 for v in values {
-                    d.publish_polled(&v);
                     let name = v.name.clone();
                     polling.store(PollKind::Attribute, &name, Record { when: v.time.clone(), value: Polled::Attr(v) }, started, needed);
                 }

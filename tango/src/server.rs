@@ -15,7 +15,8 @@ use crate::connection::{ConnLimits, Connections};
 use crate::device::Device;
 use crate::dispatch::{Dispatcher, ServerIdentity};
 use crate::events::{EventHub, TopicNaming};
-use crate::object::{DeviceCell, DeviceObject, Factory};
+use crate::handle::DeviceHandle;
+use crate::object::{DeviceCell, DeviceObject, HandleFactory};
 use crate::polling::Poller;
 use crate::registration::{self, DeviceContext};
 
@@ -151,7 +152,14 @@ impl Server {
     /// Host devices of type `D`, built by `factory` from their context: name, class and the
     /// properties the database holds for them (empty with `-nodb`). `Init` rebuilds the device
     /// with its properties read again from the database, as cppTango devices do.
-    pub fn class_with<D: Device>(mut self, factory: impl Fn(&DeviceContext) -> D + Send + Sync + 'static) -> Self {
+    pub fn class_with<D: Device>(self, factory: impl Fn(&DeviceContext) -> D + Send + Sync + 'static) -> Self {
+        self.class_with_handle(move |ctx: &DeviceContext, _: DeviceHandle<D>| factory(ctx))
+    }
+
+    /// [`Server::class_with`], the factory also getting the [`DeviceHandle`] of the device
+    /// it builds: what the device's background work (a thread, a tokio task) changes the
+    /// device and publishes its events with. Each instance `Init` builds gets a new handle.
+    pub fn class_with_handle<D: Device>(mut self, factory: impl Fn(&DeviceContext, DeviceHandle<D>) -> D + Send + Sync + 'static) -> Self {
         let class = Arc::new(D::class());
         let name = class.name().to_string();
         let attrs = class.attributes.iter().map(|a| a.info.name.clone()).collect();
@@ -163,7 +171,7 @@ impl Server {
                 let (current, factory) = (std::sync::Mutex::new(ctx.clone()), factory.clone());
                 let db_for_services = db.clone();
                 let first = std::sync::atomic::AtomicBool::new(true);
-                let per_device: Factory<D> = Arc::new(move |_: &str| {
+                let per_device: HandleFactory<D> = Arc::new(move |_: &str, handle: DeviceHandle<D>| {
                     let mut cur = current.lock().unwrap_or_else(|p| p.into_inner());
                     // The first call is the construction (properties just read); later ones are Init.
                     if !first.swap(false, std::sync::atomic::Ordering::SeqCst) {
@@ -174,13 +182,13 @@ impl Server {
                             }
                         }
                     }
-                    factory(&cur)
+                    factory(&cur, handle)
                 });
-                let cell = DeviceCell::new(&ctx.name, class.clone(), per_device)
-                    .with_runtime_properties(ctx)
-                    .with_attribute_properties(ctx.attr_properties.clone());
+                let cell = DeviceCell::shared(&ctx.name, class.clone(), per_device, |cell| {
+                    cell.with_runtime_properties(ctx).with_attribute_properties(ctx.attr_properties.clone())
+                });
                 cell.services().connect(db_for_services);
-                Arc::new(cell) as Arc<dyn DeviceObject>
+                cell as Arc<dyn DeviceObject>
             }),
         });
         self
@@ -353,6 +361,9 @@ impl Server {
         let task = tokio::spawn(async move {
             serve.await;
             poller.shutdown();
+            for d in &devices {
+                d.server_stopped();
+            }
             if let Some(db) = db {
                 registration::unexport(db, server_id).await;
             }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use crate::device::{Attr, Cmd, Device, DeviceClass, Outbox};
 use crate::events::EventKind;
+use crate::handle::DeviceHandle;
 use crate::idl::{DevFailed, DevState, DispLevel};
 use crate::tango_enum;
 
@@ -48,12 +49,22 @@ pub struct TestDevice {
     event_counter: i32,
     fail_reads: bool,
     outbox: Outbox,
+    /// What `CountInBackground`'s thread changes the device with.
+    handle: DeviceHandle<TestDevice>,
+    /// Counted (and pushed) by `CountInBackground`'s thread, with no request.
+    background_count: i32,
     /// What the `Log` command (log consumer interface) received: `LEVEL|device|message`.
     logged: Vec<String>,
 }
 
 impl TestDevice {
-    pub fn new(_name: &str) -> Self {
+    /// A device whose background thread cannot reach it (`CountInBackground` counts nothing).
+    pub fn new(name: &str) -> Self {
+        Self::with_handle(name, DeviceHandle::detached())
+    }
+
+    /// The factory of [`Server::class_with_handle`](crate::Server::class_with_handle).
+    pub fn with_handle(_name: &str, handle: DeviceHandle<TestDevice>) -> Self {
         TestDevice {
             state: DevState::OFF,
             status: None,
@@ -80,6 +91,8 @@ impl TestDevice {
             event_counter: 0,
             fail_reads: false,
             outbox: Outbox::default(),
+            handle,
+            background_count: 0,
             logged: Vec::new(),
         }
     }
@@ -143,6 +156,8 @@ impl Device for TestDevice {
                     .abs_change(1)
                     .event_period(1000),
             )
+            // pushed by CountInBackground's thread
+            .attribute(Attr::new("backgroundCount").read(|d: &TestDevice| d.background_count))
             // pushed by PushCounter
             .attribute(Attr::new("eventCounter").read(|d: &TestDevice| d.event_counter))
             // fails to read while SetReadFailure(true)
@@ -183,6 +198,29 @@ impl Device for TestDevice {
                 }
                 Ok(())
             }))
+            .command(
+                Cmd::new("CountInBackground")
+                    .doc_in("number of change events of backgroundCount a thread pushes after the command returned")
+                    .run(|d: &mut TestDevice, n: i32| {
+                        let handle = d.handle.clone();
+                        // Runs once this command has released the device: no request is in
+                        // progress when its events go out.
+                        std::thread::spawn(move || {
+                            for _ in 0..n.max(0) {
+                                let counted = handle.run(|d: &mut TestDevice| {
+                                    d.background_count += 1;
+                                    let v = d.background_count;
+                                    d.outbox.push_change("backgroundCount", v);
+                                });
+                                if let Err(e) = counted {
+                                    tracing::warn!(error = %e, "CountInBackground stops");
+                                    break;
+                                }
+                            }
+                        });
+                        Ok(())
+                    }),
+            )
             .command(Cmd::new("PushUserEvent").doc_in("value of the user event").run(|d: &mut TestDevice, s: String| {
                 d.outbox.push_user("stringScalar", s);
                 Ok(())

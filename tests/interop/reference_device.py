@@ -16,9 +16,10 @@ file name), so the admin device is ``dserver/TestDevice/test`` as for the Rust s
 
 import enum
 import sys
+import threading
 import time
 
-from tango import AttrWriteType, DevFailed, DevState, DispLevel, Except
+from tango import AttrWriteType, EnsureOmniThread, DevFailed, DevState, DispLevel, Except
 from tango.server import Device, attribute, class_property, command, device_property, run
 
 
@@ -156,6 +157,8 @@ class TestDevice(Device):
 
     # changes on its own every 500 ms: events come from polling
     counter = attribute(dtype="DevLong", access=R, polling_period=500, abs_change="1", period="1000")
+    # pushed by CountInBackground's thread
+    backgroundCount = attribute(dtype="DevLong", access=R)
     # pushed by PushCounter
     eventCounter = attribute(dtype="DevLong", access=R)
     # fails to read while SetReadFailure(true)
@@ -171,6 +174,8 @@ class TestDevice(Device):
         self._event_counter = 0
         self._fail_reads = False
         self.set_change_event("eventCounter", True, False)
+        self.set_change_event("backgroundCount", True, False)
+        self._background_count = 0
         self.set_change_event("doubleValue", True, False)
         self.set_change_event("stringScalar", True, False)
         self._obs_state = ObsState.EMPTY
@@ -224,6 +229,9 @@ class TestDevice(Device):
 
     def read_counter(self):
         return int((time.monotonic() - self._created) / 0.5)
+
+    def read_backgroundCount(self):
+        return self._background_count
 
     def read_eventCounter(self):
         return self._event_counter
@@ -280,6 +288,17 @@ class TestDevice(Device):
         for _ in range(max(n, 0)):
             self._event_counter += 1
             self.push_change_event("eventCounter", self._event_counter)
+
+    @command(dtype_in="DevLong",
+             doc_in="number of change events of backgroundCount a thread pushes after the command returned")
+    def CountInBackground(self, n):
+        def count():
+            with EnsureOmniThread():
+                for _ in range(max(n, 0)):
+                    self._background_count += 1
+                    self.push_change_event("backgroundCount", self._background_count)
+
+        threading.Thread(target=count, daemon=True).start()
 
     @command(dtype_in=str, doc_in="value of the user event")
     def PushUserEvent(self, text):

@@ -17,7 +17,7 @@ ATTRIBUTES = [
     "doubleSpectrum", "booleanScalar", "shortScalar", "longScalar", "long64Scalar",
     "floatScalar", "doubleScalar", "ushortScalar", "ulongScalar", "ulong64Scalar",
     "ucharScalar", "stringScalar", "longSpectrum", "stringArray", "booleanSpectrum",
-    "counter", "eventCounter", "failingValue",
+    "counter", "backgroundCount", "eventCounter", "failingValue",
 ]
 
 ECHO_TYPES = {
@@ -47,6 +47,7 @@ COMMANDS = {
     "DoNothing": (T.DevVoid, T.DevVoid),
     "StringSink": (T.DevString, T.DevVoid),
     "PushCounter": (T.DevLong, T.DevVoid),
+    "CountInBackground": (T.DevLong, T.DevVoid),
     "PushUserEvent": (T.DevString, T.DevVoid),
     "PushError": (T.DevVoid, T.DevVoid),
     "SetReadFailure": (T.DevBoolean, T.DevVoid),

@@ -64,7 +64,7 @@ def test_client_exercise_sequence(server):
         "Failed to read_attribute on device test/device/1, attribute noSuchAttr")
     assert "obsState" in step("get_attribute_list", lambda: list(dp.get_attribute_list()))
     assert "Observing state" in step("attribute_query", lambda: str(dp.attribute_query("obsState")))
-    assert len(step("attribute_list_query_ex", dp.attribute_list_query_ex)) == 31  # 29 declared attributes + State + Status
+    assert len(step("attribute_list_query_ex", dp.attribute_list_query_ex)) == 32  # 30 declared attributes + State + Status
     assert ("Echo", T.DevString, T.DevString) in step(
         "command_list_query", lambda: [(c.cmd_name, c.in_type, c.out_type) for c in dp.command_list_query()])
     assert step("command_query", lambda: dp.command_query("Echo")).in_type == T.DevString

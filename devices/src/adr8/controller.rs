@@ -4,17 +4,21 @@
 //! Commands On, Standby, Off set the Tango State (each refused when the device is already
 //! there). healthState, healthInfo and `components` come from what the server's monitor sees
 //! of the configuration DB: the processing controller's and the deployers' liveness entries
-//! ([`crate::health::master`] decides; the same rules as SDPMaster's).
+//! ([`crate::health::master`] decides; the same rules as SDPMaster's). When that verdict
+//! changes, a watch pushes healthState and healthInfo through the device's [`DeviceHandle`]
+//! at once; polling stays, for clients that ask for periodic events and as a backstop.
 
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 use tango::device::Outbox;
+use tango::handle::DeviceHandle;
 use tango::{Attr, Cmd, DevFailed, DevState, Device, DeviceClass};
 
 use super::Services;
+use crate::cfgdb::Follow;
 use crate::fsm::adr8::AdminMode;
-use crate::health::DbSeen;
+use crate::health::{DbSeen, Health};
 
 pub const CLASS: &str = "SDPController";
 
@@ -23,6 +27,8 @@ pub struct Controller {
     admin: AdminMode,
     services: Arc<Services>,
     outbox: Outbox,
+    /// Pushes the health when what the server sees of the configuration DB changes it.
+    _health_watch: Option<Follow>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -32,9 +38,22 @@ impl std::fmt::Debug for Controller {
 }
 
 impl Controller {
-    pub fn create(name: &str, services: &Arc<Services>) -> Controller {
+    /// The factory of [`tango::Server::class_with_handle`].
+    pub fn create(name: &str, services: &Arc<Services>, handle: DeviceHandle<Controller>) -> Controller {
         tracing::info!("Initialising SDP Controller (ADR-8 interface): {name}");
-        Controller { state: DevState::STANDBY, admin: AdminMode::ONLINE, services: services.clone(), outbox: Outbox::default() }
+        Controller {
+            state: DevState::STANDBY,
+            admin: AdminMode::ONLINE,
+            services: services.clone(),
+            outbox: Outbox::default(),
+            _health_watch: services.follow_health(name, crate::health::master, handle, Controller::push_health),
+        }
+    }
+
+    fn push_health(&mut self, now: Health) {
+        self.outbox.push_change("healthState", now.state);
+        self.outbox.push_archive("healthState", now.state);
+        self.outbox.push_change("healthInfo", now.info);
     }
 
     fn go(&mut self, to: DevState, cmd: &str) -> Result<(), DevFailed> {
@@ -124,7 +143,7 @@ mod tests {
     #[test]
     fn on_standby_off_each_refused_when_there() {
         let s = Services::new(DbSetting::Off("test".into()));
-        let mut c = Controller::create("mid-sdp/control/0", &s);
+        let mut c = Controller::create("mid-sdp/control/0", &s, tango::handle::DeviceHandle::detached());
         assert_eq!(c.state(), DevState::STANDBY);
         assert_eq!(c.go(DevState::STANDBY, "Standby").unwrap_err().errors[0].reason, "API_CommandNotAllowed");
         c.go(DevState::ON, "On").unwrap();

@@ -15,14 +15,13 @@
 pub mod args;
 pub mod controller;
 pub mod subarray;
-pub mod wake;
 
 use std::sync::Arc;
 
 use tango::device::{AttrDef, Outbox};
 use tango::{Attr, Device};
 
-use crate::cfgdb::{ConfigDb, DbSetting, Link, Monitor};
+use crate::cfgdb::{ConfigDb, DbSetting, Follow, Link, Monitor};
 use crate::health::{self, DbSeen, Health};
 
 /// The device property (and chart value) that chooses the profile.
@@ -149,5 +148,33 @@ impl Services {
     /// The latest observation (for the controller's `components` attribute).
     pub fn seen(&self) -> DbSeen {
         self.link.seen.borrow().clone()
+    }
+
+    /// Follow `verdict` on what the server sees of the configuration DB; when it changes, run
+    /// `publish` on the device through its handle, so healthState events come from the device
+    /// at once. Ends when the server stops or `Init` replaces the device (whose new instance
+    /// follows it again).
+    pub fn follow_health<D: Device>(
+        &self,
+        name: &str,
+        verdict: fn(&DbSeen) -> Health,
+        handle: tango::handle::DeviceHandle<D>,
+        publish: fn(&mut D, Health),
+    ) -> Option<Follow> {
+        let db = self.db()?;
+        let (mut seen, name) = (self.link.seen.clone(), name.to_string());
+        Some(db.spawn(async move {
+            let mut last = verdict(&seen.borrow_and_update());
+            while seen.changed().await.is_ok() {
+                let now = verdict(&seen.borrow_and_update());
+                if now != last {
+                    last = now.clone();
+                    if let Err(e) = handle.run_async(move |d: &mut D| publish(d, now)).await {
+                        tracing::debug!("{name}: health no longer followed ({e})");
+                        break;
+                    }
+                }
+            }
+        }))
     }
 }

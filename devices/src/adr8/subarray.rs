@@ -15,7 +15,8 @@
 //! AssignResources ends in RESOURCING. A watch of the receive processing block's state
 //! (`vis_receive`) moves the subarray to IDLE when the block publishes its receive addresses,
 //! or to FAULT when it fails; without a receive block it moves on at once. The watch applies
-//! the outcome, then asks the device to publish it ([`super::wake`]).
+//! the outcome, then publishes it through the device's [`DeviceHandle`]: the runtime runs
+//! the publication with the device locked, as a command, and sends its events in order.
 //!
 //! The subarray's state is kept in `/lmc/subarray/<nn>` and restored when its server restarts,
 //! by the lifecycle every device shares ([`crate::restore`]): a subarray that was waiting for
@@ -27,11 +28,11 @@ use std::sync::{Arc, Mutex};
 use sdp_config::{EbStatus, Error as DbError, ScanRecord};
 use serde_json::Value;
 use tango::device::Outbox;
+use tango::handle::DeviceHandle;
 use tango::registration::DeviceContext;
 use tango::{Attr, Cmd, DevFailed, DevState, Device, DeviceClass, TangoEnum};
 
 use super::args::{self, ArgError};
-use super::wake::{Loopback, SYNC_COMMAND};
 use super::Services;
 use crate::cfgdb::{lmc_key, CreateError, Follow, New};
 use crate::fsm::adr8::{self, AdminMode, Event, ObsState, Transition};
@@ -169,13 +170,14 @@ pub struct Subarray {
     late: Option<Late<Obs>>,
     shared: Arc<Mutex<Obs>>,
     services: Arc<Services>,
-    loopback: Loopback,
+    /// What the watches publish their changes with.
+    handle: DeviceHandle<Subarray>,
     /// The watch of the receive processing block's state.
     watch: Option<Follow>,
     outbox: Outbox,
     /// healthState and healthInfo as last pushed.
     health_pushed: Option<(HealthState, String)>,
-    /// Asks the device to publish its health when what the server sees of the DB changes it.
+    /// Publishes the device's health when what the server sees of the DB changes it.
     _health_watch: Option<Follow>,
 }
 
@@ -194,7 +196,8 @@ fn invalid(e: ArgError) -> DevFailed {
 }
 
 impl Subarray {
-    pub fn create(ctx: &DeviceContext, services: &Arc<Services>, loopback: &Loopback) -> Subarray {
+    /// The factory of [`tango::Server::class_with_handle`].
+    pub fn create(ctx: &DeviceContext, services: &Arc<Services>, handle: DeviceHandle<Subarray>) -> Subarray {
         tracing::info!("Initialising SDP Subarray (ADR-8 interface): {}", ctx.name);
         let first = services.created.first(&ctx.name);
         let mut d = Subarray {
@@ -203,11 +206,12 @@ impl Subarray {
             late: None,
             shared: Arc::new(Mutex::new(Obs::default())),
             services: services.clone(),
-            loopback: loopback.clone(),
+            handle: handle.clone(),
             watch: None,
             outbox: Outbox::default(),
             health_pushed: None,
-            _health_watch: Self::watch_health(&ctx.name, services, loopback),
+            // when the DB stops or starts answering
+            _health_watch: services.follow_health(&ctx.name, crate::health::subarray, handle, |d, _| d.publish_observed()),
         };
         let db = services.db();
         match restore::begin(db.as_ref(), &lmc_key(&d.id), first, |v| Some(Obs::from_json(v)), |_| async {}) {
@@ -288,29 +292,6 @@ impl Subarray {
                 db.persist(&lmc_key(&self.id), self.lock().to_json(&self.name));
             }
         }
-    }
-
-    /// When the DB's health verdict changes (it stops or starts answering), ask the device to
-    /// publish it: healthState events come from the device, like the others.
-    fn watch_health(name: &str, services: &Arc<Services>, loopback: &Loopback) -> Option<Follow> {
-        let db = services.db()?;
-        let (mut seen, name, loopback) = (services.link.seen.clone(), name.to_string(), loopback.clone());
-        Some(db.spawn(async move {
-            let mut last = crate::health::subarray(&seen.borrow_and_update());
-            while seen.changed().await.is_ok() {
-                let now = crate::health::subarray(&seen.borrow_and_update());
-                if now != last {
-                    last = now;
-                    let (name, loopback) = (name.clone(), loopback.clone());
-                    let _ = tokio::task::spawn_blocking(move || {
-                        if let Err(e) = loopback.sync(&name) {
-                            tracing::debug!("{name}: cannot publish the health change ({e}); it shows on the next request");
-                        }
-                    })
-                    .await;
-                }
-            }
-        }))
     }
 
     /// Push healthState and healthInfo if they differ from what was last pushed.
@@ -577,10 +558,10 @@ impl Subarray {
     }
 
     /// Follow the receive PB's state: its receive addresses move the subarray to IDLE, its
-    /// failure to FAULT; then the device is asked to publish the change.
+    /// failure to FAULT; then the change is published through the device's handle.
     fn wait_for_receive_addresses(&mut self, db: &Arc<crate::cfgdb::ConfigDb>, pb_id: &str, eb_id: &str) {
-        let (shared, name, loopback, pb, eb) =
-            (self.shared.clone(), self.name.clone(), self.loopback.clone(), pb_id.to_string(), eb_id.to_string());
+        let (shared, name, handle, pb, eb) =
+            (self.shared.clone(), self.name.clone(), self.handle.clone(), pb_id.to_string(), eb_id.to_string());
         let (follow, _) = db.watch_pb_state(pb_id, move |state: Option<&Value>| {
             let Some(state) = state else { return };
             let changed = {
@@ -612,10 +593,12 @@ impl Subarray {
                 }
             };
             if changed {
-                let (name, loopback) = (name.clone(), loopback.clone());
+                // On a thread of its own: the watch may report during a request of this
+                // device (AssignResources starts it), whose lock the run waits for.
+                let (name, handle) = (name.clone(), handle.clone());
                 std::thread::spawn(move || {
-                    if let Err(e) = loopback.sync(&name) {
-                        tracing::warn!("{name}: cannot publish the obsState change ({e}); it shows on the next request");
+                    if let Err(e) = handle.run(|d: &mut Subarray| d.publish_observed()) {
+                        tracing::warn!("{name}: cannot publish the obsState change ({e})");
                     }
                 });
             }
@@ -623,12 +606,12 @@ impl Subarray {
         self.watch = Some(follow);
     }
 
-    /// `SyncObsState`: publish what the watches changed (obsState, receive addresses, health).
-    fn sync(&mut self) -> Result<(), DevFailed> {
+    /// Publish what the watches changed (obsState, receive addresses, health) and store it;
+    /// run through the device's handle.
+    fn publish_observed(&mut self) {
         self.push_obs(None);
         self.push_health();
         self.persist();
-        Ok(())
     }
 
     fn release(&mut self, event: Event, txn: Option<String>) -> Result<(), DevFailed> {
@@ -821,11 +804,6 @@ impl Device for Subarray {
             .command(Cmd::new("Abort").run(|d: &mut Subarray, ()| d.abort()).allowed(guard(Event::Abort)))
             .command(Cmd::new("ObsReset").run(|d: &mut Subarray, ()| d.obs_reset()).allowed(guard(Event::ObsReset)))
             .command(Cmd::new("Restart").run(|d: &mut Subarray, ()| d.restart()).allowed(guard(Event::Restart)))
-            .command(
-                Cmd::new(SYNC_COMMAND)
-                    .doc_in("Internal: publish obsState changes the device observed in the configuration DB (the device calls it itself)")
-                    .run(|d: &mut Subarray, ()| d.sync()),
-            )
     }
 
     fn state(&self) -> DevState {
@@ -873,7 +851,7 @@ mod tests {
     }
 
     fn device(s: &Arc<Services>, name: &str) -> Subarray {
-        Subarray::create(&DeviceContext::new(name, CLASS), s, &Loopback::NoDb("127.0.0.1:1".into()))
+        Subarray::create(&DeviceContext::new(name, CLASS), s, DeviceHandle::detached())
     }
 
     /// The obsStates pushed since the last call.
@@ -1058,8 +1036,8 @@ mod tests {
         }
         assert_eq!(d.obs().obs, ObsState::IDLE);
         assert_eq!(serde_json::from_str::<Value>(&d.obs().receive_addresses).unwrap(), addrs);
-        // the next request publishes what the watch changed (the loopback call has no server here)
-        d.sync().unwrap();
+        // what the handle runs (a detached handle reaches no device here)
+        d.publish_observed();
         let p = d.outbox.take();
         assert_eq!(p.iter().filter(|p| p.attr == "receiveAddresses").count(), 2);
         assert!(p.iter().any(|p| p.attr == "obsState"));

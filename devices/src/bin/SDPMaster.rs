@@ -20,7 +20,8 @@ fn main() {
         sdp_devices::autoreg::auto_register_adr8("SDPMaster", controller::CLASS, &args);
         let services = sdp_devices::adr8::Services::from_env();
         let db = services.db();
-        let server = tango::Server::new("SDPMaster").class(move |name: &str| controller::Controller::create(name, &services));
+        let server = tango::Server::new("SDPMaster")
+            .class_with_handle(move |ctx: &tango::DeviceContext, handle| controller::Controller::create(&ctx.name, &services, handle));
         sdp_devices::liveness::run_server(server, "SDPMaster", args, db)
     }
     sdp_devices::autoreg::auto_register("SDPMaster", "SDPMaster", &args);

@@ -9,7 +9,7 @@
 //! Test mode (obsState writable): `--test-mode` or `SDP_TEST_MODE=1` for every device, or the
 //! device property `TestMode` in Tango DB mode. Device properties: `TestMode`, `CbfOutputLink`,
 //! `SdpMasterAddress`.
-use sdp_devices::adr8::{wake::Loopback, Profile};
+use sdp_devices::adr8::Profile;
 use sdp_devices::subarray::WritableObsState;
 use sdp_devices::{fsm, subarray, Services, Subarray};
 
@@ -35,9 +35,9 @@ fn main() {
         sdp_devices::autoreg::auto_register_adr8("SDPSubarray", "SDPSubarray", &args);
         let services = sdp_devices::adr8::Services::from_env();
         let db = services.db();
-        let loopback = Loopback::from_args(&args);
-        let server = tango::Server::new("SDPSubarray")
-            .class_with(move |ctx: &tango::DeviceContext| sdp_devices::adr8::subarray::Subarray::create(ctx, &services, &loopback));
+        let server = tango::Server::new("SDPSubarray").class_with_handle(move |ctx: &tango::DeviceContext, handle| {
+            sdp_devices::adr8::subarray::Subarray::create(ctx, &services, handle)
+        });
         sdp_devices::liveness::run_server(server, "SDPSubarray", args, db)
     }
     let flag = args.iter().any(|a| a == "--test-mode");
