@@ -104,6 +104,35 @@ impl Txn {
         }
     }
 
+    /// A new transaction that starts from this one's snapshot, without its writes: what this
+    /// one read is known already (answered from memory) and is checked at commit as if the new
+    /// one had read it. If any of it changed since, the commit fails and the retry reads
+    /// afresh, so nothing is decided on stale reads; when nothing changed, the round trips of
+    /// reading it again are saved. Every read becomes a comparison of the commit: fork only
+    /// transactions that read a few keys.
+    pub fn fork(&self) -> Txn {
+        Txn {
+            db: self.db.clone(),
+            max_retries: self.max_retries,
+            retries: 0,
+            passes: 0,
+            revision: self.revision,
+            reads: self.reads.clone(),
+            cache: self.cache.clone(),
+            lists: self.lists.clone(),
+            scanned: self.scanned.clone(),
+            scanned_keys: self.scanned_keys.clone(),
+            prefetched: self.prefetched.clone(),
+            updates: BTreeMap::new(),
+            on_commit: Vec::new(),
+            loop_request: None,
+            last_watch: (Vec::new(), Vec::new()),
+            written_at: None,
+            prefix: self.prefix.clone(),
+            owner: self.owner.clone(),
+        }
+    }
+
     /// Set the retry limit (default 64).
     pub fn with_max_retries(mut self, n: usize) -> Self {
         self.max_retries = n;

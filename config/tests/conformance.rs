@@ -97,6 +97,7 @@ conformance!(
     execution_block_with_its_pbs,
     execution_block_duplicates_write_nothing,
     execution_block_end,
+    forked_transaction_starts_from_the_snapshot,
 );
 
 fn msg<T>(r: Result<T, Error>) -> String {
@@ -1394,4 +1395,37 @@ async fn execution_block_end(h: &H) {
     txn.end_execution_block("eb-end", EbStatus::FINISHED).await.unwrap();
     assert_eq!(txn.get_execution_block_state("eb-end").await.unwrap().unwrap().status, EbStatus::CANCELLED);
     assert_eq!(msg(txn.end_execution_block("eb-none", EbStatus::FINISHED).await), "Cannot update /eb/eb-none/state, as it does not exist!");
+}
+
+/// A fork answers from the snapshot it was made from, and its commit fails when what the
+/// snapshot read has changed since; the retry reads afresh. Unchanged, it commits its writes.
+async fn forked_transaction_starts_from_the_snapshot(h: &H) {
+    let k = "/fork";
+    let (db, out) = (h.a.db(), h.b.db());
+    db.create(&format!("{k}/in"), "1", None).await.unwrap();
+    let mut base = h.a.txn();
+    assert_eq!(base.get(&format!("{k}/in")).await.unwrap().as_deref(), Some("1"));
+    let at = base.revision();
+    // Unchanged since the snapshot: the fork writes what it decided from it.
+    let mut fork = base.fork();
+    assert_eq!(fork.revision(), at);
+    let v = fork.get(&format!("{k}/in")).await.unwrap().unwrap();
+    fork.create(&format!("{k}/out-1"), &v, None).await.unwrap();
+    assert!(fork.commit().await.unwrap());
+    assert_eq!(db.get(&format!("{k}/out-1"), None).await.unwrap().0.as_deref(), Some("1"));
+    // Changed since: the first attempt fails to commit, the retry sees the new value.
+    out.update(&format!("{k}/in"), "2", None).await.unwrap();
+    let mut fork = base.fork();
+    let mut seen = Vec::new();
+    loop {
+        let v = fork.get(&format!("{k}/in")).await.unwrap().unwrap();
+        seen.push(v.clone());
+        fork.create(&format!("{k}/out-2"), &v, None).await.unwrap();
+        if fork.commit().await.unwrap() {
+            break;
+        }
+    }
+    assert_eq!(seen, ["1", "2"], "the snapshot's value, then the fresh one");
+    assert_eq!(db.get(&format!("{k}/out-2"), None).await.unwrap().0.as_deref(), Some("2"));
+    base.commit().await.unwrap();
 }

@@ -244,6 +244,9 @@ enum Scope {
 /// reads) is cheaper.
 const MAX_TARGETED: usize = 64;
 
+/// A targeted pass over at most this many PBs lets its actions start from its snapshot.
+const FORK_AT_MOST: usize = 4;
+
 /// How many decisions of a pass are carried out at once.
 const EXECUTE_AT_ONCE: usize = 16;
 
@@ -457,9 +460,11 @@ async fn waiting_batch_scripts(txn: &mut Txn, facts: &Facts, actions: &[Action])
 }
 
 /// Carry out one decision in its own transaction, re-checking its premise. Returns the
-/// revision of what it wrote, `None` when the premise no longer held.
-async fn execute(config: &Config, action: &Action) -> Result<Option<i64>> {
-    let mut txn = config.txn();
+/// revision of what it wrote, `None` when the premise no longer held. With `snapshot` (a fork
+/// of the pass's transaction), the premise is checked against what the pass read, and the commit
+/// fails, and the decision is tried again on fresh reads, if any of that changed since.
+async fn execute(config: &Config, action: &Action, snapshot: Option<Txn>) -> Result<Option<i64>> {
+    let mut txn = snapshot.unwrap_or_else(|| config.txn());
     loop {
         let mut log: Option<String> = None;
         match action {
@@ -586,6 +591,13 @@ async fn control(
             let actions = decide(&mut txn, s, &facts).await;
             let waiting = waiting_batch_scripts(&mut txn, &facts, &actions).await;
             let revision = txn.revision().unwrap_or(0);
+            // A pass over a few PBs read a few keys: its actions start from its snapshot
+            // instead of reading them again (each read is a comparison of their commits).
+            let forks: Vec<Option<Txn>> = if matches!(&scope, Scope::Pbs(ids) if ids.len() <= FORK_AT_MOST) {
+                actions.iter().map(|_| Some(txn.fork())).collect()
+            } else {
+                actions.iter().map(|_| None).collect()
+            };
             txn.commit().await?; // read-only: no round trip
             match &scope {
                 Scope::All => {
@@ -613,10 +625,10 @@ async fn control(
             // Each decision concerns its own keys and re-checks its premise: a few at once,
             // so a full pass with thousands to do (all PBs deleted) is not one round trip
             // after another.
-            let results: Vec<(usize, Result<Option<i64>>)> = futures_util::stream::iter(0..actions.len())
-                .map(|i| {
+            let results: Vec<(usize, Result<Option<i64>>)> = futures_util::stream::iter(forks.into_iter().enumerate())
+                .map(|(i, snapshot)| {
                     let a = &actions[i];
-                    async move { (i, execute(config, a).await) }
+                    async move { (i, execute(config, a, snapshot).await) }
                 })
                 .buffer_unordered(EXECUTE_AT_ONCE)
                 .collect()
@@ -815,7 +827,7 @@ mod tests {
                 return;
             }
             for a in &actions {
-                execute(config, a).await.unwrap();
+                execute(config, a, None).await.unwrap();
             }
         }
         panic!("no convergence");
