@@ -157,13 +157,30 @@ fn string_literal(chars: &[char], at: usize) -> Result<(String, usize), String> 
     Err(format!("a string literal opened with {q} is not closed"))
 }
 
+/// How many translated queries a store keeps (tools send a handful of shapes, over and over).
+const TRANSLATED_KEPT: usize = 256;
+
 impl Store {
+    /// `sql` for SQLite, translated once per distinct query.
+    fn translated_query(&self, sql: &str) -> Result<String, String> {
+        if let Some(t) = self.translated.borrow().get(sql) {
+            return Ok(t.clone());
+        }
+        let t = translate(sql)?;
+        let mut kept = self.translated.borrow_mut();
+        if kept.len() >= TRANSLATED_KEPT {
+            kept.clear();
+        }
+        kept.insert(sql.to_string(), t.clone());
+        Ok(t)
+    }
+
     /// `DbMySqlSelect query`: cells row by row in `svalue`; `lvalue` = one not-NULL flag per
     /// cell, then the number of rows and of columns.
     pub fn sql_select(&self, sql: &str) -> R<(Vec<i32>, Vec<String>)> {
         let refuse =
             |why: String| err("DB_SQLError", format!("{why}; DbMySqlSelect runs one read-only SELECT (query: {:?})", truncate(sql)), O);
-        let translated = translate(sql).map_err(refuse)?;
+        let translated = self.translated_query(sql).map_err(refuse)?;
         let mut st = self
             .conn
             .prepare_cached(&translated)
@@ -173,7 +190,7 @@ impl Store {
         }
         let cols = st.column_count();
         let mut rows = st.query([]).map_err(|e| refuse(format!("the query failed: {e}")))?;
-        let (mut l, mut sv, mut n_rows) = (Vec::new(), Vec::new(), 0);
+        let (mut l, mut sv, mut n_rows) = (Vec::with_capacity(cols * 8 + 2), Vec::with_capacity(cols * 8), 0);
         while let Some(r) = rows.next().map_err(|e| refuse(format!("the query failed: {e}")))? {
             n_rows += 1;
             for c in 0..cols {

@@ -111,6 +111,8 @@ pub struct Store {
     /// The name of the database device (for `DbInfo`).
     pub self_name: String,
     pub started: String,
+    /// `DbMySqlSelect` queries already translated to SQLite (tools repeat theirs).
+    pub(crate) translated: std::cell::RefCell<std::collections::HashMap<String, String>>,
 }
 
 impl Store {
@@ -139,7 +141,14 @@ impl Store {
         conn.execute_batch(include_str!("schema.sql")).map_err(|e| format!("cannot create the tables: {e}"))?;
         conn.set_prepared_statement_cache_capacity(128);
         super::sql::register_mysql_functions(&conn).map_err(|e| format!("cannot register SQL functions: {e}"))?;
-        Ok(Store { conn, path, self_address: String::new(), self_name: "sys/database/2".into(), started: now_string() })
+        Ok(Store {
+            conn,
+            path,
+            self_address: String::new(),
+            self_name: "sys/database/2".into(),
+            started: now_string(),
+            translated: Default::default(),
+        })
     }
 
     /// The database file, if any.
