@@ -71,21 +71,6 @@ enum Action {
     DropState { pb_id: String },
 }
 
-impl Action {
-    /// The PB the decision is about.
-    fn pb_id(&self) -> &str {
-        match self {
-            Action::Deploy { pb_id, .. }
-            | Action::Adopt { pb_id, .. }
-            | Action::Fail { pb_id, .. }
-            | Action::DeleteOwned { pb_id, .. }
-            | Action::Retire { pb_id, .. }
-            | Action::DropRecord { pb_id, .. }
-            | Action::DropState { pb_id } => pb_id,
-        }
-    }
-}
-
 /// The state the controller gives a PB it cannot run.
 fn fail_state(reason: &str) -> Value {
     json!({"status": "FAILED", "reason": reason})
@@ -254,8 +239,9 @@ const EXECUTE_AT_ONCE: usize = 16;
 #[cfg(test)]
 async fn pass(txn: &mut Txn, s: &Settings) -> Result<(Vec<Action>, View)> {
     let facts = gather(txn, &Scope::All).await?;
-    let actions = decide(txn, s, &facts).await;
-    let view = View { revision: txn.revision().unwrap_or(0), running: facts.running().cloned().collect(), waiting: BTreeMap::new() };
+    let mut waiting = BTreeMap::new();
+    let actions = decide(txn, s, &facts, &mut waiting).await;
+    let view = View { revision: txn.revision().unwrap_or(0), running: facts.running().cloned().collect(), waiting };
     Ok((actions, view))
 }
 
@@ -311,8 +297,9 @@ async fn gather(txn: &mut Txn, scope: &Scope) -> Result<Facts> {
     Ok(f)
 }
 
-/// The decisions the facts call for.
-async fn decide(txn: &mut Txn, s: &Settings, facts: &Facts) -> Vec<Action> {
+/// The decisions the facts call for. Batch scripts left waiting for their dependencies are
+/// noted in `waiting`, with what they wait for.
+async fn decide(txn: &mut Txn, s: &Settings, facts: &Facts, waiting: &mut BTreeMap<String, Vec<String>>) -> Vec<Action> {
     let Facts { pbs, deploys, owned, states } = facts;
     let mut actions = Vec::new();
 
@@ -367,7 +354,10 @@ async fn decide(txn: &mut Txn, s: &Settings, facts: &Facts) -> Vec<Action> {
                 let batch_script = pb.layout == sdp_config::PbLayout::Script && w.kind == "batch";
                 if batch_script {
                     match dependencies_done(txn, &pb).await {
-                        Dependencies::Wait => continue,
+                        Dependencies::Wait => {
+                            waiting.insert(pb_id.clone(), pb.dependencies.iter().map(|d| d.pb_id.clone()).collect());
+                            continue;
+                        }
                         Dependencies::Failed(reason) => {
                             if txn.get_processing_block_state(pb_id).await.ok().flatten().as_ref() != Some(&fail_state(&reason)) {
                                 actions.push(Action::Fail { pb_id: pb_id.clone(), reason });
@@ -441,22 +431,6 @@ async fn dependencies_done(txn: &mut Txn, pb: &sdp_config::ProcessingBlock) -> D
     } else {
         Dependencies::Done
     }
-}
-
-/// The batch scripts of these facts that are neither deployed nor acted on: those waiting for
-/// their dependencies (or failed because of one), with what they depend on.
-async fn waiting_batch_scripts(txn: &mut Txn, facts: &Facts, actions: &[Action]) -> BTreeMap<String, Vec<String>> {
-    let acted: BTreeSet<&str> = actions.iter().map(Action::pb_id).collect();
-    let running: BTreeSet<&String> = facts.running().collect();
-    let mut out = BTreeMap::new();
-    for pb_id in facts.pbs.iter().filter(|p| !running.contains(p) && !acted.contains(p.as_str())) {
-        if let Ok(Some(pb)) = txn.get_processing_block(pb_id).await {
-            if pb.layout == sdp_config::PbLayout::Script && pb.workflow.kind == "batch" && !pb.dependencies.is_empty() {
-                out.insert(pb_id.clone(), pb.dependencies.iter().map(|d| d.pb_id.clone()).collect());
-            }
-        }
-    }
-    out
 }
 
 /// Carry out one decision in its own transaction, re-checking its premise. Returns the
@@ -588,8 +562,8 @@ async fn control(
         let outcome: Result<bool> = async {
             let mut txn = config.txn();
             let facts = gather(&mut txn, &scope).await?;
-            let actions = decide(&mut txn, s, &facts).await;
-            let waiting = waiting_batch_scripts(&mut txn, &facts, &actions).await;
+            let mut waiting = BTreeMap::new();
+            let actions = decide(&mut txn, s, &facts, &mut waiting).await;
             let revision = txn.revision().unwrap_or(0);
             // A pass over a few PBs read a few keys: its actions start from its snapshot
             // instead of reading them again (each read is a comparison of their commits).
