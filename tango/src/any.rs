@@ -376,8 +376,24 @@ pub fn typecode_for(t: CmdArgType) -> TypeCode {
 
 /// Write `v` as an `any` (TypeCode + value).
 pub fn encode_any(w: &mut CdrWriter, v: &CmdValue) {
-    typecode_for(v.arg_type()).encode(w);
+    write_typecode_for(w, v.arg_type());
     encode_value(w, v);
+}
+
+/// Write the TypeCode of `t` from bytes encoded once per type: building the tree of a
+/// struct's TypeCode (names, ids, members) and encoding it was a sixth of the CPU of a
+/// command reply carrying 100 strings. A TypeCode starts with its 4-aligned kind, and what
+/// follows is either 4-aligned words or encapsulations (aligned within themselves), so the
+/// bytes encoded at offset 0 are the bytes at any 4-aligned offset.
+fn write_typecode_for(w: &mut CdrWriter, t: CmdArgType) {
+    static ENCODED: [std::sync::OnceLock<Vec<u8>>; 32] = [const { std::sync::OnceLock::new() }; 32];
+    let bytes = ENCODED[t as usize].get_or_init(|| {
+        let mut e = CdrWriter::new();
+        typecode_for(t).encode(&mut e);
+        e.into_bytes()
+    });
+    w.align(4);
+    w.write_raw(bytes);
 }
 
 fn encode_value(w: &mut CdrWriter, v: &CmdValue) {
@@ -531,6 +547,34 @@ mod tests {
         round_trip(CmdValue::ULong64Array(vec![1]));
         round_trip(CmdValue::Encoded(DevEncoded { encoded_format: "json".into(), encoded_data: vec![1, 2] }));
         round_trip(CmdValue::StateArray(vec![DevState::ON, DevState::FAULT]));
+    }
+
+    #[test]
+    fn kept_typecode_bytes_equal_a_fresh_encoding_wherever_they_land() {
+        use CmdArgType as T;
+        let all = [
+            T::DevVoid, T::DevBoolean, T::DevShort, T::DevLong, T::DevFloat, T::DevDouble, T::DevUShort, T::DevULong,
+            T::DevString, T::DevVarCharArray, T::DevVarShortArray, T::DevVarLongArray, T::DevVarFloatArray,
+            T::DevVarDoubleArray, T::DevVarUShortArray, T::DevVarULongArray, T::DevVarStringArray,
+            T::DevVarLongStringArray, T::DevVarDoubleStringArray, T::DevState, T::ConstDevString,
+            T::DevVarBooleanArray, T::DevUChar, T::DevLong64, T::DevULong64, T::DevVarLong64Array,
+            T::DevVarULong64Array, T::DevEncoded, T::DevEnum, T::DevVarStateArray,
+        ];
+        for t in all {
+            for lead in 0..8 {
+                let (mut kept, mut fresh) = (CdrWriter::new(), CdrWriter::new());
+                for w in [&mut kept, &mut fresh] {
+                    for _ in 0..lead {
+                        w.write_u8(0xAA);
+                    }
+                }
+                write_typecode_for(&mut kept, t);
+                write_typecode_for(&mut kept, t); // the second from the kept bytes
+                typecode_for(t).encode(&mut fresh);
+                typecode_for(t).encode(&mut fresh);
+                assert_eq!(kept.as_bytes(), fresh.as_bytes(), "{t:?} after {lead} bytes");
+            }
+        }
     }
 
     #[test]
