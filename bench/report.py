@@ -64,7 +64,7 @@ def database_table(rows):
             if r is None:
                 cells.append("–")
             elif "ops_per_s" in r:
-                cpu = f", {r['server_cpu_us_per_op']:.0f} µs CPU" if "server_cpu_us_per_op" in r else ""
+                cpu = f", {r['server_cpu_us_per_op']:.0f} µs CPU" if r.get("server_cpu_us_per_op") is not None else ""
                 cells.append(f"{r['ops_per_s']:.0f} ops/s mean (p50 {r['p50_us']:.0f} µs{cpu})")
             else:
                 cells.append(f"{r['seconds']} s" + ("" if r.get("complete", True) else " (incomplete)"))

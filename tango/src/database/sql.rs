@@ -17,6 +17,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
+use super::select_cache::{calls_only_deterministic_functions, Rows, Translated};
 use super::store::*;
 
 const O: &str = "MySqlSelect()";
@@ -157,33 +158,41 @@ fn string_literal(chars: &[char], at: usize) -> Result<(String, usize), String> 
     Err(format!("a string literal opened with {q} is not closed"))
 }
 
-/// How many translated queries a store keeps (tools send a handful of shapes, over and over).
-const TRANSLATED_KEPT: usize = 256;
-
 impl Store {
-    /// `sql` for SQLite, translated once per distinct query.
-    fn translated_query(&self, sql: &str) -> Result<String, String> {
-        if let Some(t) = self.translated.borrow().get(sql) {
+    /// `sql` for SQLite, translated (and checked for keepability) once per distinct query.
+    fn translated_query(&self, sql: &str) -> Result<Translated, String> {
+        if let Some(t) = self.select.borrow().translation(sql) {
             return Ok(t.clone());
         }
-        let t = translate(sql)?;
-        let mut kept = self.translated.borrow_mut();
-        if kept.len() >= TRANSLATED_KEPT {
-            kept.clear();
-        }
-        kept.insert(sql.to_string(), t.clone());
+        let translated = translate(sql)?;
+        let keepable = calls_only_deterministic_functions(&self.conn, &translated);
+        let t = Translated { sql: translated, keepable };
+        self.select.borrow_mut().keep_translation(sql, t.clone());
         Ok(t)
     }
 
+    /// What a kept result must have been read at: this store's write count and SQLite's
+    /// count of other connections' commits.
+    fn data_now(&self) -> R<(u64, i64)> {
+        let mut st = self.conn.prepare_cached("PRAGMA data_version").map_err(sql_err)?;
+        let version = st.query_row([], |r| r.get::<_, i64>(0)).map_err(sql_err)?;
+        Ok((self.writes, version))
+    }
+
     /// `DbMySqlSelect query`: cells row by row in `svalue`; `lvalue` = one not-NULL flag per
-    /// cell, then the number of rows and of columns.
-    pub fn sql_select(&self, sql: &str) -> R<(Vec<i32>, Vec<String>)> {
+    /// cell, then the number of rows and of columns. A query asked again before anything
+    /// changed is answered from the kept result (see [`super::select_cache`]).
+    pub fn sql_select(&self, sql: &str) -> R<Rows> {
         let refuse =
             |why: String| err("DB_SQLError", format!("{why}; DbMySqlSelect runs one read-only SELECT (query: {:?})", truncate(sql)), O);
-        let translated = self.translated_query(sql).map_err(refuse)?;
+        let now = self.data_now()?;
+        if let Some(rows) = self.select.borrow_mut().result(sql, now) {
+            return Ok(rows.clone());
+        }
+        let t = self.translated_query(sql).map_err(refuse)?;
         let mut st = self
             .conn
-            .prepare_cached(&translated)
+            .prepare_cached(&t.sql)
             .map_err(|e| refuse(format!("the query is not valid SQL here: {}", truncate(&e.to_string()))))?;
         if !st.readonly() {
             return Err(refuse("the statement would change the database".into()));
@@ -201,7 +210,11 @@ impl Store {
         }
         l.push(n_rows);
         l.push(cols as i32);
-        Ok((l, sv))
+        let result = (l, sv);
+        if t.keepable {
+            self.select.borrow_mut().keep_result(sql, now, &result);
+        }
+        Ok(result)
     }
 }
 

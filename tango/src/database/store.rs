@@ -12,7 +12,8 @@
 //! which never fsyncs; `bench/database.py` measures it.)
 //!
 //! The `Db*` operations live in one module per family (`devices`, `aliases`, `properties`,
-//! `attribute_properties`, `pipes`, `history`, `server_info`, `server_cache`, `sql`, `info`);
+//! `attribute_properties`, `pipes`, `history`, `server_info`, `server_cache`, `sql` with
+//! `select_cache`, `info`);
 //! this module holds the connection, the transaction wrapper and the small helpers they share.
 
 use std::path::{Path, PathBuf};
@@ -111,8 +112,11 @@ pub struct Store {
     /// The name of the database device (for `DbInfo`).
     pub self_name: String,
     pub started: String,
-    /// `DbMySqlSelect` queries already translated to SQLite (tools repeat theirs).
-    pub(crate) translated: std::cell::RefCell<std::collections::HashMap<String, String>>,
+    /// What `DbMySqlSelect` keeps between calls: translations and repeated queries' results.
+    pub(crate) select: std::cell::RefCell<super::select_cache::SelectCache>,
+    /// How many write transactions have run ([`Store::tx`]): a kept `DbMySqlSelect` result
+    /// read at another count is out of date.
+    pub(crate) writes: u64,
 }
 
 impl Store {
@@ -147,7 +151,8 @@ impl Store {
             self_address: String::new(),
             self_name: "sys/database/2".into(),
             started: now_string(),
-            translated: Default::default(),
+            select: Default::default(),
+            writes: 0,
         })
     }
 
@@ -159,6 +164,7 @@ impl Store {
     /// Run `f` in one transaction: all its changes are committed together, or (on an error
     /// from `f` or from SQLite) none are. This is how every `Db*` command changes data.
     pub fn tx<T>(&mut self, f: impl FnOnce(&Transaction) -> R<T>) -> R<T> {
+        self.writes += 1; // counted even if it rolls back: a kept result is only read again
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql_err)?;
         let out = f(&tx)?; // dropping `tx` on an error rolls back
         tx.commit().map_err(sql_err)?;

@@ -182,6 +182,54 @@ fn sql_select_reads_the_cpp_schema_and_changes_nothing() {
 }
 
 #[test]
+fn a_repeated_select_is_answered_from_its_kept_result_until_anything_changes() {
+    let mut s = Store::in_memory();
+    s.add_device(&v(&["S/1", "a/b/c", "C"])).unwrap();
+    let q = "SELECT name, exported FROM device WHERE name IN ('a/b/c', 'a/b/d') ORDER BY name";
+    let first = s.sql_select(q).unwrap();
+    assert_eq!(first.1, v(&["a/b/c", "0"]));
+    assert_eq!(s.select.borrow().kept_results(), 1);
+    assert_eq!(s.sql_select(q).unwrap(), first);
+    // every kind of write is seen by the next call
+    s.add_device(&v(&["S/1", "a/b/d", "C"])).unwrap();
+    assert_eq!(s.sql_select(q).unwrap().1, v(&["a/b/c", "0", "a/b/d", "0"]));
+    s.export_device(&v(&["a/b/d", "IOR:01", "h", "7", "9"])).unwrap();
+    assert_eq!(s.sql_select(q).unwrap().1, v(&["a/b/c", "0", "a/b/d", "1"]));
+    // a refused write changes nothing, and the answer stays right
+    assert!(s.export_device(&v(&["no/such/dev", "IOR:01", "h", "7", "9"])).is_err());
+    assert_eq!(s.sql_select(q).unwrap().1, v(&["a/b/c", "0", "a/b/d", "1"]));
+}
+
+#[test]
+fn a_select_calling_a_function_that_can_change_is_run_every_time() {
+    let s = Store::in_memory();
+    let q = "SELECT random()";
+    let draws: std::collections::HashSet<String> = (0..5).map(|_| s.sql_select(q).unwrap().1.concat()).collect();
+    assert_eq!(draws.len(), 5, "random() was answered from a kept result");
+    for q in ["SELECT datetime('now')", "SELECT CURRENT_TIMESTAMP", "SELECT `random`()", "SELECT changes()"] {
+        s.sql_select(q).unwrap();
+    }
+    assert_eq!(s.select.borrow().kept_results(), 0);
+    s.sql_select("SELECT CONCAT(name, '/', IFNULL(alias, '-')), count(*) FROM device GROUP BY name").unwrap();
+    assert_eq!(s.select.borrow().kept_results(), 1);
+}
+
+#[test]
+fn a_kept_select_result_sees_another_process_writing_the_file() {
+    let dir = std::env::temp_dir().join(format!("tango-db-kept-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut s = Store::open(&dir).unwrap();
+    s.add_device(&v(&["S/1", "a/b/c", "C"])).unwrap();
+    let q = "SELECT name FROM device WHERE class = 'C' ORDER BY name";
+    assert_eq!(s.sql_select(q).unwrap().1, v(&["a/b/c"]));
+    let other = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
+    other.execute("INSERT INTO device (name, server, class) VALUES ('a/b/z', 'S/1', 'C')", []).unwrap();
+    assert_eq!(s.sql_select(q).unwrap().1, v(&["a/b/c", "a/b/z"]));
+    drop((s, other));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn wildcards() {
     assert!(wildcard_match("*", "anything"));
     assert!(wildcard_match("sys/*", "SYS/database/2"));
