@@ -58,8 +58,10 @@ impl DbSetting {
     }
 }
 
-/// What [`ConfigDb::create`] writes in one transaction.
+/// What [`ConfigDb::create`] writes in one transaction. Built once per command and moved
+/// straight into the transaction, so the variants' different sizes cost nothing worth a `Box`.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum New {
     /// A processing block (2019 Configure), with the subarray's new state record.
     Pb { pb: ProcessingBlock, subarray: Option<(String, Value)> },

@@ -254,7 +254,7 @@ impl ConfigureArg {
 /// `Empty JSON configuration!`, `Unable to load JSON configuration: …`,
 /// `Configure JSON validation error: …` (with the JSON path).
 pub fn configure(arg: &str) -> Result<ConfigureArg, Invalid> {
-    let (v, keys) = read_json(arg, |a| read_ordered(a))?;
+    let (v, keys) = read_json(arg, read_ordered)?;
     validate(&v, configure_validator(), "Configure")?;
     let invalid = |what: String, at: &str| Invalid(format!("Configure JSON validation error: {what} (at JSON path {at})"));
     let c = &v["configure"];

@@ -12,9 +12,8 @@
 //! * `etcd_create_ms`     one transaction "create if absent": compare + put (a WAL write + fsync)
 //! * `etcd_create_2_ms`   compare + two puts, the shape of Configure's commit (PB + subarray state)
 //! * `etcd_watch_ms`      a put until a watch (of the same client) delivers it: what every
-//!                        component that follows the database (controller, deployer, workflows)
-//!                        waits at least; on a cluster, the member serving the watch need not be
-//!                        the leader that committed the put
+//!   component that follows the database (controller, deployer, workflows) waits at least; on
+//!   a cluster, the member serving the watch need not be the leader that committed the put
 //!
 //! Keys are written under `/bench-etcd-baseline/` and deleted afterwards.
 
