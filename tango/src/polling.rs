@@ -616,12 +616,16 @@ pub mod history {
             .iter()
             .zip(&results)
             .map(|(_, v)| {
-                // arrays: their length; scalars: 1; failed runs and DevVoid: 0
-                let n = match v {
-                    None | Some(CmdValue::Void) => 0,
-                    Some(v) => seq_len(v).unwrap_or(1),
+                // arrays: their length; scalars: 1; failed runs and DevVoid: 0; a
+                // Long/DoubleStringArray: its strings in dim_x and its numbers in dim_y,
+                // which is how clients split the two concatenated sequences again
+                let (x, y) = match v {
+                    None | Some(CmdValue::Void) => (0, 0),
+                    Some(CmdValue::LongStringArray(l, s)) => (s.len(), l.len()),
+                    Some(CmdValue::DoubleStringArray(d, s)) => (s.len(), d.len()),
+                    Some(v) => (seq_len(v).unwrap_or(1), 0),
                 };
-                Some(AttributeDim { dim_x: n as i32, dim_y: 0 })
+                Some(AttributeDim { dim_x: x as i32, dim_y: y as i32 })
             })
             .collect();
         write_dims(w, &dims);
@@ -737,6 +741,16 @@ pub mod history {
             (V::StateArray(mut x), V::StateArray(y)) => {
                 x.extend(y);
                 V::StateArray(x)
+            }
+            (V::LongStringArray(mut l, mut s), V::LongStringArray(l2, s2)) => {
+                l.extend(l2);
+                s.extend(s2);
+                V::LongStringArray(l, s)
+            }
+            (V::DoubleStringArray(mut d, mut s), V::DoubleStringArray(d2, s2)) => {
+                d.extend(d2);
+                s.extend(s2);
+                V::DoubleStringArray(d, s)
             }
             (x, _) => x,
         }

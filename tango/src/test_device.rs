@@ -187,6 +187,15 @@ impl Device for TestDevice {
                 Ok(d.count)
             }))
             .command(echo::<(Vec<i32>, Vec<String>)>("EchoLongString"))
+            .command(
+                Cmd::new("CountAsLongString")
+                    .doc_out("the next count n: lvalue n, n+1, ... (n % 3 + 1 of them), svalue \"n\" (n % 2 + 1 times)")
+                    .run(|d: &mut TestDevice, ()| {
+                        d.count += 1;
+                        let n = d.count;
+                        Ok(((n..=n + n % 3).collect::<Vec<i32>>(), vec![n.to_string(); (n % 2 + 1) as usize]))
+                    }),
+            )
             .command(Cmd::new("Fail").run(|_: &mut TestDevice, ()| -> Result<(), DevFailed> {
                 Err(DevFailed::new("SDP_TestFailure", "Fail command always fails", "TestDevice.Fail()"))
             }))

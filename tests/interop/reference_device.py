@@ -271,6 +271,12 @@ class TestDevice(Device):
     def EchoLongString(self, arg):
         return arg
 
+    @command(dtype_out="DevVarLongStringArray")
+    def CountAsLongString(self):
+        self._count += 1
+        n = self._count
+        return [list(range(n, n + n % 3 + 1)), [str(n)] * (n % 2 + 1)]
+
     @command
     def Fail(self):
         Except.throw_exception("SDP_TestFailure", "Fail command always fails", "TestDevice.Fail()")

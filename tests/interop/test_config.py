@@ -43,6 +43,7 @@ COMMANDS = {
     "Echo": (T.DevString, T.DevString),
     "GetCount": (T.DevVoid, T.DevLong),
     "EchoLongString": (T.DevVarLongStringArray, T.DevVarLongStringArray),
+    "CountAsLongString": (T.DevVoid, T.DevVarLongStringArray),
     "Fail": (T.DevVoid, T.DevVoid),
     "DoNothing": (T.DevVoid, T.DevVoid),
     "StringSink": (T.DevString, T.DevVoid),

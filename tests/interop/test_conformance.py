@@ -210,6 +210,21 @@ def test_command_history_counts_up(dev):
     assert values == list(range(values[0], values[0] + 3)), values
 
 
+def test_command_history_of_a_long_string_array_splits_each_record(dev):
+    # records of different lengths: a reply that concatenates them wrongly cannot split back
+    dev.poll_command("CountAsLongString", 100)
+    wait_until(lambda: len(dev.command_history("CountAsLongString", 10)) >= 4, "history never filled")
+    hist = dev.command_history("CountAsLongString", 4)
+    counts = []
+    for h in hist:
+        lvalue, svalue = h.extract()
+        n = int(lvalue[0])
+        assert list(lvalue) == list(range(n, n + n % 3 + 1)), (n, lvalue)
+        assert list(svalue) == [str(n)] * (n % 2 + 1), (n, svalue)
+        counts.append(n)
+    assert counts == sorted(counts) and len(set(counts)) == 4, counts
+
+
 def test_history_of_a_failing_command_keeps_its_errors(dev):
     dev.poll_command("Fail", 100)
     # (the reference server's first failed records take a few seconds now and then)
