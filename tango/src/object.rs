@@ -274,10 +274,22 @@ impl<D: Device> DeviceCell<D> {
     }
 
     /// Apply the runtime's device properties: `polled_attr`, `polled_cmd`, `poll_ring_depth`,
-    /// `logging_level`, `logging_target`. Bad entries are logged and skipped.
+    /// `attr_poll_ring_depth`, `cmd_poll_ring_depth`, `logging_level`, `logging_target`.
+    /// Bad entries are logged and skipped.
     pub fn with_runtime_properties(self, ctx: &crate::registration::DeviceContext) -> Self {
         if let Some(Ok(depth)) = ctx.property_as::<usize>("poll_ring_depth") {
             self.services.polling.set_depth(depth);
+        }
+        for (prop, kind) in [("attr_poll_ring_depth", PollKind::Attribute), ("cmd_poll_ring_depth", PollKind::Command)] {
+            for pair in ctx.property(prop).unwrap_or(&[]).chunks(2) {
+                match pair {
+                    [name, depth] => match depth.trim().parse::<usize>() {
+                        Ok(d) if d > 0 => self.services.polling.set_object_depth(kind, name, d),
+                        _ => tracing::warn!(device = %self.name, "{prop}: depth {depth:?} of {name} is not a positive number; ignored"),
+                    },
+                    _ => tracing::warn!(device = %self.name, "{prop} has an odd number of entries; ignoring the last one"),
+                }
+            }
         }
         let mut me = self;
         if let Some(p) = ctx.property("polled_attr") {

@@ -108,11 +108,14 @@ struct PollObj {
 pub struct DevicePolling {
     objs: Mutex<Vec<PollObj>>,
     depth: std::sync::atomic::AtomicUsize,
+    /// Depths of particular objects (`attr_poll_ring_depth`, `cmd_poll_ring_depth`), names
+    /// lower-cased; the others use `depth`.
+    object_depths: Mutex<Vec<(PollKind, String, usize)>>,
 }
 
 impl Default for DevicePolling {
     fn default() -> Self {
-        DevicePolling { objs: Mutex::new(Vec::new()), depth: DEFAULT_POLL_RING_DEPTH.into() }
+        DevicePolling { objs: Mutex::new(Vec::new()), depth: DEFAULT_POLL_RING_DEPTH.into(), object_depths: Mutex::default() }
     }
 }
 
@@ -143,6 +146,20 @@ impl DevicePolling {
 
     pub fn depth(&self) -> usize {
         self.depth.load(Ordering::Relaxed)
+    }
+
+    /// Give `name` a ring of its own depth (at least 1), whatever `poll_ring_depth` says.
+    pub fn set_object_depth(&self, kind: PollKind, name: &str, depth: usize) {
+        let mut d = self.object_depths.lock().unwrap_or_else(|p| p.into_inner());
+        let name = name.to_ascii_lowercase();
+        d.retain(|(k, n, _)| !(*k == kind && *n == name));
+        d.push((kind, name, depth.max(1)));
+    }
+
+    /// The ring depth of `name`: its own, or the device's.
+    pub fn depth_of(&self, kind: PollKind, name: &str) -> usize {
+        let d = self.object_depths.lock().unwrap_or_else(|p| p.into_inner());
+        d.iter().find(|(k, n, _)| *k == kind && n.eq_ignore_ascii_case(name)).map_or_else(|| self.depth(), |(_, _, depth)| *depth)
     }
 
     fn find(objs: &[PollObj], kind: PollKind, name: &str) -> Option<usize> {
@@ -276,7 +293,7 @@ impl DevicePolling {
 
     /// Store a result of polling `name`, read at `started` in `needed`.
     pub fn store(&self, kind: PollKind, name: &str, rec: Record, started: Instant, needed: Duration) {
-        let depth = self.depth();
+        let depth = self.depth_of(kind, name);
         let mut o = self.objs();
         let Some(i) = Self::find(&o, kind, name) else { return };
         let p = &mut o[i];
@@ -294,8 +311,8 @@ impl DevicePolling {
     /// `DevPollStatus`: one text per polled object, commands first, in cppTango's wording.
     pub fn status(&self, now: Instant) -> Vec<String> {
         let o = self.objs();
-        let depth = self.depth();
         let text = |p: &PollObj, as_kind: PollKind| {
+            let depth = self.depth_of(p.kind, &p.name);
             let mut s = match as_kind {
                 PollKind::Command => format!("Polled command name = {}", p.name),
                 PollKind::Attribute => format!("Polled attribute name = {}", p.name),

@@ -134,24 +134,32 @@ def test_class_attribute_properties_apply_at_start_and_init(one_server, database
 
 
 def test_runtime_properties_read_at_start(database):
-    """poll_ring_depth, polled_cmd, logging_level and logging_target (a file and a log
-    consumer device named plainly) set in the database before the server starts are what the
-    device runs with."""
+    """poll_ring_depth (and attr_/cmd_poll_ring_depth for particular objects), polled_cmd,
+    polled_attr, logging_level and logging_target (a file and a log consumer device named
+    plainly) set in the database before the server starts are what the device runs with."""
     instance, device = "props", "test/conf/props"
     register(database, f"TestDevice/{instance}", "TestDevice", device)
     log = f"/tmp/tango-conformance-{os.getpid()}.log"
-    database.put_device_property(device, {"poll_ring_depth": ["3"], "polled_cmd": ["GetCount", "100"],
+    database.put_device_property(device, {"poll_ring_depth": ["3"], "polled_cmd": ["GetCount", "100", "DoNothing", "100"],
+                                          "polled_attr": ["doubleScalar", "100"],
+                                          "attr_poll_ring_depth": ["DoubleScalar", "5"],
+                                          "cmd_poll_ring_depth": ["donothing", "2"],
                                           "logging_level": ["INFO"],
                                           "logging_target": [f"file::{log}", f"device::{device}"]})
     srv = start(instance, device)
     try:
         dev = tango.DeviceProxy(device)
         assert dev.get_command_poll_period("GetCount") == 100
-        wait_for(lambda: len(dev.command_history("GetCount", 10)) == 3, "ring of 3 never filled", timeout=5)
+        wait_for(lambda: len(dev.attribute_history("doubleScalar", 20)) == 5, "ring of 5 never filled", timeout=5)
         time.sleep(0.3)
-        assert len(dev.command_history("GetCount", 10)) == 3
+        assert len(dev.command_history("GetCount", 20)) == 3
+        assert len(dev.command_history("DoNothing", 20)) == 2
+        assert len(dev.attribute_history("doubleScalar", 20)) == 5
         adm = tango.DeviceProxy(f"dserver/TestDevice/{instance}")
-        assert "Polling ring buffer depth = 3" in adm.command_inout("DevPollStatus", device)[0]
+        status = {s.split("\n")[0].split(" = ")[1].lower(): s for s in adm.command_inout("DevPollStatus", device)}
+        assert "Polling ring buffer depth = 3" in status["getcount"]
+        assert "Polling ring buffer depth = 2" in status["donothing"]
+        assert "Polling ring buffer depth = 5" in status["doublescalar"]
         assert dev.get_logging_level() == 4
         assert f"file::{log}" in list(dev.get_logging_target())
         dev.command_inout("LogMessage", ["INFO", "from the property target"])
