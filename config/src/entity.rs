@@ -491,6 +491,19 @@ impl Txn {
         self.put(&path, &json::dumps(state))
     }
 
+    /// The state record of the ADR-8 controller device (`/lmc/controller`).
+    pub async fn get_lmc_controller(&mut self) -> Result<Option<Value>> {
+        let path = self.p(keys::LMC_CONTROLLER);
+        self.get_json(&path).await
+    }
+
+    /// Create or replace the ADR-8 controller's state record without reading it first.
+    pub fn put_lmc_controller(&mut self, state: &Value) -> Result<()> {
+        require_object(state)?;
+        let path = self.p(keys::LMC_CONTROLLER);
+        self.put(&path, &json::dumps(state))
+    }
+
     /// Create or replace the master's state without reading it first (see [`Txn::put`]).
     pub fn put_master(&mut self, state: &Value) -> Result<()> {
         require_object(state)?;

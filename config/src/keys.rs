@@ -14,6 +14,7 @@
 //! | `/eb/<eb_id>`, `/eb/<eb_id>/state` | execution blocks (ADR-8 interface, [`crate::eb`]) |
 //! | `/subarray/<id>`, `/master` | the 2019 devices' own state records |
 //! | `/lmc/subarray/<id>` | an ADR-8 subarray's own state record |
+//! | `/lmc/controller` | the ADR-8 controller device's own state record |
 
 /// The directory of processing blocks, with its trailing `/` (a listing prefix).
 pub const PB_DIR: &str = "/pb/";
@@ -23,6 +24,9 @@ pub const DEPLOY_DIR: &str = "/deploy/";
 pub const OWNERSHIP_DIR: &str = "/ownership/";
 /// The directory of execution blocks, with its trailing `/`.
 pub const EB_DIR: &str = "/eb/";
+
+/// `/lmc/controller`: the state record of the ADR-8 controller device.
+pub const LMC_CONTROLLER: &str = "/lmc/controller";
 
 /// `/lmc/subarray/<id>`: the state record of an ADR-8 subarray.
 pub fn lmc_subarray(id: &str) -> String {

@@ -289,6 +289,7 @@ impl ConfigDb {
         let v = match id.strip_prefix(LMC_PREFIX) {
             Some(lmc) => txn.get_lmc_subarray(lmc).await?,
             None if id == MASTER_KEY => txn.get_master().await?,
+            None if id == CONTROLLER_KEY => txn.get_lmc_controller().await?,
             None => txn.get_subarray(&id).await?,
         };
         txn.commit().await?;
@@ -591,8 +592,12 @@ impl FirstRead {
 }
 
 /// The persister key of the master's state (`/master`); [`lmc_key`]s are ADR-8 subarrays';
-/// any other key is a 2019 subarray id.
+/// [`CONTROLLER_KEY`] is the ADR-8 controller's; any other key is a 2019 subarray id.
 pub const MASTER_KEY: &str = "master";
+
+/// The persister key of the ADR-8 controller's state (`/lmc/controller`). Not a valid
+/// subarray id (those are two digits), so it cannot collide with one.
+pub const CONTROLLER_KEY: &str = "lmc-controller";
 
 /// Write a device's state record. Only this device writes it, so there is nothing to
 /// read or compare first: a plain put (create or replace) in the caller's transaction.
@@ -600,6 +605,7 @@ fn put_state(txn: &mut sdp_config::Txn, id: &str, state: &Value) -> Result<(), E
     match id.strip_prefix(LMC_PREFIX) {
         Some(lmc) => txn.put_lmc_subarray(lmc, state),
         None if id == MASTER_KEY => txn.put_master(state),
+        None if id == CONTROLLER_KEY => txn.put_lmc_controller(state),
         None => txn.put_subarray(id, state),
     }
 }

@@ -534,3 +534,23 @@ def test_a_restarted_server_restores_its_subarrays():
         assert (record["state"], record["obs_state"], record["eb_id"]) == ("ON", "EMPTY", None)
     finally:
         s.close()
+
+
+def test_a_restarted_controller_restores_its_state_and_admin_mode():
+    """The controller device keeps State and adminMode in /lmc/controller: its server stopped
+    and started again, it comes back ON in ENGINEERING, not STANDBY/ONLINE."""
+    s = Stack(subarrays=1)
+    try:
+        c = s.control()
+        c.On()
+        c.adminMode = ENGINEERING
+        record = json.loads(s.etcd.raw("/lmc/controller"))
+        assert (record["state"], record["admin_mode"], record["device"]) == ("ON", "ENGINEERING", "mid-sdp/control/0")
+        s.controller_server.stop()
+        s.controller_server.start()
+        c = s.control()
+        assert (c.state(), c.adminMode) == (tango.DevState.ON, ENGINEERING)
+        c.Off()
+        assert json.loads(s.etcd.raw("/lmc/controller"))["state"] == "OFF"
+    finally:
+        s.close()
