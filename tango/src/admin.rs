@@ -23,6 +23,8 @@ use crate::polling::{Origin, PollKind, Poller, MIN_POLL_PERIOD_MS};
 pub struct AdminServices {
     pub poller: Arc<Poller>,
     pub db: Option<Arc<Database>>,
+    /// The classes the server registered, in registration order (with or without devices).
+    pub classes: Vec<crate::services::ClassInfo>,
 }
 
 /// What the admin device can do to the server it belongs to.
@@ -58,8 +60,9 @@ fn caller(what: &str, origin: &str) -> Result<Locker, DevFailed> {
 }
 
 impl DServer {
+    /// The registered classes in registration order, then any other class a device has.
     fn class_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = Vec::new();
+        let mut v: Vec<String> = self.services.classes.iter().map(|c| c.name.clone()).collect();
         for d in &self.devices {
             if !v.iter().any(|c| c == d.class_name()) {
                 v.push(d.class_name().to_string());
@@ -440,14 +443,18 @@ impl DServer {
     // ---- wizards ----
 
     fn wizard(&self, class: &str, device_props: bool) -> Result<Vec<String>, DevFailed> {
-        let dev = self.devices.iter().find(|d| d.class_name().eq_ignore_ascii_case(class)).ok_or_else(|| {
-            DevFailed::new(
-                "API_ClassNotFound",
-                format!("Class {} not found in device server (its classes: {})", class.to_ascii_lowercase(), self.class_names().join(", ")),
-                "DServer::query_class_prop",
-            )
-        })?;
-        let decls = if device_props { dev.device_property_decls() } else { dev.class_property_decls() };
+        let registered = self.services.classes.iter().find(|c| c.name.eq_ignore_ascii_case(class));
+        let decls = match (registered, self.devices.iter().find(|d| d.class_name().eq_ignore_ascii_case(class))) {
+            (Some(c), _) => (if device_props { &c.device_properties } else { &c.class_properties }).as_slice(),
+            (None, Some(dev)) => if device_props { dev.device_property_decls() } else { dev.class_property_decls() },
+            (None, None) => {
+                return Err(DevFailed::new(
+                    "API_ClassNotFound",
+                    format!("Class {} not found in device server (its classes: {})", class.to_ascii_lowercase(), self.class_names().join(", ")),
+                    "DServer::query_class_prop",
+                ))
+            }
+        };
         Ok(decls
             .iter()
             .flat_map(|p| {

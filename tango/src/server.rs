@@ -125,6 +125,8 @@ type MakeObject = Box<dyn Fn(&DeviceContext, Option<Arc<crate::dbclient::Databas
 
 struct ClassReg {
     name: String,
+    /// What the admin device tells of the class (`QueryClass`, the wizards).
+    info: crate::services::ClassInfo,
     /// The class's attribute names (their database properties are read at start).
     attrs: Vec<String>,
     make: MakeObject,
@@ -164,8 +166,14 @@ impl Server {
         let name = class.name().to_string();
         let attrs = class.attributes.iter().map(|a| a.info.name.clone()).collect();
         let factory = Arc::new(factory);
+        let info = crate::services::ClassInfo {
+            name: name.clone(),
+            device_properties: class.device_properties.clone(),
+            class_properties: class.class_properties.clone(),
+        };
         self.classes.push(ClassReg {
             name,
+            info,
             attrs,
             make: Box::new(move |ctx: &DeviceContext, db: Option<Arc<crate::dbclient::Database>>| {
                 let (current, factory) = (std::sync::Mutex::new(ctx.clone()), factory.clone());
@@ -314,7 +322,7 @@ impl Server {
             devices.clone(),
             control.clone(),
             Some(events),
-            AdminServices { poller: poller.clone(), db: db.clone() },
+            AdminServices { poller: poller.clone(), db: db.clone(), classes: self.classes.iter().map(|c| c.info.clone()).collect() },
         );
         admin.services().connect(db.clone());
         let mut objects = devices.clone();

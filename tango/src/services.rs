@@ -43,6 +43,16 @@ impl DeviceServices {
     }
 }
 
+/// A device class a server hosts, as the admin device's `QueryClass` and wizard commands
+/// describe it: known from the server's registration, whether or not it has devices yet
+/// (Jive's server wizard asks a server that has none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassInfo {
+    pub name: String,
+    pub device_properties: Vec<PropertyDecl>,
+    pub class_properties: Vec<PropertyDecl>,
+}
+
 /// A property a class declares, as the wizard commands list it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PropertyDecl {

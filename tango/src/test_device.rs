@@ -325,7 +325,7 @@ pub fn sans_io_dispatcher(exec: &str, instance: &str, device: &str, host: &str) 
         vec![dev.clone()],
         Arc::new(NoControl),
         None,
-        crate::admin::AdminServices { poller: crate::polling::Poller::new(), db: None },
+        crate::admin::AdminServices { poller: crate::polling::Poller::new(), db: None, classes: Vec::new() },
     );
     crate::dispatch::Dispatcher::new(identity, vec![dev, admin])
 }

@@ -172,3 +172,24 @@ def test_runtime_properties_read_at_start(database):
         database.delete_server(f"TestDevice/{instance}")
         if os.path.exists(log):
             os.remove(log)
+
+
+def test_a_server_without_devices_answers_the_server_wizard(database):
+    """Jive's server wizard starts a server that has no device yet (only its admin device is
+    in the database), then asks the admin device for its classes and their properties to
+    create the first devices: the classes come from the server's registration."""
+    instance = "wizard"
+    admin_name = f"dserver/TestDevice/{instance}"
+    register(database, f"TestDevice/{instance}", "DServer", admin_name)
+    srv = start(instance, admin_name)
+    try:
+        adm = tango.DeviceProxy(admin_name)
+        assert list(adm.command_inout("QueryDevice")) == []
+        assert "TestDevice" in list(adm.command_inout("QueryClass"))
+        assert list(adm.command_inout("QueryWizardDevProperty", "TestDevice")) == [
+            "Greeting", "Text the device greets with", "hello"]
+        assert list(adm.command_inout("QueryWizardClassProperty", "TestDevice")) == [
+            "Site", "Where the devices of this class run", "lab"]
+    finally:
+        srv.stop()
+        database.delete_server(f"TestDevice/{instance}")
