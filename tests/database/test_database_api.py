@@ -21,6 +21,31 @@ def test_database_device_answers(database, tango_db):
     assert list(database.command_inout("DbGetCSDbServerList"))  # host:port of the database(s)
 
 
+def test_timing_attributes_count_the_busy_commands_and_reset(database, tango_db):
+    """Timing_index names the timed commands; Timing_calls/average/minimum/maximum (ms) follow
+    them position by position, Timing_info is the same as a table; ResetTimingValues clears."""
+    if KIND == "pytango":
+        pytest.skip("PyTango's sqlite DataBaseds fails ResetTimingValues (dict.itervalues, Python 2)")
+    dp = tango.DeviceProxy("sys/database/2")
+    index = list(dp.read_attribute("Timing_index").value)
+    assert index == sorted(index) and "DbImportDevice" in index
+    i = index.index("DbImportDevice")
+    dp.command_inout("ResetTimingValues")
+    for _ in range(3):
+        dp.command_inout("DbImportDevice", "sys/database/2")
+    calls = dp.read_attribute("Timing_calls").value
+    assert len(calls) == len(index) and calls[i] >= 3
+    low, avg, high = (dp.read_attribute(f"Timing_{k}").value[i] for k in ("minimum", "average", "maximum"))
+    assert 0 < low <= avg <= high < 1000, (low, avg, high)
+    info = list(dp.read_attribute("Timing_info").value)
+    assert info[0].startswith("TANGO Database Timing info on host ")
+    assert info[2].split("\t") == ["command", "average", "minimum", "maximum", "calls"]
+    line = next(x for x in info if x.startswith("DbImportDevice\t")).split("\t")
+    assert int(line[4]) == int(calls[i])
+    dp.command_inout("ResetTimingValues")
+    assert dp.read_attribute("Timing_calls").value[i] == 0
+
+
 def test_add_and_delete_device(database):
     register(database, "ApiServer/a", "ApiClass", "test/api/1", "test/api/2")
     assert sorted(database.get_device_name("ApiServer/a", "ApiClass")) == ["test/api/1", "test/api/2"]

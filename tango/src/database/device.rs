@@ -8,17 +8,20 @@ use crate::device::{Attr, Cmd, CmdDef, Device, DeviceClass};
 use crate::idl::{DevFailed, DevState};
 
 use super::store::Store;
+use super::timing::{self, Timing};
 
 /// The value real DataBaseds report for `StoredProcedureRelease` (schema release).
 pub const STORED_PROCEDURE_RELEASE: &str = "release 1.8";
 
 pub struct DataBase {
     store: Arc<Mutex<Store>>,
+    /// The timed commands' statistics (`Timing_*`); `Init` starts them again.
+    timing: Timing,
 }
 
 impl DataBase {
     pub fn new(store: Arc<Mutex<Store>>) -> DataBase {
-        DataBase { store }
+        DataBase { store, timing: Timing::default() }
     }
 
     fn s(&self) -> MutexGuard<'_, Store> {
@@ -26,27 +29,44 @@ impl DataBase {
     }
 }
 
+/// Run `f`, timing it when the command is one of [`timing::TIMED`] (`i`) and it succeeds.
+fn timed<T>(d: &mut DataBase, i: Option<usize>, f: impl FnOnce(&mut DataBase) -> Result<T, DevFailed>) -> Result<T, DevFailed> {
+    let Some(i) = i else { return f(d) };
+    let started = std::time::Instant::now();
+    let out = f(d);
+    if out.is_ok() {
+        d.timing.record(i, started.elapsed());
+    }
+    out
+}
+
 type Sa = Vec<String>;
 type Lsa = (Vec<i32>, Vec<String>);
 
 // Shorthands for the four command shapes the database uses.
 fn sa_void(name: &str, doc: &str, f: fn(&mut Store, &[String]) -> Result<(), DevFailed>) -> CmdDef<DataBase> {
-    Cmd::new(name).doc_in(doc).doc_out("none").run(move |d: &mut DataBase, a: Sa| f(&mut d.s(), &a))
+    let i = timing::index(name);
+    Cmd::new(name).doc_in(doc).doc_out("none").run(move |d: &mut DataBase, a: Sa| timed(d, i, |d| f(&mut d.s(), &a)))
 }
 fn str_void(name: &str, doc: &str, f: fn(&mut Store, &str) -> Result<(), DevFailed>) -> CmdDef<DataBase> {
-    Cmd::new(name).doc_in(doc).doc_out("none").run(move |d: &mut DataBase, a: String| f(&mut d.s(), &a))
+    let i = timing::index(name);
+    Cmd::new(name).doc_in(doc).doc_out("none").run(move |d: &mut DataBase, a: String| timed(d, i, |d| f(&mut d.s(), &a)))
 }
 fn sa_sa(name: &str, doc_in: &str, doc_out: &str, f: fn(&Store, &[String]) -> Result<Sa, DevFailed>) -> CmdDef<DataBase> {
-    Cmd::new(name).doc_in(doc_in).doc_out(doc_out).run(move |d: &mut DataBase, a: Sa| f(&d.s(), &a))
+    let i = timing::index(name);
+    Cmd::new(name).doc_in(doc_in).doc_out(doc_out).run(move |d: &mut DataBase, a: Sa| timed(d, i, |d| f(&d.s(), &a)))
 }
 fn str_sa(name: &str, doc_in: &str, doc_out: &str, f: fn(&Store, &str) -> Result<Sa, DevFailed>) -> CmdDef<DataBase> {
-    Cmd::new(name).doc_in(doc_in).doc_out(doc_out).run(move |d: &mut DataBase, a: String| f(&d.s(), &a))
+    let i = timing::index(name);
+    Cmd::new(name).doc_in(doc_in).doc_out(doc_out).run(move |d: &mut DataBase, a: String| timed(d, i, |d| f(&d.s(), &a)))
 }
 fn str_lsa(name: &str, doc_in: &str, doc_out: &str, f: fn(&Store, &str) -> Result<Lsa, DevFailed>) -> CmdDef<DataBase> {
-    Cmd::new(name).doc_in(doc_in).doc_out(doc_out).run(move |d: &mut DataBase, a: String| f(&d.s(), &a))
+    let i = timing::index(name);
+    Cmd::new(name).doc_in(doc_in).doc_out(doc_out).run(move |d: &mut DataBase, a: String| timed(d, i, |d| f(&d.s(), &a)))
 }
 fn str_str(name: &str, doc_in: &str, doc_out: &str, f: fn(&Store, &str) -> Result<String, DevFailed>) -> CmdDef<DataBase> {
-    Cmd::new(name).doc_in(doc_in).doc_out(doc_out).run(move |d: &mut DataBase, a: String| f(&d.s(), &a))
+    let i = timing::index(name);
+    Cmd::new(name).doc_in(doc_in).doc_out(doc_out).run(move |d: &mut DataBase, a: String| timed(d, i, |d| f(&d.s(), &a)))
 }
 
 const WILDCARD: &str = "The wildcard";
@@ -59,6 +79,12 @@ impl Device for DataBase {
         DeviceClass::new("DataBase")
             .description("The Tango database (embedded)")
             .attribute(Attr::new("StoredProcedureRelease").read(|_: &DataBase| STORED_PROCEDURE_RELEASE.to_string()))
+            .attribute(Attr::new("Timing_average").read(|d: &DataBase| d.timing.average()).max_dim_x(64))
+            .attribute(Attr::new("Timing_minimum").read(|d: &DataBase| d.timing.minimum()).max_dim_x(64))
+            .attribute(Attr::new("Timing_maximum").read(|d: &DataBase| d.timing.maximum()).max_dim_x(64))
+            .attribute(Attr::new("Timing_calls").read(|d: &DataBase| d.timing.calls()).max_dim_x(64))
+            .attribute(Attr::new("Timing_index").read(|_: &DataBase| timing::TIMED.map(String::from).to_vec()).max_dim_x(64))
+            .attribute(Attr::new("Timing_info").read(|d: &DataBase| d.timing.info(&crate::server::host_name())).max_dim_x(64))
             // devices and servers
             .command(sa_void("DbAddDevice", "Str[0] = Full device server name\nStr[1] = Device name\nStr[2] = Tango class name", |s, a| s.add_device(a)))
             .command(sa_void("DbAddServer", "Str[0] = Full device server name\nStr[1] = Device(s) name\nStr[2] = Tango class name\nStr[n] = Device name\nStr[n + 1] = Tango class name", |s, a| s.add_server(a)))
@@ -160,8 +186,11 @@ impl Device for DataBase {
             .command(sa_void("DbExportEvent", "event channel or factory name\nIOR\nhost\npid\nversion", |s, a| s.export_event(a)))
             .command(str_void("DbUnExportEvent", "Event channel name (or factory name)", |s, a| s.unexport_event(a)))
             // miscellaneous
-            .command(Cmd::new("DbInfo").doc_out("Miscellaneous info like:\n- Device defined in database\n- Device marked as exported in database\n- Device server process defined in database\n- Device server process marked as exported in database\n- Device properties defined in database\n- Class properties defined in database\n- Device attribute properties defined in database\n- Class attribute properties defined in database\n- Object properties defined in database").run(|d: &mut DataBase, ()| d.s().info()))
-            .command(Cmd::new("ResetTimingValues").doc_out("none").run(|_: &mut DataBase, ()| Ok(())))
+            .command(Cmd::new("DbInfo").doc_out("Miscellaneous info like:\n- Device defined in database\n- Device marked as exported in database\n- Device server process defined in database\n- Device server process marked as exported in database\n- Device properties defined in database\n- Class properties defined in database\n- Device attribute properties defined in database\n- Class attribute properties defined in database\n- Object properties defined in database").run(|d: &mut DataBase, ()| timed(d, timing::index("DbInfo"), |d| d.s().info())))
+            .command(Cmd::new("ResetTimingValues").doc_out("none").run(|d: &mut DataBase, ()| {
+                d.timing.reset();
+                Ok(())
+            }))
             .command(Cmd::new("DbGetCSDbServerList").doc_out("List of host:port with one element for each database server").run(|d: &mut DataBase, ()| Ok(d.s().cs_db_server_list())))
             .command(str_lsa("DbMySqlSelect", "MySql Select command", "MySql Select command result\n - svalues : select results\n - lvalue[n] : =0 if svalue[n] is null else =1\n (last lvalue -1) is number of rows, (last lvalue) is number of fields", |s, a| s.sql_select(a)))
             .command(sa_sa(

@@ -4,7 +4,7 @@
 //!
 //! - [`store`]: the SQLite connection and transactions; the `Db*` operations on it, one
 //!   module per family: [`devices`], [`aliases`], [`properties`], [`attribute_properties`],
-//!   [`pipes`], [`server_info`], [`events`], [`server_cache`], [`sql`] (`DbMySqlSelect`, with [`select_cache`]), [`info`], over
+//!   [`pipes`], [`server_info`], [`events`], [`server_cache`], [`sql`] (`DbMySqlSelect`, with [`select_cache`]), [`info`], [`timing`] (`Timing_*`), over
 //!   [`args`]' checks and [`prop_table`]'s shared property-table code; [`migrate`] imports
 //!   the JSON state of earlier releases,
 //! - [`device`]: the `DataBase` device class over the store,
@@ -28,6 +28,7 @@ pub mod select_cache;
 pub mod server_info;
 pub mod sql;
 pub mod store;
+pub mod timing;
 #[cfg(test)]
 mod tests;
 
