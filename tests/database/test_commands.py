@@ -306,6 +306,22 @@ def test_mysql_forms(db):
         [["sql/forms_x/1", "P", "a"], ["sql/forms_x/1", "P", "b"]]
 
 
+def test_a_repeated_select_follows_every_change(db):
+    """TangoGQL's device query, asked again after each kind of write (the embedded database
+    answers a repeated query from its kept result until something changes)."""
+    names = ["sql/repeat/1", "sql/repeat/2"]
+    q = "SELECT name, exported, ior FROM device WHERE name IN ('sql/repeat/1','sql/repeat/2') ORDER BY name"
+    register(tango.Database(), "SqlRepeat/1", "SqlRepeatClass", names[0])
+    first = select(db, q)
+    assert [r[:2] for r in first] == [[names[0], "0"]] and select(db, q) == first
+    register(tango.Database(), "SqlRepeat/1", "SqlRepeatClass", names[1])
+    assert [r[0] for r in select(db, q)] == names
+    call(db, "DbExportDevice", [names[1], "IOR:0102", "host", "42", "5"])
+    assert select(db, q)[1][:3] == [names[1], "1", "IOR:0102"]
+    call(db, "DbDeleteDevice", names[0])
+    assert [r[0] for r in select(db, q)] == [names[1]]
+
+
 @pytest.mark.skipif(KIND == "pytango", reason="PyTango's DataBaseds answers a write with PyDs_PythonError")
 @pytest.mark.parametrize("sql", ["DELETE FROM device", "UPDATE device SET exported = 0", "DROP TABLE device"])
 def test_mysql_select_refuses_writes(db, sql):
