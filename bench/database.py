@@ -96,21 +96,20 @@ def measure(kind, duration, n_load):
         dev.command_inout("DbExportDevice", [names[0], "IOR:0000", "localhost", "1", "5"])
         gql = f"SELECT {GQL_FIELDS} FROM device WHERE name IN({','.join(repr(n) for n in names)})"
         i = iter(range(10**9))
+        select = lambda: dev.command_inout("DbMySqlSelect", gql)  # noqa: E731
+        put = lambda n: lambda: dev.command_inout("DbPutDeviceProperty", [n, "1", "Speed", "1", str(next(i))])  # noqa: E731
+        # name: (timed call, untimed call before each). The last is the query right after a
+        # write: the embedded database keeps a repeated query's result until anything
+        # changes, so there the query runs afresh.
         scenarios = {
-            "DbImportDevice": lambda: dev.command_inout("DbImportDevice", names[0]),
-            "DbGetDeviceProperty": lambda: dev.command_inout("DbGetDeviceProperty", [names[1], "Speed", "Names"]),
-            "DbPutDeviceProperty": lambda: dev.command_inout("DbPutDeviceProperty", [names[2], "1", "Speed", "1", str(next(i))]),
-            "DbMySqlSelect_tangogql_devices": lambda: dev.command_inout("DbMySqlSelect", gql),
+            "DbImportDevice": (lambda: dev.command_inout("DbImportDevice", names[0]), None),
+            "DbGetDeviceProperty": (lambda: dev.command_inout("DbGetDeviceProperty", [names[1], "Speed", "Names"]), None),
+            "DbPutDeviceProperty": (put(names[2]), None),
+            "DbMySqlSelect_tangogql_devices": (select, None),
+            "DbMySqlSelect_tangogql_devices_after_write": (select, put(names[3])),
         }
-        # The same query right after a write: the embedded database keeps a repeated query's
-        # result until anything changes, so this is the query run afresh.
-        after_write = {"DbMySqlSelect_tangogql_devices_after_write": (
-            scenarios["DbMySqlSelect_tangogql_devices"],
-            lambda: dev.command_inout("DbPutDeviceProperty", [names[3], "1", "Speed", "1", str(next(i))]))}
         pids = [p.pid for p in db.procs]
-        for name, fn in scenarios.items():
-            print(json.dumps({"label": "database", "kind": kind, "scenario": name, **rate(fn, duration, pids)}), flush=True)
-        for name, (fn, before) in after_write.items():
+        for name, (fn, before) in scenarios.items():
             print(json.dumps({"label": "database", "kind": kind, "scenario": name, **rate(fn, duration, pids, before)}), flush=True)
         with tempfile.TemporaryDirectory() as d:
             cfg = Path(d) / "load.json"
